@@ -1,0 +1,470 @@
+package recordlimit
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// Stats counts the records that crossed a Conn, per direction. Byte counts
+// include record headers; the largest record is its body length as the
+// length field states it.
+type Stats struct {
+	SentRecords, ReceivedRecords int64
+	SentBytes, ReceivedBytes     int64
+	LargestSent, LargestReceived int
+}
+
+type dirStats struct {
+	records, bytes, largest atomic.Int64
+}
+
+func (d *dirStats) add(bodyLen int) {
+	d.records.Add(1)
+	d.bytes.Add(int64(HeaderLen + bodyLen))
+	if int64(bodyLen) > d.largest.Load() {
+		d.largest.Store(int64(bodyLen)) // one writer per direction
+	}
+}
+
+// readPhase says what the read side is waiting for.
+type readPhase uint8
+
+const (
+	waitServerHello  readPhase = iota // plaintext handshake records up to the ServerHello
+	waitEncryptedExt                  // TLS 1.3: protected records up to EncryptedExtensions
+	negotiated                        // the answer is known
+)
+
+// Pools of record-sized buffers; a Conn holds one only while it has bytes in it.
+var (
+	readBufPool  = sync.Pool{New: func() any { b := make([]byte, MaxRecord); return &b }}
+	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*MaxRecord); return &b }}
+)
+
+// Conn is the client's record layer guard. It wraps the transport below a TLS
+// client stack (it is the net.Conn the stack reads and writes) and:
+//   - reads the server's answer to the Offer from the ServerHello, or in TLS
+//     1.3 from EncryptedExtensions, which it decrypts with the handshake
+//     secret the stack logs through KeyLogWriter, and applies Negotiate;
+//   - checks every received record's framing and, once the server agreed, its
+//     length against the limit; an over-limit record is shown to the stack with
+//     an impossible length, so that the stack sends record_overflow itself, and
+//     Read then returns a RecordOverflowError; nothing of that record or after
+//     it reaches the stack;
+//   - re-fragments the handshake records the stack writes so that none
+//     exceeds the send limit: plaintext records are split, TLS 1.3
+//     handshake-epoch records are decrypted and re-encrypted with that epoch's
+//     keys (the application epoch starts its own sequence numbers, so the
+//     stack's later records are untouched);
+//   - between BeginBatch and Flush, gathers the records the stack writes and
+//     sends them in one transport write.
+//
+// Application data records are not split here: the caller must hand the stack
+// at most Limits().Send bytes per write, with dynamic record sizing disabled.
+type Conn struct {
+	net.Conn
+	offer Offer
+
+	mu      sync.Mutex // guards the fields below
+	phase   readPhase
+	agr     Agreement
+	limits  Limits
+	secrets map[string][]byte
+
+	sent, recv dirStats
+
+	// Read side, used only by Read.
+	rbuf       *[]byte
+	rr, rw     int
+	left       int // bytes of the current record still to hand to the stack
+	hs         handshakeBuffer
+	srvEpoch   *Epoch
+	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
+	rerr       error
+
+	// Write side, guarded by wmu.
+	wmu        sync.Mutex
+	batching   bool
+	wbuf       *[]byte
+	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
+	epochDone  bool // TLS 1.3: the client handshake epoch has been written
+	werr       error
+}
+
+// NewConn returns a Conn that guards the client side of transport for offer.
+func NewConn(transport net.Conn, offer Offer) *Conn {
+	c := &Conn{Conn: transport, offer: offer}
+	c.limits = Limits{Send: MaxPlaintext, Receive: MaxCiphertextTLS12, ReceivePlain: MaxPlaintext}
+	if offer.MaxFragmentLength.Valid() {
+		// Before the answer the client owes the server nothing, but a server
+		// that can only take small records is why the client asks: keep the
+		// ClientHello within the fragment length it offers.
+		c.limits.Send = offer.MaxFragmentLength.Bytes()
+	}
+	return c
+}
+
+// KeyLogWriter returns the writer to install as the TLS stack's key log
+// writer. It keeps the TLS 1.3 handshake traffic secrets for this connection
+// only, until the handshake no longer needs them, and passes every line on to
+// next when next is not nil.
+func (c *Conn) KeyLogWriter(next io.Writer) io.Writer { return keyLog{c: c, next: next} }
+
+func (c *Conn) setSecret(label string, secret []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.secrets == nil {
+		c.secrets = make(map[string][]byte, 2)
+	}
+	c.secrets[label] = secret
+}
+
+func (c *Conn) secret(label string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.secrets[label]
+}
+
+// dropSecret forgets a secret once nothing needs it.
+func (c *Conn) dropSecret(label string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.secrets[label]; ok {
+		clear(s)
+		delete(c.secrets, label)
+	}
+}
+
+// Agreement returns what the server agreed to, and whether its answer has
+// been read yet.
+func (c *Conn) Agreement() (Agreement, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agr, c.phase == negotiated
+}
+
+// Limits returns the limits in force.
+func (c *Conn) Limits() Limits {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limits
+}
+
+// Offer returns what the client offered.
+func (c *Conn) Offer() Offer { return c.offer }
+
+// Stats returns the record counts so far.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		SentRecords: c.sent.records.Load(), ReceivedRecords: c.recv.records.Load(),
+		SentBytes: c.sent.bytes.Load(), ReceivedBytes: c.recv.bytes.Load(),
+		LargestSent: int(c.sent.largest.Load()), LargestReceived: int(c.recv.largest.Load()),
+	}
+}
+
+// Err returns the error that ended the connection on this layer, if any: a
+// RecordOverflowError, RecordHeaderError or NegotiationError.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rerr
+}
+
+func (c *Conn) fail(err error) error {
+	c.mu.Lock()
+	if c.rerr == nil {
+		c.rerr = err
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// Read hands the stack at most one record per call, after checking it.
+func (c *Conn) Read(p []byte) (int, error) {
+	if err := c.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.left == 0 {
+		if err := c.nextRecord(); err != nil {
+			return 0, err
+		}
+	}
+	p = p[:min(len(p), c.left)]
+	var n int
+	var err error
+	if c.rr < c.rw {
+		n = copy(p, (*c.rbuf)[c.rr:c.rw])
+		c.rr += n
+	} else {
+		// Nothing buffered: read the rest of the body straight into p.
+		n, err = c.Conn.Read(p)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	c.left -= n
+	if c.left == 0 && c.rr == c.rw {
+		c.releaseReadBuf()
+	}
+	return n, err
+}
+
+// fill makes at least n bytes available in the read buffer.
+func (c *Conn) fill(n int) error {
+	if c.rbuf == nil {
+		c.rbuf = readBufPool.Get().(*[]byte)
+		c.rr, c.rw = 0, 0
+	}
+	buf := *c.rbuf
+	if c.rr+n > len(buf) {
+		c.rw = copy(buf, buf[c.rr:c.rw])
+		c.rr = 0
+	}
+	for c.rw-c.rr < n {
+		m, err := c.Conn.Read(buf[c.rw:])
+		c.rw += m
+		if c.rw-c.rr >= n {
+			return nil
+		}
+		if err != nil {
+			if err == io.EOF && c.rw > c.rr {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Conn) releaseReadBuf() {
+	if c.rbuf != nil {
+		readBufPool.Put(c.rbuf)
+		c.rbuf, c.rr, c.rw = nil, 0, 0
+	}
+}
+
+// nextRecord reads and checks the next record header, inspecting the whole
+// record when the negotiation needs it, and sets c.left.
+func (c *Conn) nextRecord() error {
+	if err := c.fill(HeaderLen); err != nil {
+		if err == io.EOF && c.rw == c.rr {
+			c.releaseReadBuf()
+		}
+		return err
+	}
+	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
+	h, err := ParseHeader(hdr)
+	if err != nil {
+		var ov *RecordOverflowError
+		if errors.As(err, &ov) {
+			return c.overflow(hdr, ov)
+		}
+		return c.fail(err)
+	}
+
+	c.mu.Lock()
+	phase, version, limits, kind := c.phase, c.agr.Version, c.limits, c.agr.Kind
+	c.mu.Unlock()
+
+	protected := false
+	switch {
+	case version >= VersionTLS13:
+		protected = h.Type == TypeApplicationData
+	case phase == negotiated:
+		protected = c.srvCCSSeen && h.Type != TypeChangeCipherSpec
+	}
+	limit := limits.ReceivePlain
+	if protected {
+		limit = limits.Receive
+	}
+	if h.Len > limit {
+		return c.overflow(hdr, &RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: phase == negotiated && kind != KindNone})
+	}
+
+	inspect := (phase == waitServerHello && h.Type == TypeHandshake) ||
+		(phase == waitEncryptedExt && h.Type == TypeApplicationData)
+	if inspect {
+		if err := c.fill(HeaderLen + h.Len); err != nil {
+			return err
+		}
+		rec := (*c.rbuf)[c.rr : c.rr+HeaderLen+h.Len]
+		if phase == waitServerHello {
+			err = c.inspectHello(rec[HeaderLen:])
+		} else {
+			err = c.inspectEncrypted(rec)
+		}
+		if err != nil {
+			c.sendFatal(err)
+			return c.fail(err)
+		}
+	}
+	if h.Type == TypeChangeCipherSpec && version < VersionTLS13 && phase == negotiated {
+		c.srvCCSSeen = true
+	}
+	c.recv.add(h.Len)
+	c.left = HeaderLen + h.Len
+	return nil
+}
+
+// overflow records err and rewrites the header in the buffer to carry an
+// impossible length, so that the stack, reading it, sends record_overflow and
+// fails. Only the header is handed over.
+func (c *Conn) overflow(hdr []byte, err *RecordOverflowError) error {
+	hdr[3], hdr[4] = 0xff, 0xff
+	c.left = HeaderLen
+	c.mu.Lock()
+	if c.rerr == nil {
+		c.rerr = err
+	}
+	c.mu.Unlock()
+	// The stack must see the header to send its alert: Read returns the
+	// error only on the call after.
+	return nil
+}
+
+// inspectHello reads plaintext handshake records until the ServerHello.
+func (c *Conn) inspectHello(body []byte) error {
+	c.hs.add(body)
+	typ, msg, ok, err := c.hs.next()
+	if err != nil || !ok {
+		return err
+	}
+	c.hs.reset()
+	if typ != typeServerHello {
+		// Not a ServerHello: the stack will reject it; stop looking.
+		c.setAgreement(Agreement{}, negotiated)
+		return nil
+	}
+	sh, err := ParseServerHello(msg)
+	if err != nil {
+		return err
+	}
+	if sh.HelloRetry {
+		// A HelloRetryRequest may not answer either extension; the real
+		// ServerHello follows the second ClientHello.
+		_, err := Negotiate(c.offer, VersionTLS13, sh.Suite, true, sh.Extensions)
+		return err
+	}
+	a, err := Negotiate(c.offer, sh.Version, sh.Suite, true, sh.Extensions)
+	if err != nil {
+		return err
+	}
+	if sh.Version >= VersionTLS13 {
+		c.setAgreement(a, waitEncryptedExt)
+	} else {
+		c.setAgreement(a, negotiated)
+	}
+	return nil
+}
+
+// inspectEncrypted decrypts TLS 1.3 handshake-epoch records from the server
+// until EncryptedExtensions is complete, then applies the answer.
+func (c *Conn) inspectEncrypted(rec []byte) error {
+	c.mu.Lock()
+	suite := c.agr.Suite
+	c.mu.Unlock()
+	if c.srvEpoch == nil {
+		secret := c.secret(labelServerHandshake)
+		if secret == nil {
+			return &NegotiationError{Desc: AlertInternalError, Reason: ErrMissingSecret.Error()}
+		}
+		e, err := NewEpoch(suite, secret)
+		if err != nil {
+			return &NegotiationError{Desc: AlertInternalError, Reason: err.Error()}
+		}
+		c.srvEpoch = e
+	}
+	content, typ, err := c.srvEpoch.Open(nil, rec)
+	if err != nil {
+		return &NegotiationError{Desc: AlertBadRecordMAC, Reason: "server handshake record does not decrypt"}
+	}
+	done := func(a Agreement) {
+		c.srvEpoch = nil
+		c.hs.reset()
+		c.dropSecret(labelServerHandshake)
+		c.setAgreement(a, negotiated)
+	}
+	if typ != TypeHandshake {
+		// An alert or something worse: the stack deals with it.
+		done(Agreement{Version: VersionTLS13, Suite: suite})
+		return nil
+	}
+	c.hs.add(content)
+	mtyp, msg, ok, err := c.hs.next()
+	if err != nil || !ok {
+		return err
+	}
+	if mtyp != typeEncryptedExtensions {
+		done(Agreement{Version: VersionTLS13, Suite: suite})
+		return nil
+	}
+	exts, err := ParseEncryptedExtensions(msg)
+	if err != nil {
+		return err
+	}
+	a, err := Negotiate(c.offer, VersionTLS13, suite, false, exts)
+	if err != nil {
+		return err
+	}
+	done(a)
+	return nil
+}
+
+func (c *Conn) setAgreement(a Agreement, phase readPhase) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.agr, c.phase = a, phase
+	if a.Version == 0 {
+		return
+	}
+	c.limits = a.Limits(c.offer)
+	if phase != negotiated {
+		// TLS 1.3 before EncryptedExtensions: keep the protocol bounds, and
+		// the ClientHello's own send limit, until the answer arrives.
+		c.limits.Send = min(c.limits.Send, c.initialSend())
+	}
+}
+
+func (c *Conn) initialSend() int {
+	if c.offer.MaxFragmentLength.Valid() {
+		return c.offer.MaxFragmentLength.Bytes()
+	}
+	return MaxPlaintext
+}
+
+// sendFatal sends the alert that err maps to, in whatever protection the
+// client's side of the handshake is in, and stops further writes.
+func (c *Conn) sendFatal(err error) {
+	a, ok := AlertOf(err)
+	if !ok {
+		a = AlertInternalError
+	}
+	c.mu.Lock()
+	phase, suite := c.phase, c.agr.Suite
+	c.mu.Unlock()
+
+	var rec []byte
+	if phase == waitEncryptedExt {
+		if secret := c.secret(labelClientHandshake); secret != nil {
+			if e, eerr := NewEpoch(suite, secret); eerr == nil {
+				rec = e.Seal(nil, TypeAlert, []byte{2, byte(a)})
+			}
+		}
+	}
+	if rec == nil {
+		rec = appendAlertRecord(nil, a)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr == nil {
+		c.Conn.Write(rec) // best effort: the connection is over either way
+		c.sent.add(len(rec) - HeaderLen)
+		c.werr = err
+	}
+}

@@ -1,0 +1,180 @@
+package recordlimit
+
+import "errors"
+
+// errPartialRecord is returned when the stack writes something that is not a
+// sequence of whole records; the stacks this package serves never do.
+var errPartialRecord = errors.New("recordlimit: write is not a sequence of whole records")
+
+// BeginBatch makes the following writes gather in a buffer until Flush.
+func (c *Conn) BeginBatch() {
+	c.wmu.Lock()
+	c.batching = true
+	c.wmu.Unlock()
+}
+
+// Buffered returns the number of bytes gathered since BeginBatch.
+func (c *Conn) Buffered() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wbuf == nil {
+		return 0
+	}
+	return len(*c.wbuf)
+}
+
+// Flush sends what was gathered in one transport write. When end is true it
+// also ends the batch.
+func (c *Conn) Flush(end bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if end {
+		c.batching = false
+	}
+	if c.wbuf == nil {
+		return c.werr
+	}
+	buf := *c.wbuf
+	var err error
+	if len(buf) > 0 && c.werr == nil {
+		_, err = c.Conn.Write(buf)
+	}
+	*c.wbuf = buf[:0]
+	writeBufPool.Put(c.wbuf)
+	c.wbuf = nil
+	if err != nil {
+		c.werr = err
+	}
+	return err
+}
+
+// Write takes whole records from the TLS stack, re-fragments the handshake
+// records that exceed the send limit, and sends them (or gathers them in a
+// batch).
+func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	c.mu.Lock()
+	send, version := c.limits.Send, c.agr.Version
+	c.mu.Unlock()
+	tls13 := version >= VersionTLS13
+
+	// Pass one: check framing and see whether anything must be rewritten.
+	rewrite := false
+	epochRecords := false
+	cliCCS := c.cliCCSSent
+	for s := b; len(s) > 0; {
+		if len(s) < HeaderLen {
+			return 0, errPartialRecord
+		}
+		h, err := ParseHeader(s)
+		if err != nil || len(s) < HeaderLen+h.Len {
+			return 0, errPartialRecord
+		}
+		switch {
+		case tls13 && !c.epochDone && h.Type == TypeApplicationData:
+			epochRecords = true
+			if h.Len > send+1+16 {
+				rewrite = true
+			}
+		case h.Type == TypeHandshake && !(cliCCS && !tls13):
+			if h.Len > send {
+				rewrite = true
+			}
+		case h.Type == TypeChangeCipherSpec:
+			cliCCS = true
+		}
+		s = s[HeaderLen+h.Len:]
+	}
+
+	out := b
+	if rewrite {
+		var err error
+		if out, err = c.refragment(b, send, tls13); err != nil {
+			c.werr = err
+			return 0, err
+		}
+	}
+	c.cliCCSSent = cliCCS
+	if epochRecords {
+		c.epochDone = true
+		c.dropSecret(labelClientHandshake)
+	}
+	for s := out; len(s) >= HeaderLen; {
+		n := int(s[3])<<8 | int(s[4])
+		c.sent.add(n)
+		s = s[HeaderLen+n:]
+	}
+
+	if c.batching {
+		if c.wbuf == nil {
+			c.wbuf = writeBufPool.Get().(*[]byte)
+		}
+		*c.wbuf = append(*c.wbuf, out...)
+		return len(b), nil
+	}
+	if _, err := c.Conn.Write(out); err != nil {
+		c.werr = err
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// refragment rewrites the records in b so that none carries more than send
+// content bytes.
+func (c *Conn) refragment(b []byte, send int, tls13 bool) ([]byte, error) {
+	var out []byte
+	var in, reseal *Epoch
+	var content []byte
+	cliCCS := c.cliCCSSent
+	for len(b) > 0 {
+		h, _ := ParseHeader(b)
+		rec := b[:HeaderLen+h.Len]
+		b = b[HeaderLen+h.Len:]
+		switch {
+		case tls13 && !c.epochDone && h.Type == TypeApplicationData:
+			if in == nil {
+				c.mu.Lock()
+				suite := c.agr.Suite
+				secret := c.secrets[labelClientHandshake]
+				c.mu.Unlock()
+				if secret == nil {
+					return nil, ErrMissingSecret
+				}
+				var err error
+				if in, err = NewEpoch(suite, secret); err != nil {
+					return nil, err
+				}
+				if reseal, err = NewEpoch(suite, secret); err != nil {
+					return nil, err
+				}
+			}
+			var typ ContentType
+			var err error
+			content, typ, err = in.Open(content[:0], rec)
+			if err != nil {
+				return nil, err
+			}
+			if typ != TypeHandshake {
+				out = reseal.Seal(out, typ, content)
+				continue
+			}
+			for m := content; len(m) > 0; {
+				n := min(len(m), send)
+				out = reseal.Seal(out, typ, m[:n])
+				m = m[n:]
+			}
+		case h.Type == TypeHandshake && !(cliCCS && !tls13) && h.Len > send:
+			out = AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], send)
+		default:
+			if h.Type == TypeChangeCipherSpec {
+				cliCCS = true
+			}
+			out = append(out, rec...)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,156 @@
+package tlsapp
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	utls "github.com/refraction-networking/utls"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// ClientSessionCache caches session state for resumption. It is utls's
+// cache interface; see NewLRUClientSessionCache.
+type ClientSessionCache = utls.ClientSessionCache
+
+// NewLRUClientSessionCache returns an in-memory session cache holding up to
+// capacity sessions (64 when capacity is 0 or less).
+func NewLRUClientSessionCache(capacity int) ClientSessionCache {
+	return utls.NewLRUClientSessionCache(capacity)
+}
+
+// Config configures a client connection. A Config may be reused for many
+// connections and must not be modified while in use.
+type Config struct {
+	// ServerName is the name the server's certificate must carry and, unless
+	// it is an IP address, the SNI sent.
+	ServerName string
+
+	// RootCAs are the trusted anchors; nil means the system pool. Ignored
+	// when Verifier is set.
+	RootCAs *x509.CertPool
+
+	// Verifier, when set, verifies the server's chain instead of RootCAs,
+	// for example against every CA of a credential store's selected tags.
+	Verifier Verifier
+
+	// InsecureSkipVerify turns certificate verification off. It exists for
+	// diagnostics (a probe that reports a chain it cannot verify); a device
+	// must never set it.
+	InsecureSkipVerify bool
+
+	// Certificates are client certificate chains for mutual TLS. The
+	// private key may be any crypto.Signer, for example a key held by a
+	// PKCS#11 token.
+	Certificates []tls.Certificate
+
+	// NextProtos are the ALPN protocols offered, in order of preference.
+	NextProtos []string
+
+	// MinVersion and MaxVersion bound the TLS versions offered
+	// (tls.VersionTLS12 or tls.VersionTLS13; 0 means 1.2 and 1.3).
+	MinVersion, MaxVersion uint16
+
+	// CipherSuites lists the TLS 1.2 and 1.3 cipher suites to offer, in
+	// order of preference. Only AEAD suites are supported: AES-GCM and
+	// ChaCha20-Poly1305. Nil means all of them, AES-128-GCM first.
+	CipherSuites []uint16
+
+	// MaxFragmentLength is the max_fragment_length to offer: 512, 1024, 2048
+	// or 4096 bytes. 0 means do not offer it.
+	MaxFragmentLength int
+
+	// RecordSizeLimit is the record_size_limit to offer: the largest record
+	// the client will receive, 64 to 16385 (in TLS 1.3 the limit counts the
+	// inner content-type byte). 0 means do not offer it.
+	RecordSizeLimit int
+
+	// ClientSessionCache, when set, enables session resumption (TLS 1.2
+	// tickets and TLS 1.3 PSK). A resumed handshake sends and receives far
+	// fewer bytes.
+	ClientSessionCache ClientSessionCache
+
+	// PostQuantum offers the X25519MLKEM768 hybrid key share in addition to
+	// X25519. It protects today's traffic against a future quantum computer
+	// but adds about 1.2 KB to every ClientHello and keeps about 8 KB more
+	// per connection during the handshake. Off by default.
+	PostQuantum bool
+
+	// DisableCertCompression stops offering certificate compression
+	// (RFC 8879, zstd and brotli), which is on by default and shrinks the
+	// server's TLS 1.3 Certificate message.
+	DisableCertCompression bool
+
+	// KeyLogWriter, when set, receives the session secrets in NSS key log
+	// format, for debugging with a packet analyser. It weakens security.
+	KeyLogWriter io.Writer
+
+	// Time returns the current time for certificate checks; nil means
+	// time.Now.
+	Time func() time.Time
+}
+
+// ErrConfig matches every error about an invalid Config.
+var ErrConfig = errors.New("tlsapp: invalid config")
+
+// offer validates the record-size settings and returns the offer.
+func (c *Config) offer() (recordlimit.Offer, error) {
+	mfl, err := recordlimit.MaxFragmentLengthFor(c.MaxFragmentLength)
+	if err != nil {
+		return recordlimit.Offer{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	o := recordlimit.Offer{MaxFragmentLength: mfl, RecordSizeLimit: c.RecordSizeLimit}
+	if err := o.Validate(); err != nil {
+		return recordlimit.Offer{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return o, nil
+}
+
+func (c *Config) versions() (min, max uint16, err error) {
+	min, max = c.MinVersion, c.MaxVersion
+	if min == 0 {
+		min = tls.VersionTLS12
+	}
+	if max == 0 {
+		max = tls.VersionTLS13
+	}
+	for _, v := range []uint16{min, max} {
+		if v != tls.VersionTLS12 && v != tls.VersionTLS13 {
+			return 0, 0, fmt.Errorf("%w: version %#04x: only TLS 1.2 and 1.3 are supported", ErrConfig, v)
+		}
+	}
+	if min > max {
+		return 0, 0, fmt.Errorf("%w: MinVersion is above MaxVersion", ErrConfig)
+	}
+	return min, max, nil
+}
+
+// Suites this client can offer.
+var (
+	suites13 = []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_CHACHA20_POLY1305_SHA256, tls.TLS_AES_256_GCM_SHA384}
+	suites12 = []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	}
+)
+
+func (c *Config) suites() ([]uint16, error) {
+	if c.CipherSuites == nil {
+		return append(append([]uint16(nil), suites13...), suites12...), nil
+	}
+	for _, s := range c.CipherSuites {
+		known := false
+		for _, k := range append(append([]uint16(nil), suites13...), suites12...) {
+			known = known || s == k
+		}
+		if !known {
+			return nil, fmt.Errorf("%w: cipher suite %s is not supported", ErrConfig, tls.CipherSuiteName(s))
+		}
+	}
+	return c.CipherSuites, nil
+}

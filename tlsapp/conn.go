@@ -1,0 +1,305 @@
+package tlsapp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	utls "github.com/refraction-networking/utls"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// BatchSize is how many wire bytes of records a Write gathers before handing
+// them to the transport in one write call. A Write of up to about this much
+// data costs one transport write; a larger one, one per BatchSize.
+const BatchSize = 64 << 10
+
+// Conn is a client TLS connection that honours and enforces the record size
+// agreed with the server. It is a net.Conn; Read and Write may be called
+// concurrently.
+type Conn struct {
+	raw   net.Conn
+	guard *recordlimit.Conn
+	u     *utls.UConn
+	cfg   *Config
+	err   error // a Config error, returned by every call
+
+	wmu sync.Mutex // serialises Write so that a Write's records stay together
+
+	mu                 sync.Mutex // guards the fields below
+	hsSent, hsReceived int64
+	anchors            []Anchor
+}
+
+// Dial connects to addr on network with a net.Dialer and runs the handshake.
+// ctx bounds the dial and the handshake; once Dial returns it has no effect
+// on the connection.
+func Dial(ctx context.Context, network, addr string, cfg *Config) (*Conn, error) {
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ServerName == "" {
+		c := *cfg
+		if c.ServerName, _, err = net.SplitHostPort(addr); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		cfg = &c
+	}
+	c := Client(raw, cfg)
+	if err := c.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Client returns a client connection over raw, which may be any net.Conn: a
+// TCP socket, or a modem socket wrapped with recordlimit.Chunked. The
+// handshake runs on the first Read or Write, or on Handshake.
+func Client(raw net.Conn, cfg *Config) *Conn {
+	c := &Conn{raw: raw, cfg: cfg}
+	offer, err := cfg.offer()
+	if err != nil {
+		c.err = err
+		return c
+	}
+	suites, err := cfg.suites()
+	if err != nil {
+		c.err = err
+		return c
+	}
+	vmin, vmax, err := cfg.versions()
+	if err != nil {
+		c.err = err
+		return c
+	}
+	c.guard = recordlimit.NewConn(raw, offer)
+	uc := &utls.Config{
+		ServerName:                  cfg.ServerName,
+		RootCAs:                     cfg.RootCAs,
+		InsecureSkipVerify:          cfg.InsecureSkipVerify || cfg.Verifier != nil,
+		NextProtos:                  cfg.NextProtos,
+		MinVersion:                  vmin,
+		MaxVersion:                  vmax,
+		CipherSuites:                suites,
+		ClientSessionCache:          cfg.ClientSessionCache,
+		OmitEmptyPsk:                true,
+		DynamicRecordSizingDisabled: true,
+		Renegotiation:               utls.RenegotiateNever,
+		KeyLogWriter:                c.guard.KeyLogWriter(cfg.KeyLogWriter),
+		Time:                        cfg.Time,
+		VerifyConnection:            c.verifyConnection,
+	}
+	for _, cert := range cfg.Certificates {
+		uc.Certificates = append(uc.Certificates, utls.Certificate{
+			Certificate: cert.Certificate,
+			PrivateKey:  cert.PrivateKey,
+			Leaf:        cert.Leaf,
+		})
+	}
+	c.u = utls.UClient(c.guard, uc, utls.HelloCustom)
+	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax)); err != nil {
+		c.err = fmt.Errorf("tlsapp: building the ClientHello: %w", err)
+	}
+	return c
+}
+
+// verifyConnection runs after the server's chain is known, in full and
+// resumed handshakes alike, and records which anchors verified it.
+func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
+	var anchors []Anchor
+	switch {
+	case c.cfg.Verifier != nil:
+		var err error
+		if anchors, err = c.cfg.Verifier.VerifyServer(c.cfg.ServerName, cs.PeerCertificates); err != nil {
+			return err
+		}
+	case !c.cfg.InsecureSkipVerify:
+		seen := map[*x509.Certificate]bool{}
+		for _, chain := range cs.VerifiedChains {
+			root := chain[len(chain)-1]
+			if !seen[root] {
+				seen[root] = true
+				anchors = append(anchors, AnchorOf(0, root))
+			}
+		}
+	}
+	c.mu.Lock()
+	c.anchors = anchors
+	c.mu.Unlock()
+	return nil
+}
+
+// Handshake runs the handshake if it has not run yet.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+
+// HandshakeContext runs the handshake if it has not run yet. If ctx ends
+// first, the connection is closed and ctx's error returned.
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	if c.err != nil {
+		return c.err
+	}
+	if err := c.u.HandshakeContext(ctx); err != nil {
+		return c.mapErr(err)
+	}
+	c.mu.Lock()
+	if c.hsSent == 0 {
+		st := c.guard.Stats()
+		c.hsSent, c.hsReceived = st.SentBytes, st.ReceivedBytes
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// mapErr prefers the record layer's typed error over the stack's report of
+// the failure it caused.
+func (c *Conn) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if gerr := c.guard.Err(); gerr != nil {
+		return gerr
+	}
+	return err
+}
+
+// Read reads application data.
+func (c *Conn) Read(b []byte) (int, error) {
+	if err := c.HandshakeContext(context.Background()); err != nil {
+		return 0, err
+	}
+	n, err := c.u.Read(b)
+	return n, c.mapErr(err)
+}
+
+// Write writes b as records of at most the send limit each, gathering the
+// records of up to BatchSize bytes into one transport write.
+func (c *Conn) Write(b []byte) (int, error) {
+	if err := c.HandshakeContext(context.Background()); err != nil {
+		return 0, err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	limit := c.guard.Limits().Send
+	c.guard.BeginBatch()
+	var done, flushed int
+	for done < len(b) {
+		n, err := c.u.Write(b[done:min(len(b), done+limit)])
+		done += n
+		if err != nil {
+			c.guard.Flush(true)
+			return flushed, c.mapErr(err)
+		}
+		if c.guard.Buffered() >= BatchSize {
+			if err := c.guard.Flush(false); err != nil {
+				c.guard.Flush(true)
+				return flushed, err
+			}
+			flushed = done
+		}
+	}
+	if err := c.guard.Flush(true); err != nil {
+		return flushed, err
+	}
+	return done, nil
+}
+
+// Close sends close_notify (when the handshake has completed) and closes the
+// transport.
+func (c *Conn) Close() error {
+	if c.u == nil {
+		return c.raw.Close()
+	}
+	return c.u.Close()
+}
+
+// CloseWrite sends close_notify and half-closes the transport when it
+// supports CloseWrite. The handshake must have completed.
+func (c *Conn) CloseWrite() error {
+	if c.err != nil {
+		return c.err
+	}
+	if err := c.u.CloseWrite(); err != nil {
+		return err
+	}
+	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// LocalAddr returns the transport's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr returns the transport's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline sets the transport's read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
+
+// SetReadDeadline sets the transport's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the transport's write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+
+// ConnectionState returns the state of the TLS session in crypto/tls's terms.
+func (c *Conn) ConnectionState() tls.ConnectionState {
+	if c.u == nil {
+		return tls.ConnectionState{}
+	}
+	s := c.u.ConnectionState()
+	return tls.ConnectionState{
+		Version:            s.Version,
+		HandshakeComplete:  s.HandshakeComplete,
+		DidResume:          s.DidResume,
+		CipherSuite:        s.CipherSuite,
+		NegotiatedProtocol: s.NegotiatedProtocol,
+		ServerName:         s.ServerName,
+		PeerCertificates:   s.PeerCertificates,
+		VerifiedChains:     s.VerifiedChains,
+	}
+}
+
+// RecordState reports the record-size negotiation and the records seen so
+// far.
+func (c *Conn) RecordState() RecordState {
+	if c.guard == nil {
+		return RecordState{}
+	}
+	agr, _ := c.guard.Agreement()
+	lim := c.guard.Limits()
+	st := c.guard.Stats()
+	offer := c.guard.Offer()
+	rs := RecordState{
+		Version:                  agr.Version,
+		CipherSuite:              agr.Suite,
+		OfferedMaxFragmentLength: offer.MaxFragmentLength.Bytes(),
+		OfferedRecordSizeLimit:   offer.RecordSizeLimit,
+		Agreed:                   agr.Kind,
+		AgreedMaxFragmentLength:  agr.MaxFragmentLength.Bytes(),
+		PeerRecordSizeLimit:      agr.PeerRecordSizeLimit,
+		SendLimit:                lim.Send,
+		ReceiveLimit:             lim.Receive,
+		LargestSent:              st.LargestSent,
+		LargestReceived:          st.LargestReceived,
+		RecordsSent:              st.SentRecords,
+		RecordsReceived:          st.ReceivedRecords,
+		BytesSent:                st.SentBytes,
+		BytesReceived:            st.ReceivedBytes,
+	}
+	rs.Resumed = c.u.ConnectionState().DidResume
+	c.mu.Lock()
+	rs.HandshakeBytesSent, rs.HandshakeBytesReceived = c.hsSent, c.hsReceived
+	rs.Anchors = append([]Anchor(nil), c.anchors...)
+	c.mu.Unlock()
+	return rs
+}

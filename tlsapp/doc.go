@@ -1,0 +1,23 @@
+// Package tlsapp is a TLS 1.2 and 1.3 client for devices whose link can only
+// hold small TLS records, built on github.com/refraction-networking/utls.
+//
+// A Conn offers max_fragment_length (RFC 6066) and/or record_size_limit (RFC
+// 8449) as its Config asks, learns what the server agreed (from the
+// ServerHello, or in TLS 1.3 from the encrypted EncryptedExtensions), honours
+// the agreed limit on every record it sends, handshake records included, and
+// enforces it on every record it receives: a server that agreed to 512 bytes
+// and then sends more ends the connection with a record_overflow error. A
+// server that answers neither extension still works, with records up to
+// 16 KiB. RecordState reports what was offered, agreed and seen.
+//
+// The record-size logic lives in package recordlimit; this package builds the
+// ClientHello (a plain, standards-following hello: no browser imitation),
+// wires recordlimit between utls and the transport, and splits application
+// writes so that each record stays within the limit. The records of one Write
+// (up to BatchSize bytes) reach the transport in a single write call, which
+// matters on a modem socket where every call costs a round of AT commands.
+//
+// Certificate verification is on by default, against Config.RootCAs (the
+// system pool when nil) or a Config.Verifier such as a credential store's,
+// and the trust anchor that verified the server is reported.
+package tlsapp

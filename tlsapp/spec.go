@@ -1,0 +1,71 @@
+package tlsapp
+
+import (
+	"crypto/tls"
+
+	utls "github.com/refraction-networking/utls"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// helloSpec builds the ClientHello: a plain, standards-following hello with
+// the record-size extensions the offer asks for.
+func helloSpec(cfg *Config, offer recordlimit.Offer, suites []uint16, vmin, vmax uint16) *utls.ClientHelloSpec {
+	var versions []uint16
+	for v := vmax; v >= vmin; v-- {
+		versions = append(versions, v)
+	}
+	curves := []utls.CurveID{utls.X25519, utls.CurveP256, utls.CurveP384}
+	shares := []utls.KeyShare{{Group: utls.X25519}}
+	if cfg.PostQuantum && vmax >= tls.VersionTLS13 {
+		curves = append([]utls.CurveID{utls.X25519MLKEM768}, curves...)
+		shares = append([]utls.KeyShare{{Group: utls.X25519MLKEM768}}, shares...)
+	}
+	exts := []utls.TLSExtension{
+		&utls.SNIExtension{ServerName: cfg.ServerName},
+		&utls.ExtendedMasterSecretExtension{},
+		&utls.RenegotiationInfoExtension{Renegotiation: utls.RenegotiateNever},
+		&utls.SupportedCurvesExtension{Curves: curves},
+		&utls.SupportedPointsExtension{SupportedPoints: []byte{0}}, // uncompressed
+		&utls.SessionTicketExtension{},
+		&utls.SignatureAlgorithmsExtension{SupportedSignatureAlgorithms: []utls.SignatureScheme{
+			utls.ECDSAWithP256AndSHA256, utls.PSSWithSHA256, utls.PKCS1WithSHA256,
+			utls.ECDSAWithP384AndSHA384, utls.PSSWithSHA384, utls.PKCS1WithSHA384,
+			utls.PSSWithSHA512, utls.PKCS1WithSHA512, utls.Ed25519,
+		}},
+		&utls.SupportedVersionsExtension{Versions: versions},
+	}
+	if len(cfg.NextProtos) > 0 {
+		exts = append(exts, &utls.ALPNExtension{AlpnProtocols: cfg.NextProtos})
+	}
+	if vmax >= tls.VersionTLS13 {
+		exts = append(exts,
+			&utls.KeyShareExtension{KeyShares: shares},
+			&utls.PSKKeyExchangeModesExtension{Modes: []uint8{utls.PskModeDHE}},
+		)
+		if !cfg.DisableCertCompression {
+			exts = append(exts, &utls.UtlsCompressCertExtension{Algorithms: []utls.CertCompressionAlgo{
+				utls.CertCompressionZstd, utls.CertCompressionBrotli,
+			}})
+		}
+	}
+	if offer.MaxFragmentLength != 0 {
+		exts = append(exts, &utls.GenericExtension{Id: recordlimit.ExtMaxFragmentLength,
+			Data: recordlimit.AppendMaxFragmentLength(nil, offer.MaxFragmentLength)})
+	}
+	if offer.RecordSizeLimit != 0 {
+		exts = append(exts, &utls.GenericExtension{Id: recordlimit.ExtRecordSizeLimit,
+			Data: recordlimit.AppendRecordSizeLimit(nil, uint16(offer.RecordSizeLimit))})
+	}
+	if cfg.ClientSessionCache != nil && vmax >= tls.VersionTLS13 {
+		// pre_shared_key must be the last extension.
+		exts = append(exts, &utls.UtlsPreSharedKeyExtension{})
+	}
+	return &utls.ClientHelloSpec{
+		CipherSuites:       suites,
+		CompressionMethods: []uint8{0},
+		Extensions:         exts,
+		TLSVersMin:         vmin,
+		TLSVersMax:         vmax,
+	}
+}

@@ -1,0 +1,43 @@
+package tlsapp
+
+import "github.com/tlsapp/tlsapp/recordlimit"
+
+// RecordState reports what a connection offered, what the server agreed to,
+// the limits in force and the records seen. Sizes of records are the length
+// field of the record header (the ciphertext length for protected records);
+// byte counts include record headers.
+type RecordState struct {
+	Version     uint16 // tls.VersionTLS12 or tls.VersionTLS13; 0 before the ServerHello
+	CipherSuite uint16
+	Resumed     bool
+
+	// OfferedMaxFragmentLength and OfferedRecordSizeLimit are what the
+	// ClientHello carried (0: not offered).
+	OfferedMaxFragmentLength int
+	OfferedRecordSizeLimit   int
+
+	// Agreed says which extension the server answered, if any.
+	Agreed recordlimit.Kind
+	// AgreedMaxFragmentLength is the echoed fragment length (KindMFL).
+	AgreedMaxFragmentLength int
+	// PeerRecordSizeLimit is the server's record_size_limit (KindRSL).
+	PeerRecordSizeLimit int
+
+	// SendLimit is the most content bytes the client puts in one record.
+	SendLimit int
+	// ReceiveLimit is the longest protected record body the client accepts.
+	ReceiveLimit int
+
+	LargestSent, LargestReceived int
+	RecordsSent, RecordsReceived int64
+	BytesSent, BytesReceived     int64
+
+	// HandshakeBytesSent and HandshakeBytesReceived are the bytes on the
+	// wire (record headers included) up to the end of the handshake.
+	HandshakeBytesSent, HandshakeBytesReceived int64
+
+	// Anchors are the trust anchors that verified the server's chain (none
+	// when verification is off, or for a resumed session whose full
+	// handshake happened in another process).
+	Anchors []Anchor
+}
