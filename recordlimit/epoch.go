@@ -11,8 +11,8 @@ import (
 	"hash"
 
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/hkdf"
+
+	"github.com/tlsapp/tlsapp/internal/tls13"
 )
 
 // Epoch protects or unprotects the records of one direction of one TLS 1.3
@@ -39,16 +39,10 @@ func NewEpoch(suite uint16, secret []byte) (*Epoch, error) {
 	default:
 		return nil, fmt.Errorf("recordlimit: TLS 1.3 cipher suite %#04x is not supported", suite)
 	}
-	key, err := expandLabel(h, secret, "key", keyLen)
-	if err != nil {
-		return nil, err
-	}
-	iv, err := expandLabel(h, secret, "iv", 12)
-	if err != nil {
-		return nil, err
-	}
+	key := tls13.ExpandLabel(h, secret, "key", nil, keyLen)
 	e := &Epoch{}
-	copy(e.iv[:], iv)
+	copy(e.iv[:], tls13.ExpandLabel(h, secret, "iv", nil, 12))
+	var err error
 	if suite == 0x1303 {
 		e.aead, err = chacha20poly1305.New(key)
 	} else {
@@ -61,27 +55,6 @@ func NewEpoch(suite uint16, secret []byte) (*Epoch, error) {
 		return nil, err
 	}
 	return e, nil
-}
-
-// expandLabel is HKDF-Expand-Label from RFC 8446, Section 7.1, with an empty
-// context.
-func expandLabel(h func() hash.Hash, secret []byte, label string, n int) ([]byte, error) {
-	var b cryptobyte.Builder
-	b.AddUint16(uint16(n))
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddBytes([]byte("tls13 "))
-		b.AddBytes([]byte(label))
-	})
-	b.AddUint8LengthPrefixed(func(*cryptobyte.Builder) {})
-	info, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, n)
-	if _, err := hkdf.Expand(h, secret, info).Read(out); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (e *Epoch) nonce() []byte {

@@ -126,6 +126,14 @@ func (c *Config) versions() (min, max uint16, err error) {
 	if min > max {
 		return 0, 0, fmt.Errorf("%w: MinVersion is above MaxVersion", ErrConfig)
 	}
+	if max == tls.VersionTLS12 && c.RecordSizeLimit > recordlimit.MaxRecordSizeLimitTLS12 {
+		// RFC 8449: never advertise more than the version's maximum.
+		return 0, 0, fmt.Errorf("%w: record_size_limit %d is above TLS 1.2's maximum %d",
+			ErrConfig, c.RecordSizeLimit, recordlimit.MaxRecordSizeLimitTLS12)
+	}
+	if c.ServerName == "" && !c.InsecureSkipVerify {
+		return 0, 0, fmt.Errorf("%w: ServerName is needed to verify the server", ErrConfig)
+	}
 	return min, max, nil
 }
 

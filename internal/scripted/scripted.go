@@ -1,0 +1,323 @@
+// Package scripted is a TLS server for tests that does only what a test
+// script tells it: it reads the ClientHello, answers with a ServerHello
+// carrying whatever extensions the script chooses (TLS 1.2 in the clear, or
+// TLS 1.3 with a real X25519 exchange and handshake traffic keys), and sends
+// any records the script likes — the malformed and lying answers that real
+// servers never give. It never completes a handshake; it exists to prove how
+// a client reacts to a server's answer.
+package scripted
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/tlsapp/tlsapp/internal/tls13"
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// Extension code points the scripts use.
+const (
+	extKeyShare          uint16 = 51
+	extSupportedVersions uint16 = 43
+)
+
+// Suites the scripted server picks.
+const (
+	Suite13 uint16 = 0x1301 // TLS_AES_128_GCM_SHA256
+	Suite12 uint16 = 0xc02b // TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+)
+
+// Session is one scripted connection.
+type Session struct {
+	Conn net.Conn
+	// Hello is the parsed ClientHello; HelloMsg is the whole message.
+	Hello    recordlimit.ClientHello
+	HelloMsg []byte
+
+	sessionID  []byte
+	transcript []byte
+	hs         recordlimit.ClientHello
+	server     *recordlimit.Epoch
+	client     *recordlimit.Epoch
+}
+
+// Serve listens on 127.0.0.1 and runs script on the first connection. The
+// script's error, if any, is reported through t when the test ends.
+func Serve(t testing.TB, script func(s *Session) error) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		done <- script(&Session{Conn: c})
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		if err := <-done; err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("scripted server: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// ReadRecord reads one record.
+func (s *Session) ReadRecord() (recordlimit.Header, []byte, error) {
+	hdr := make([]byte, recordlimit.HeaderLen)
+	if _, err := io.ReadFull(s.Conn, hdr); err != nil {
+		return recordlimit.Header{}, nil, err
+	}
+	h, err := recordlimit.ParseHeader(hdr)
+	if err != nil {
+		return h, nil, err
+	}
+	body := make([]byte, h.Len)
+	_, err = io.ReadFull(s.Conn, body)
+	return h, body, err
+}
+
+// ReadClientHello reads the ClientHello, however many records it spans.
+func (s *Session) ReadClientHello() error {
+	var buf []byte
+	for {
+		h, body, err := s.ReadRecord()
+		if err != nil {
+			return err
+		}
+		if h.Type == recordlimit.TypeChangeCipherSpec {
+			continue
+		}
+		if h.Type != recordlimit.TypeHandshake {
+			return fmt.Errorf("expected a handshake record, got %v", h.Type)
+		}
+		buf = append(buf, body...)
+		in := cryptobyte.String(buf)
+		var typ uint8
+		var msg cryptobyte.String
+		if in.ReadUint8(&typ) && in.ReadUint24LengthPrefixed(&msg) {
+			if typ != 1 {
+				return fmt.Errorf("expected ClientHello, got message type %d", typ)
+			}
+			s.HelloMsg = buf[:4+len(msg)]
+			s.Hello, err = recordlimit.ParseClientHello(msg)
+			if err != nil {
+				return err
+			}
+			// legacy_session_id follows version and random.
+			s.sessionID = append([]byte(nil), msg[35:35+int(msg[34])]...)
+			s.transcript = append(s.transcript, s.HelloMsg...)
+			return nil
+		}
+	}
+}
+
+// Ext returns the body of the ClientHello's extension typ.
+func (s *Session) Ext(typ uint16) ([]byte, bool) {
+	for _, e := range s.Hello.Extensions {
+		if e.Type == typ {
+			return e.Data, true
+		}
+	}
+	return nil, false
+}
+
+func serverHello(random, sessionID []byte, suite uint16, exts []recordlimit.Extension) []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(2)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(0x0303)
+		b.AddBytes(random)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(sessionID) })
+		b.AddUint16(suite)
+		b.AddUint8(0)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			for _, e := range exts {
+				b.AddUint16(e.Type)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Data) })
+			}
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+// SendRecord writes one record with the given type and body.
+func (s *Session) SendRecord(typ recordlimit.ContentType, body []byte) error {
+	rec := recordlimit.Header{Type: typ, Version: 0x0303, Len: len(body)}.Append(nil)
+	_, err := s.Conn.Write(append(rec, body...))
+	return err
+}
+
+// SendServerHello12 sends a TLS 1.2 ServerHello with exts, in the clear.
+func (s *Session) SendServerHello12(exts ...recordlimit.Extension) error {
+	random := make([]byte, 32)
+	rand.Read(random)
+	return s.SendRecord(recordlimit.TypeHandshake, serverHello(random, s.sessionID, Suite12, exts))
+}
+
+// SendHelloRetryRequest13 asks the client for a P-256 key share.
+func (s *Session) SendHelloRetryRequest13() error {
+	hrr := sha256.Sum256([]byte("HelloRetryRequest"))
+	msg := serverHello(hrr[:], s.sessionID, Suite13, []recordlimit.Extension{
+		{Type: extSupportedVersions, Data: []byte{0x03, 0x04}},
+		{Type: extKeyShare, Data: []byte{0x00, 0x17}},
+	})
+	return s.SendRecord(recordlimit.TypeHandshake, msg)
+}
+
+// SendServerHello13 runs an X25519 exchange against the client's key share,
+// sends a TLS 1.3 ServerHello carrying exts (after the two TLS 1.3 ones) and
+// a ChangeCipherSpec, and derives the handshake traffic keys.
+func (s *Session) SendServerHello13(exts ...recordlimit.Extension) error {
+	share, err := s.x25519Share()
+	if err != nil {
+		return err
+	}
+	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	peer, err := ecdh.X25519().NewPublicKey(share)
+	if err != nil {
+		return err
+	}
+	shared, err := priv.ECDH(peer)
+	if err != nil {
+		return err
+	}
+	ks := append([]byte{0x00, 0x1d, 0x00, 0x20}, priv.PublicKey().Bytes()...)
+	all := append([]recordlimit.Extension{
+		{Type: extSupportedVersions, Data: []byte{0x03, 0x04}},
+		{Type: extKeyShare, Data: ks},
+	}, exts...)
+	random := make([]byte, 32)
+	rand.Read(random)
+	msg := serverHello(random, s.sessionID, Suite13, all)
+	if err := s.SendRecord(recordlimit.TypeHandshake, msg); err != nil {
+		return err
+	}
+	if err := s.SendRecord(recordlimit.TypeChangeCipherSpec, []byte{1}); err != nil {
+		return err
+	}
+	s.transcript = append(s.transcript, msg...)
+
+	zeros := make([]byte, 32)
+	early := hkdf.Extract(sha256.New, zeros, nil)
+	empty := sha256.Sum256(nil)
+	derived := tls13.ExpandLabel(sha256.New, early, "derived", empty[:], 32)
+	hs := hkdf.Extract(sha256.New, shared, derived)
+	th := sha256.Sum256(s.transcript)
+	cs := tls13.ExpandLabel(sha256.New, hs, "c hs traffic", th[:], 32)
+	ss := tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th[:], 32)
+	if s.client, err = recordlimit.NewEpoch(Suite13, cs); err != nil {
+		return err
+	}
+	s.server, err = recordlimit.NewEpoch(Suite13, ss)
+	return err
+}
+
+// x25519Share returns the client's X25519 key share.
+func (s *Session) x25519Share() ([]byte, error) {
+	data, ok := s.Ext(extKeyShare)
+	if !ok {
+		return nil, errors.New("ClientHello has no key_share")
+	}
+	in := cryptobyte.String(data)
+	var list cryptobyte.String
+	if !in.ReadUint16LengthPrefixed(&list) {
+		return nil, errors.New("malformed key_share")
+	}
+	for !list.Empty() {
+		var group uint16
+		var key cryptobyte.String
+		if !list.ReadUint16(&group) || !list.ReadUint16LengthPrefixed(&key) {
+			return nil, errors.New("malformed key_share")
+		}
+		if group == 0x001d {
+			return key, nil
+		}
+	}
+	return nil, errors.New("ClientHello has no X25519 key share")
+}
+
+// EncryptedExtensions returns an EncryptedExtensions message carrying exts.
+func EncryptedExtensions(exts ...recordlimit.Extension) []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(8)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			for _, e := range exts {
+				b.AddUint16(e.Type)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Data) })
+			}
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+// SendEncrypted sends content of type typ protected with the server's
+// handshake keys, padded with pad zero bytes.
+func (s *Session) SendEncrypted(typ recordlimit.ContentType, content []byte, pad int) error {
+	if s.server == nil {
+		return errors.New("no handshake keys: send a TLS 1.3 ServerHello first")
+	}
+	var rec []byte
+	if pad == 0 {
+		rec = s.server.Seal(nil, typ, content)
+	} else {
+		// A zero content-type byte is padding: seal content, type and
+		// pad-1 zeros as content of "type 0" to end with pad zeros.
+		inner := append(append(append([]byte(nil), content...), byte(typ)), make([]byte, pad-1)...)
+		rec = s.server.Seal(nil, 0, inner)
+	}
+	_, err := s.Conn.Write(rec)
+	return err
+}
+
+// ReadAlert reads records until an alert arrives, decrypting protected ones
+// with the client's handshake keys when they exist, and returns its
+// description.
+func (s *Session) ReadAlert() (recordlimit.Alert, error) {
+	for {
+		h, body, err := s.ReadRecord()
+		if err != nil {
+			return 0, err
+		}
+		switch h.Type {
+		case recordlimit.TypeAlert:
+			if len(body) != 2 {
+				return 0, fmt.Errorf("alert record of %d bytes", len(body))
+			}
+			return recordlimit.Alert(body[1]), nil
+		case recordlimit.TypeApplicationData:
+			if s.client == nil {
+				return 0, errors.New("protected record without keys")
+			}
+			rec := append(h.Append(nil), body...)
+			content, typ, err := s.client.Open(nil, rec)
+			if err != nil {
+				return 0, err
+			}
+			if typ == recordlimit.TypeAlert && len(content) == 2 {
+				return recordlimit.Alert(content[1]), nil
+			}
+		}
+	}
+}
