@@ -2,10 +2,13 @@ package recordlimit
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Stats counts the records that crossed a Conn, per direction. Byte counts
@@ -83,6 +86,7 @@ type Conn struct {
 	hs         handshakeBuffer
 	srvEpoch   *Epoch
 	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
+	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
 	rerr       error
 
 	// Write side, guarded by wmu.
@@ -363,11 +367,18 @@ func (c *Conn) inspectHello(body []byte) error {
 	return nil
 }
 
-// inspectEncrypted decrypts TLS 1.3 handshake-epoch records from the server
-// until EncryptedExtensions is complete, then applies the answer.
+// MaxCertificateSize bounds the uncompressed length a server may declare for
+// a compressed Certificate (RFC 8879). The TLS stack would allocate whatever
+// the server declares; a declaration above this ends the handshake with
+// bad_certificate before the stack sees it.
+const MaxCertificateSize = 64 << 10
+
+// inspectEncrypted decrypts the server's TLS 1.3 handshake-epoch records, up
+// to its Finished: it applies the answer in EncryptedExtensions and checks the
+// length a compressed Certificate declares.
 func (c *Conn) inspectEncrypted(rec []byte) error {
 	c.mu.Lock()
-	suite := c.agr.Suite
+	suite, agr := c.agr.Suite, c.agr
 	c.mu.Unlock()
 	if c.srvEpoch == nil {
 		secret := c.secret(labelServerHandshake)
@@ -381,38 +392,69 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 		c.srvEpoch = e
 	}
 	content, typ, err := c.srvEpoch.Open(nil, rec)
-	if err != nil {
-		return &NegotiationError{Desc: AlertBadRecordMAC, Reason: "server handshake record does not decrypt"}
-	}
-	done := func(a Agreement) {
-		c.srvEpoch = nil
-		c.hs.reset()
-		c.dropSecret(labelServerHandshake)
-		c.setAgreement(a, negotiated)
-	}
-	if typ != TypeHandshake {
-		// An alert or something worse: the stack deals with it.
-		done(Agreement{Version: VersionTLS13, Suite: suite})
+	if err != nil || typ != TypeHandshake {
+		// A record that does not decrypt, an alert or something worse: the
+		// stack reads it next and deals with it.
+		c.endServerEpoch(agr)
 		return nil
 	}
 	c.hs.add(content)
-	mtyp, msg, ok, err := c.hs.next()
-	if err != nil || !ok {
-		return err
+	for {
+		mtyp, msg, ok, err := c.hs.next()
+		if err != nil || !ok {
+			return err
+		}
+		switch {
+		case !c.eeSeen && mtyp != typeEncryptedExtensions:
+			c.endServerEpoch(agr) // out of order: the stack rejects it
+			return nil
+		case mtyp == typeEncryptedExtensions:
+			exts, err := ParseEncryptedExtensions(msg)
+			if err != nil {
+				return err
+			}
+			if agr, err = Negotiate(c.offer, VersionTLS13, suite, false, exts); err != nil {
+				return err
+			}
+			c.eeSeen = true
+			// The answer binds the records after this one.
+			c.setAgreement(agr, waitEncryptedExt)
+			c.mu.Lock()
+			c.limits = agr.Limits(c.offer)
+			c.mu.Unlock()
+		case mtyp == typeCompressedCertificate:
+			if err := checkCompressedCertificate(msg); err != nil {
+				return err
+			}
+		case mtyp == typeFinished:
+			c.endServerEpoch(agr)
+			return nil
+		}
 	}
-	if mtyp != typeEncryptedExtensions {
-		done(Agreement{Version: VersionTLS13, Suite: suite})
-		return nil
+}
+
+// endServerEpoch stops reading the server's handshake epoch and forgets its
+// keys.
+func (c *Conn) endServerEpoch(a Agreement) {
+	c.srvEpoch = nil
+	c.hs.reset()
+	c.dropSecret(labelServerHandshake)
+	c.setAgreement(a, negotiated)
+}
+
+// checkCompressedCertificate bounds the uncompressed length of an RFC 8879
+// CompressedCertificate message.
+func checkCompressedCertificate(msg []byte) error {
+	s := cryptobyte.String(msg)
+	var alg uint16
+	var n uint32
+	if !s.ReadUint16(&alg) || !s.ReadUint24(&n) {
+		return &NegotiationError{Desc: AlertBadCertificate, Reason: "malformed compressed certificate"}
 	}
-	exts, err := ParseEncryptedExtensions(msg)
-	if err != nil {
-		return err
+	if n > MaxCertificateSize {
+		return &NegotiationError{Desc: AlertBadCertificate,
+			Reason: fmt.Sprintf("compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, MaxCertificateSize)}
 	}
-	a, err := Negotiate(c.offer, VersionTLS13, suite, false, exts)
-	if err != nil {
-		return err
-	}
-	done(a)
 	return nil
 }
 

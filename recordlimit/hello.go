@@ -13,6 +13,8 @@ const (
 	typeServerHello         uint8 = 2
 	typeEncryptedExtensions uint8 = 8
 	typeFinished            uint8 = 20
+	// typeCompressedCertificate is RFC 8879's compressed_certificate.
+	typeCompressedCertificate uint8 = 25
 )
 
 // extSupportedVersions is the supported_versions extension (RFC 8446).

@@ -57,6 +57,16 @@ func record(typ recordlimit.ContentType, n int) func(*scripted.Session) error {
 	return func(s *scripted.Session) error { return s.SendRecord(typ, make([]byte, n)) }
 }
 
+// compressedCert sends an encrypted CompressedCertificate message (zstd)
+// declaring n bytes uncompressed, with a few bytes of junk as its payload.
+func compressedCert(n int) func(*scripted.Session) error {
+	return func(s *scripted.Session) error {
+		body := []byte{0, 3, byte(n >> 16), byte(n >> 8), byte(n), 0, 0, 4, 1, 2, 3, 4}
+		msg := append([]byte{25, 0, 0, byte(len(body))}, body...)
+		return s.SendEncrypted(recordlimit.TypeHandshake, msg, 0)
+	}
+}
+
 // runScript dials a scripted server and returns the client's error and the
 // alert the server received (or an error if none came).
 func runScript(t *testing.T, cfg Config, script func(*scripted.Session) error) (clientErr error, alert recordlimit.Alert, alertErr error) {
@@ -144,6 +154,10 @@ func TestNegotiationRules(t *testing.T) {
 		// No answer: the protocol maximum holds.
 		{"no answer, 16641-byte record/1.3", rsl512, then(ee13(), record(recordlimit.TypeApplicationData, recordlimit.MaxCiphertextTLS13+1)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
 		{"no answer, 16385-byte plaintext record/1.2", rsl512, then(sh12(), record(recordlimit.TypeHandshake, recordlimit.MaxPlaintext+1)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
+		// A compressed Certificate (RFC 8879) declaring 16 MiB: refused
+		// before the TLS stack would allocate it.
+		{"compressed certificate declares 16 MiB/1.3", rsl512, then(ee13(), compressedCert(0xffffff)), recordlimit.ErrNegotiation, recordlimit.AlertBadCertificate},
+		{"compressed certificate declares 64 KiB + 1/1.3", rsl512, then(ee13(), compressedCert(recordlimit.MaxCertificateSize+1)), recordlimit.ErrNegotiation, recordlimit.AlertBadCertificate},
 		// Malformed framing.
 		{"unknown record type", rsl512, record(24, 10), recordlimit.ErrBadRecord, 0},
 		{"record longer than any version allows", rsl512, record(recordlimit.TypeHandshake, recordlimit.MaxCiphertextTLS12+1), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},

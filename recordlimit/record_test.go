@@ -1,0 +1,67 @@
+package recordlimit
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParseHeader(t *testing.T) {
+	tests := []struct {
+		in   []byte
+		want Header
+		err  error
+	}{
+		{[]byte{22, 3, 1, 0, 5}, Header{TypeHandshake, 0x0301, 5}, nil},
+		{[]byte{23, 3, 3, 0x48, 0x00}, Header{TypeApplicationData, 0x0303, 18432}, nil},
+		{[]byte{23, 3, 3, 0x48, 0x01}, Header{}, ErrRecordOverflow},
+		{[]byte{24, 3, 3, 0, 1}, Header{}, ErrBadRecord},
+		{[]byte{19, 3, 3, 0, 1}, Header{}, ErrBadRecord},
+		{[]byte{22, 2, 0, 0, 1}, Header{}, ErrBadRecord},
+		{[]byte{0x80, 0x2c, 0x01, 0x03, 0x01}, Header{}, ErrBadRecord}, // SSLv2-style hello
+		{[]byte{22, 3, 3, 0}, Header{}, ErrBadRecord},
+	}
+	for _, tt := range tests {
+		h, err := ParseHeader(tt.in)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("ParseHeader(% x) error %v, want %v", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || h != tt.want {
+			t.Errorf("ParseHeader(% x) = %+v, %v", tt.in, h, err)
+		}
+		if enc := h.Append(nil); string(enc) != string(tt.in) {
+			t.Errorf("Append = % x, want % x", enc, tt.in)
+		}
+	}
+	var he *RecordHeaderError
+	if _, err := ParseHeader([]byte{24, 3, 3, 0, 1}); !errors.As(err, &he) || he.Alert() != AlertUnexpectedMessage {
+		t.Errorf("unknown type: %v", err)
+	}
+}
+
+func TestAppendRecords(t *testing.T) {
+	body := make([]byte, 1300)
+	for i := range body {
+		body[i] = byte(i)
+	}
+	out := AppendRecords(nil, TypeHandshake, VersionTLS12, body, 512)
+	var got []byte
+	var sizes []int
+	for s := out; len(s) > 0; {
+		h, err := ParseHeader(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, h.Len)
+		got = append(got, s[HeaderLen:HeaderLen+h.Len]...)
+		s = s[HeaderLen+h.Len:]
+	}
+	if string(got) != string(body) || len(sizes) != 3 || sizes[0] != 512 || sizes[2] != 276 {
+		t.Errorf("split into %v", sizes)
+	}
+	if out := AppendRecords(nil, TypeAlert, VersionTLS12, nil, 512); len(out) != HeaderLen {
+		t.Errorf("empty body gave %d bytes", len(out))
+	}
+}
