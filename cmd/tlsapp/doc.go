@@ -1,0 +1,50 @@
+// Command tlsapp is the tool a device team runs to see how a constrained TLS
+// client fares: a client whose cellular modem can only hold small TLS records
+// and therefore offers max_fragment_length (RFC 6066) and record_size_limit
+// (RFC 8449).
+//
+// Usage:
+//
+//	tlsapp demo                        an offline demonstration, nothing to set up
+//	tlsapp get [flags] URL             an HTTPS download through the constrained client
+//	tlsapp probe [flags] HOST:PORT     will a device work with this server?
+//	tlsapp serve [flags]               an HTTPS file server with small records
+//	tlsapp cred import|list|show|rm    manage a credential store directory
+//
+// Every subcommand prints help with -h, writes a report for people by default
+// and JSON with --json, and exits non-zero when it fails: 1 for a failure, 2 for
+// a usage error.
+//
+// # demo
+//
+// demo starts an HTTPS server on 127.0.0.1 with a throw-away CA made in
+// memory, downloads a 1 MiB image from it over TLS 1.3 while offering a
+// 2048-byte record limit, checks its SHA-256 and reports the limits offered and
+// agreed, the largest record each way, the handshake size, the trust anchor
+// that verified the server, the throughput and the heap in use.
+//
+// # get
+//
+// get downloads a URL with net/http, dialling through the tlsapp client. It can
+// fetch the body in Range requests of a fixed size (--range-chunk), resume a
+// partial download after a dropped connection (--resume), and verify a SHA-256
+// (--sha256) before the file takes its final name.
+//
+// # probe
+//
+// probe connects to a server in TLS 1.2 and 1.3 offering each record-size
+// extension at 512, 1024, 2048 and 4096 bytes, reports what the server agreed
+// to and the largest record it sent, its certificate chain, which anchors
+// verify it, whether it compresses certificates and resumes sessions, and a
+// verdict for a device limited to --device-limit bytes.
+//
+// # serve
+//
+// serve is an HTTPS file server whose records never exceed --max-record
+// bytes, nor what the client asked for.
+//
+// # cred
+//
+// cred manages a credential store directory in which CA certificates, client
+// certificates and keys are kept under numeric security tags, as on a modem.
+package main

@@ -1,0 +1,26 @@
+package main
+
+// TEMPORARY: stand-ins until tlsapp.NewListener and package credstore land.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+
+	"github.com/tlsapp/tlsapp/tlsapp"
+)
+
+func serverListener(inner net.Listener, cfg *tls.Config, maxRecord int) net.Listener {
+	return tls.NewListener(inner, cfg)
+}
+
+func storeVerifier(ctx context.Context, dir, tags string) (tlsapp.Verifier, error) {
+	return nil, errors.New("credstore not available yet")
+}
+
+func runCred(ctx context.Context, e *env, args []string) error { return errors.New("not yet") }
+func runGet(ctx context.Context, e *env, args []string) error  { return errors.New("not yet") }
+func runProbe(ctx context.Context, e *env, args []string) error {
+	return errors.New("not yet")
+}
