@@ -71,11 +71,12 @@ type Conn struct {
 	net.Conn
 	offer Offer
 
-	mu      sync.Mutex // guards the fields below
-	phase   readPhase
-	agr     Agreement
-	limits  Limits
-	secrets map[string][]byte
+	mu     sync.Mutex // guards the fields below
+	phase  readPhase
+	agr    Agreement
+	limits Limits
+	// The TLS 1.3 handshake traffic secrets, kept only while needed.
+	clientHS, serverHS []byte
 
 	sent, recv dirStats
 
@@ -117,29 +118,37 @@ func NewConn(transport net.Conn, offer Offer) *Conn {
 // next when next is not nil.
 func (c *Conn) KeyLogWriter(next io.Writer) io.Writer { return keyLog{c: c, next: next} }
 
+func (c *Conn) secretRef(label string) *[]byte {
+	switch label {
+	case labelClientHandshake:
+		return &c.clientHS
+	case labelServerHandshake:
+		return &c.serverHS
+	}
+	return nil
+}
+
 func (c *Conn) setSecret(label string, secret []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.secrets == nil {
-		c.secrets = make(map[string][]byte, 2)
+	if p := c.secretRef(label); p != nil {
+		*p = secret
 	}
-	c.secrets[label] = secret
 }
 
 func (c *Conn) secret(label string) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.secrets[label]
+	return *c.secretRef(label)
 }
 
 // dropSecret forgets a secret once nothing needs it.
 func (c *Conn) dropSecret(label string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s, ok := c.secrets[label]; ok {
-		clear(s)
-		delete(c.secrets, label)
-	}
+	p := c.secretRef(label)
+	clear(*p)
+	*p = nil
 }
 
 // Agreement returns what the server agreed to, and whether its answer has

@@ -139,7 +139,7 @@ func (c *Conn) refragment(b []byte, send int, tls13 bool) ([]byte, error) {
 			if in == nil {
 				c.mu.Lock()
 				suite := c.agr.Suite
-				secret := c.secrets[labelClientHandshake]
+				secret := c.clientHS
 				c.mu.Unlock()
 				if secret == nil {
 					return nil, ErrMissingSecret
