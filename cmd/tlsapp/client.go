@@ -217,6 +217,9 @@ type recordingDialer struct {
 	cfg *tlsapp.Config
 	// timeout bounds each dial and handshake.
 	timeout time.Duration
+	// idle, when positive, ends a connection that receives nothing for
+	// that long.
+	idle time.Duration
 	// onDial, when set, is called with every new connection.
 	onDial func(*tlsapp.Conn)
 
@@ -239,6 +242,9 @@ func (d *recordingDialer) DialTLSContext(ctx context.Context, network, addr stri
 	d.mu.Unlock()
 	if d.onDial != nil {
 		d.onDial(c)
+	}
+	if d.idle > 0 {
+		return &idleConn{Conn: c, idle: d.idle}, nil
 	}
 	return c, nil
 }
@@ -413,4 +419,16 @@ func rate(n int64, d time.Duration) string {
 		return fmt.Sprintf("%.1f KiB/s", bps/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B/s", bps)
+}
+
+// idleConn sets a read deadline before every Read, so that a connection
+// that stalls (a cellular link that went away without a reset) fails.
+type idleConn struct {
+	*tlsapp.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	return c.Conn.Read(b)
 }

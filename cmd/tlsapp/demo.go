@@ -17,8 +17,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/tlsapp/tlsapp/tlsapp"
 	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 const (

@@ -119,7 +119,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(io.Discard) // already printed
 				return nil, err
 			}
 			return nil, usageError{err.Error()}
@@ -137,8 +136,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // emitJSON writes v as indented JSON on stdout.
-func (e *env) emitJSON(v any) error {
-	enc := json.NewEncoder(e.stdout)
+func (e *env) emitJSON(v any) error { return e.emitJSONTo(e.stdout, v) }
+
+// emitJSONTo writes v as indented JSON on w.
+func (e *env) emitJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

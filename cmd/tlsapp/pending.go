@@ -20,7 +20,6 @@ func storeVerifier(ctx context.Context, dir, tags string) (tlsapp.Verifier, erro
 }
 
 func runCred(ctx context.Context, e *env, args []string) error { return errors.New("not yet") }
-func runGet(ctx context.Context, e *env, args []string) error  { return errors.New("not yet") }
 func runProbe(ctx context.Context, e *env, args []string) error {
 	return errors.New("not yet")
 }
