@@ -74,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "tlsapp %s: %v\n(run 'tlsapp %s -h' for help)\n", c.name, err, c.name)
 			return 2
+		case errors.As(err, new(exitStatus)):
+			var es exitStatus
+			errors.As(err, &es)
+			return int(es)
 		case errors.Is(err, errReported):
 			return 1
 		default:
@@ -89,6 +93,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // errReported is returned by a command that has already explained its
 // failure in its report: the exit status is 1 and nothing more is printed.
 var errReported = errors.New("failure already reported")
+
+// exitStatus ends a command whose report is printed with that status.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func mainUsage(w io.Writer) {
 	fmt.Fprintf(w, "tlsapp is a TLS client for devices that can only hold small TLS records.\n\nUsage:\n\n")
