@@ -219,28 +219,32 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 	// Certificate compression (TLS 1.3 only).
 	r.CertCompression = p.compression(ctx, supported[tls.VersionTLS13], r)
 
-	// The record-size cases.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	// The record-size cases: build the list, then run them, four at a time.
 	for _, v := range probeVersions {
 		for _, ext := range []string{"max_fragment_length", "record_size_limit"} {
 			for _, n := range probeSizes {
-				i := len(r.Cases)
-				r.Cases = append(r.Cases, probeCase{Version: versionName(v), Extension: ext, Limit: n, version: v})
+				c := probeCase{Version: versionName(v), Extension: ext, Limit: n, version: v}
 				if !supported[v] {
-					r.Cases[i].Result = "skipped"
-					r.Cases[i].Error = "the server does not do " + versionName(v)
-					continue
+					c.Result = "skipped"
+					c.Error = "the server does not do " + versionName(v)
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					p.limitCase(ctx, &r.Cases[i])
-				}()
+				r.Cases = append(r.Cases, c)
 			}
 		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range r.Cases {
+		if r.Cases[i].Result == "skipped" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p.limitCase(ctx, &r.Cases[i])
+		}()
 	}
 	wg.Wait()
 	r.Verdict = verdict(r)
@@ -406,6 +410,10 @@ func (p *prober) limitCase(ctx context.Context, c *probeCase) {
 		if errors.Is(a.err, recordlimit.ErrRecordOverflow) {
 			c.Result = "violated"
 			c.Within = false
+			var roe *recordlimit.RecordOverflowError
+			if errors.As(a.err, &roe) {
+				c.LargestReceived = max(c.LargestReceived, roe.Len)
+			}
 		}
 	}
 }
@@ -454,6 +462,9 @@ func verdict(r *probeReport) verdictReport {
 		v.Recommend = fmt.Sprintf("offer %s %d with %s (tlsapp get --tls %s %s %d)", best.Extension, best.Limit, best.Version,
 			strings.TrimPrefix(best.Version, "TLS "), flag, best.Limit)
 		for _, c := range good {
+			if c == best {
+				continue
+			}
 			v.Details = append(v.Details, fmt.Sprintf("also fine: %s %s %d", c.Version, c.Extension, c.Limit))
 		}
 		return v
