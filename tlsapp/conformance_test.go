@@ -232,7 +232,9 @@ func TestOfferEncoding(t *testing.T) {
 		t.Run(fmt.Sprintf("mfl=%d,rsl=%d", tt.cfg.MaxFragmentLength, tt.cfg.RecordSizeLimit), func(t *testing.T) {
 			var hello *scripted.Session
 			var sizes []int
+			done := make(chan struct{})
 			addr := scripted.Serve(t, func(s *scripted.Session) error {
+				defer close(done)
 				hello = s
 				for {
 					h, body, err := s.ReadRecord()
@@ -256,6 +258,7 @@ func TestOfferEncoding(t *testing.T) {
 			if c, err := Dial(ctx, "tcp", addr, &cfg); err == nil {
 				c.Close()
 			}
+			<-done
 			if hello == nil || hello.Hello.Random == nil {
 				t.Fatal("no ClientHello received")
 			}
@@ -288,7 +291,9 @@ func TestOfferEncoding(t *testing.T) {
 // HelloRetryRequest carries the same record-size extensions (rule 17).
 func TestHelloRetryKeepsOffer(t *testing.T) {
 	var first, second *scripted.Session
+	done := make(chan struct{})
 	addr := scripted.Serve(t, func(s *scripted.Session) error {
+		defer close(done)
 		if err := s.ReadClientHello(); err != nil {
 			return err
 		}
@@ -308,6 +313,7 @@ func TestHelloRetryKeepsOffer(t *testing.T) {
 	if err == nil {
 		c.Close()
 	}
+	<-done
 	if first == nil || second == nil {
 		t.Fatalf("server did not see two ClientHellos (client error %v)", err)
 	}
