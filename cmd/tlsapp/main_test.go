@@ -376,4 +376,3 @@ func TestProbeVerification(t *testing.T) {
 		t.Errorf("a TLS 1.2-only server is not reported as such")
 	}
 }
-
