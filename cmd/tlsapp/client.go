@@ -272,6 +272,9 @@ func (d *recordingDialer) transport() *http.Transport {
 		d.cfg = &c
 	}
 	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return nil, fmt.Errorf("refusing a plain-text connection to %s: only https goes through tlsapp", addr)
+		},
 		DialTLSContext:        d.DialTLSContext,
 		ForceAttemptHTTP2:     false,
 		MaxIdleConnsPerHost:   1,

@@ -146,7 +146,7 @@ that make no progress.`)
 	tr := d.transport()
 	defer tr.CloseIdleConnections()
 	dl := &download{
-		client: &http.Client{Transport: tr},
+		client: &http.Client{Transport: tr, CheckRedirect: httpsOnly},
 		url:    u.String(),
 		chunk:  *chunk,
 		offset: r.ResumedFrom,
@@ -552,6 +552,17 @@ func retriable(ctx context.Context, err error) bool {
 		return false
 	}
 	return true
+}
+
+// httpsOnly follows up to 10 redirects, all to https URLs.
+func httpsOnly(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing a redirect to %s: only https", req.URL)
+	}
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {
