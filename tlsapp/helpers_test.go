@@ -18,6 +18,7 @@ import (
 type testPKI struct {
 	Pool   *x509.CertPool
 	CA     *x509.Certificate
+	CAKey  *ecdsa.PrivateKey
 	Server tls.Certificate
 }
 
@@ -36,6 +37,7 @@ func newTestPKI(t testing.TB) testPKI {
 		}
 		caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 		pki.CA, _ = x509.ParseCertificate(caDER)
+		pki.CAKey = caKey
 		pki.Pool = x509.NewCertPool()
 		pki.Pool.AddCert(pki.CA)
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
