@@ -296,4 +296,3 @@ func TestResumptionKeepsLimit(t *testing.T) {
 		})
 	}
 }
-
