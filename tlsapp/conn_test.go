@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +299,38 @@ func TestDialContextCancelled(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Dial took %v", d)
+	}
+}
+
+// TestHTTPTransport uses Conn as http.Transport's TLS dialer, with ALPN.
+func TestHTTPTransport(t *testing.T) {
+	body := bytes.Repeat([]byte("firmware"), 40000)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(body)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{newTestPKI(t).Server}, NextProtos: []string{"http/1.1"}}
+	srv.StartTLS()
+	defer srv.Close()
+	var conns []*Conn
+	tr := &http.Transport{DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := Dial(ctx, network, addr, &Config{ServerName: "localhost", RootCAs: newTestPKI(t).Pool,
+			NextProtos: []string{"http/1.1"}, RecordSizeLimit: 2048})
+		if err == nil {
+			conns = append(conns, c)
+		}
+		return c, err
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("body %d bytes, err %v", len(got), err)
+	}
+	if len(conns) != 1 || conns[0].ConnectionState().NegotiatedProtocol != "http/1.1" {
+		t.Errorf("ALPN not negotiated: %d conns", len(conns))
 	}
 }

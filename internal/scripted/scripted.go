@@ -46,7 +46,6 @@ type Session struct {
 
 	sessionID  []byte
 	transcript []byte
-	hs         recordlimit.ClientHello
 	server     *recordlimit.Epoch
 	client     *recordlimit.Epoch
 }
