@@ -32,6 +32,7 @@ type Conn struct {
 	wmu sync.Mutex // serialises Write so that a Write's records stay together
 
 	mu                 sync.Mutex // guards the fields below
+	handshakeDone      bool
 	hsSent, hsReceived int64
 	anchors            []Anchor
 }
@@ -151,12 +152,26 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return c.mapErr(err)
 	}
 	c.mu.Lock()
-	if c.hsSent == 0 {
+	if !c.handshakeDone {
+		c.handshakeDone = true
 		st := c.guard.Stats()
 		c.hsSent, c.hsReceived = st.SentBytes, st.ReceivedBytes
+		c.releaseHandshake()
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// releaseHandshake drops what utls keeps of the handshake once it is over:
+// the hello messages, key shares (an ML-KEM key alone is about 8 KB), the
+// session being resumed and the ClientHello spec. utls reads none of them
+// after the handshake.
+func (c *Conn) releaseHandshake() {
+	hs := &c.u.HandshakeState
+	hs.Hello, hs.ServerHello, hs.MasterSecret, hs.Session = nil, nil, nil, nil
+	hs.State12 = utls.TLS12OnlyState{}
+	hs.State13 = utls.TLS13OnlyState{}
+	c.u.Extensions = nil
 }
 
 // mapErr prefers the record layer's typed error over the stack's report of
