@@ -90,18 +90,16 @@ type Conn struct {
 	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
 	rerr       error
 
-	// Write side, guarded by wmu.
-	wmu        sync.Mutex
-	batching   bool
-	wbuf       *[]byte
+	// Write side, guarded by out.mu.
+	batcher
 	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
 	epochDone  bool // TLS 1.3: the client handshake epoch has been written
-	werr       error
 }
 
 // NewConn returns a Conn that guards the client side of transport for offer.
 func NewConn(transport net.Conn, offer Offer) *Conn {
 	c := &Conn{Conn: transport, offer: offer}
+	c.batcher.w = transport
 	c.limits = Limits{Send: MaxPlaintext, Receive: MaxCiphertextTLS12, ReceivePlain: MaxPlaintext}
 	if offer.MaxFragmentLength.Valid() {
 		// Before the answer the client owes the server nothing, but a server
@@ -116,7 +114,7 @@ func NewConn(transport net.Conn, offer Offer) *Conn {
 // writer. It keeps the TLS 1.3 handshake traffic secrets for this connection
 // only, until the handshake no longer needs them, and passes every line on to
 // next when next is not nil.
-func (c *Conn) KeyLogWriter(next io.Writer) io.Writer { return keyLog{c: c, next: next} }
+func (c *Conn) KeyLogWriter(next io.Writer) io.Writer { return keyLog{sink: c, next: next} }
 
 func (c *Conn) secretRef(label string) *[]byte {
 	switch label {
@@ -511,11 +509,11 @@ func (c *Conn) sendFatal(err error) {
 	if rec == nil {
 		rec = appendAlertRecord(nil, a)
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.werr == nil {
+	c.batcher.mu.Lock()
+	defer c.batcher.mu.Unlock()
+	if c.batcher.err == nil {
 		c.Conn.Write(rec) // best effort: the connection is over either way
 		c.sent.add(len(rec) - HeaderLen)
-		c.werr = err
+		c.batcher.err = err
 	}
 }

@@ -16,7 +16,9 @@ const (
 // handshake traffic secrets in memory for the connection, and forwards every
 // line to next, if any. It never stores application traffic secrets.
 type keyLog struct {
-	c    *Conn
+	sink interface {
+		setSecret(label string, secret []byte)
+	}
 	next io.Writer
 }
 
@@ -27,7 +29,7 @@ func (k keyLog) Write(line []byte) (int, error) {
 		if label == labelClientHandshake || label == labelServerHandshake {
 			secret := make([]byte, hex.DecodedLen(len(fields[2])))
 			if _, err := hex.Decode(secret, fields[2]); err == nil {
-				k.c.setSecret(label, secret)
+				k.sink.setSecret(label, secret)
 			}
 		}
 	}

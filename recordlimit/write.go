@@ -1,61 +1,93 @@
 package recordlimit
 
-import "errors"
+import (
+	"errors"
+	"io"
+	"sync"
+)
 
 // errPartialRecord is returned when the stack writes something that is not a
 // sequence of whole records; the stacks this package serves never do.
 var errPartialRecord = errors.New("recordlimit: write is not a sequence of whole records")
 
+// batcher sends what a guard writes to the transport, or gathers it between
+// BeginBatch and Flush so that the records of one application write reach
+// the transport in one write call. Its buffer comes from a pool and goes back
+// after each flush.
+type batcher struct {
+	w        io.Writer
+	mu       sync.Mutex // held by the guard for the whole of each Write
+	batching bool
+	buf      *[]byte
+	err      error
+}
+
 // BeginBatch makes the following writes gather in a buffer until Flush.
-func (c *Conn) BeginBatch() {
-	c.wmu.Lock()
-	c.batching = true
-	c.wmu.Unlock()
+func (b *batcher) BeginBatch() {
+	b.mu.Lock()
+	b.batching = true
+	b.mu.Unlock()
 }
 
 // Buffered returns the number of bytes gathered since BeginBatch.
-func (c *Conn) Buffered() int {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.wbuf == nil {
+func (b *batcher) Buffered() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
 		return 0
 	}
-	return len(*c.wbuf)
+	return len(*b.buf)
 }
 
 // Flush sends what was gathered in one transport write. When end is true it
 // also ends the batch.
-func (c *Conn) Flush(end bool) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+func (b *batcher) Flush(end bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if end {
-		c.batching = false
+		b.batching = false
 	}
-	if c.wbuf == nil {
-		return c.werr
+	if b.buf == nil {
+		return b.err
 	}
-	buf := *c.wbuf
+	buf := *b.buf
 	var err error
-	if len(buf) > 0 && c.werr == nil {
-		_, err = c.Conn.Write(buf)
+	if len(buf) > 0 && b.err == nil {
+		_, err = b.w.Write(buf)
 	}
-	*c.wbuf = buf[:0]
-	writeBufPool.Put(c.wbuf)
-	c.wbuf = nil
+	*b.buf = buf[:0]
+	writeBufPool.Put(b.buf)
+	b.buf = nil
 	if err != nil {
-		c.werr = err
+		b.err = err
 	}
 	return err
+}
+
+// send writes out, or adds it to the batch. b.mu must be held.
+func (b *batcher) send(out []byte) error {
+	if b.batching {
+		if b.buf == nil {
+			b.buf = writeBufPool.Get().(*[]byte)
+		}
+		*b.buf = append(*b.buf, out...)
+		return nil
+	}
+	if _, err := b.w.Write(out); err != nil {
+		b.err = err
+		return err
+	}
+	return nil
 }
 
 // Write takes whole records from the TLS stack, re-fragments the handshake
 // records that exceed the send limit, and sends them (or gathers them in a
 // batch).
 func (c *Conn) Write(b []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return 0, c.werr
+	c.batcher.mu.Lock()
+	defer c.batcher.mu.Unlock()
+	if c.batcher.err != nil {
+		return 0, c.batcher.err
 	}
 	c.mu.Lock()
 	send, version := c.limits.Send, c.agr.Version
@@ -94,7 +126,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if rewrite {
 		var err error
 		if out, err = c.refragment(b, send, tls13); err != nil {
-			c.werr = err
+			c.batcher.err = err
 			return 0, err
 		}
 	}
@@ -109,15 +141,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		s = s[HeaderLen+n:]
 	}
 
-	if c.batching {
-		if c.wbuf == nil {
-			c.wbuf = writeBufPool.Get().(*[]byte)
-		}
-		*c.wbuf = append(*c.wbuf, out...)
-		return len(b), nil
-	}
-	if _, err := c.Conn.Write(out); err != nil {
-		c.werr = err
+	if err := c.batcher.send(out); err != nil {
 		return 0, err
 	}
 	return len(b), nil

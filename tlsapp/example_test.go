@@ -1,6 +1,7 @@
 package tlsapp_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +14,7 @@ import (
 	"log"
 	"math/big"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
@@ -83,3 +85,40 @@ func exampleServer() (string, *x509.CertPool) {
 }
 
 var _ net.Conn = (*tlsapp.Conn)(nil)
+
+// Serve files over HTTPS so that no record exceeds 2048 bytes of content,
+// for devices whose modem cannot ask for smaller records.
+func ExampleNewListener() {
+	addr, pool := exampleServer() // only for its certificate authority
+	_ = addr
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	self, _ := x509.ParseCertificate(der)
+	pool.AddCert(self)
+
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln := tlsapp.NewListener(inner, &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		NextProtos:   []string{"http/1.1"},
+	}, tlsapp.ServerOptions{MaxRecord: 2048})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "image.bin", time.Time{}, bytes.NewReader(make([]byte, 100000)))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	conn, err := tlsapp.Dial(context.Background(), "tcp", inner.Addr().String(), &tlsapp.Config{ServerName: "localhost", RootCAs: pool})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /image.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	io.Copy(io.Discard, conn)
+	fmt.Println("largest record received:", conn.RecordState().LargestReceived)
+	// Output: largest record received: 2065
+}

@@ -62,7 +62,11 @@ func pemFiles(t *testing.T) (ca, cert, key string) {
 // bigClientChain returns a client certificate whose chain (leaf and three
 // intermediates with long subjects) encodes to well over 4 KiB, signed by
 // the test CA.
-func bigClientChain(t *testing.T) tls.Certificate {
+func bigClientChain(t *testing.T) tls.Certificate { return bigChain(t, x509.ExtKeyUsageClientAuth) }
+
+// bigChain returns a certificate for usage (a server one names localhost and
+// 127.0.0.1) whose chain encodes to well over 4 KiB, signed by the test CA.
+func bigChain(t *testing.T, usage x509.ExtKeyUsage) tls.Certificate {
 	t.Helper()
 	p := newTestPKI(t)
 	parent, parentKey := p.CA, p.CAKey
@@ -79,8 +83,10 @@ func bigClientChain(t *testing.T) tls.Certificate {
 		if i < 3 {
 			tmpl.KeyUsage = x509.KeyUsageCertSign
 		} else {
-			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
 			tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+			tmpl.DNSNames = []string{"localhost"}
+			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 		if err != nil {

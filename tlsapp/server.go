@@ -1,0 +1,178 @@
+package tlsapp
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// ServerOptions configure a listener that keeps records small.
+type ServerOptions struct {
+	// MaxRecord caps the plaintext bytes per record for every client, for
+	// clients that cannot ask (like a modem without max_fragment_length
+	// support). 0 means only what clients ask for.
+	MaxRecord int
+}
+
+// minTicketCap is the smallest cap at which the server still sends TLS 1.3
+// session tickets: a ticket is an application-epoch record of a few hundred
+// bytes that the server cannot re-encrypt, so below this cap tickets are
+// turned off rather than sent too large.
+const minTicketCap = 512
+
+// NewListener wraps inner: each accepted connection is a *ServerConn running
+// a crypto/tls server handshake with cfg; every record the server sends,
+// handshake records included, carries at most min(MaxRecord, what the client
+// offered in max_fragment_length/record_size_limit, 16384) content bytes.
+//
+// The accepted connections are plain net.Conns to net/http (not *tls.Conn),
+// so an http.Server over this listener speaks HTTP/1.1 and sees no
+// Request.TLS; set cfg.NextProtos to []string{"http/1.1"}.
+func NewListener(inner net.Listener, cfg *tls.Config, opts ServerOptions) net.Listener {
+	return &listener{Listener: inner, cfg: cfg, opts: opts}
+}
+
+type listener struct {
+	net.Listener
+	cfg  *tls.Config
+	opts ServerOptions
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	raw, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Server(raw, l.cfg, l.opts), nil
+}
+
+// ServerConn is a server connection (a net.Conn) whose records stay within
+// its cap. The client's request is honoured but not answered: crypto/tls
+// cannot put max_fragment_length or record_size_limit in its hello.
+type ServerConn struct {
+	raw   net.Conn
+	guard *recordlimit.ServerConn
+	tc    *tls.Conn
+	wmu   sync.Mutex
+}
+
+// Server returns a server connection over raw; the handshake runs on the
+// first Read or Write, or on HandshakeContext.
+func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
+	guard := recordlimit.NewServerConn(raw, opts.MaxRecord)
+	c := cfg.Clone()
+	c.DynamicRecordSizingDisabled = true
+	c.KeyLogWriter = guard.KeyLogWriter(cfg.KeyLogWriter)
+	userGet := cfg.GetConfigForClient
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		base := c
+		if userGet != nil {
+			got, err := userGet(hello)
+			if err != nil {
+				return nil, err
+			}
+			if got != nil {
+				base = got.Clone()
+				base.DynamicRecordSizingDisabled = true
+				base.KeyLogWriter = c.KeyLogWriter
+			}
+		}
+		if guard.Cap() < minTicketCap && !base.SessionTicketsDisabled {
+			if base == c {
+				base = c.Clone()
+			}
+			base.SessionTicketsDisabled = true
+		}
+		if base == c {
+			return nil, nil
+		}
+		base.GetConfigForClient = nil
+		return base, nil
+	}
+	return &ServerConn{raw: raw, guard: guard, tc: tls.Server(guard, c)}
+}
+
+// HandshakeContext runs the handshake if it has not run yet.
+func (c *ServerConn) HandshakeContext(ctx context.Context) error { return c.tc.HandshakeContext(ctx) }
+
+// ConnectionState returns the TLS state of the connection.
+func (c *ServerConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// Cap returns the content bytes per record in force (known once the
+// ClientHello has been read).
+func (c *ServerConn) Cap() int { return c.guard.Cap() }
+
+// Offer returns what the client asked for, and whether its ClientHello has
+// been read.
+func (c *ServerConn) Offer() (recordlimit.Offer, bool) { return c.guard.Offer() }
+
+// Stats returns the counts of the records the server sent.
+func (c *ServerConn) Stats() recordlimit.Stats { return c.guard.Stats() }
+
+// Read reads application data.
+func (c *ServerConn) Read(b []byte) (int, error) { return c.tc.Read(b) }
+
+// Write writes b in records of at most Cap bytes, gathering the records of
+// up to BatchSize bytes into one transport write.
+func (c *ServerConn) Write(b []byte) (int, error) {
+	if err := c.tc.Handshake(); err != nil {
+		return 0, err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	limit := c.guard.Cap()
+	c.guard.BeginBatch()
+	var done, flushed int
+	for done < len(b) {
+		n, err := c.tc.Write(b[done:min(len(b), done+limit)])
+		done += n
+		if err != nil {
+			c.guard.Flush(true)
+			return flushed, err
+		}
+		if c.guard.Buffered() >= BatchSize {
+			if err := c.guard.Flush(false); err != nil {
+				c.guard.Flush(true)
+				return flushed, err
+			}
+			flushed = done
+		}
+	}
+	if err := c.guard.Flush(true); err != nil {
+		return flushed, err
+	}
+	return done, nil
+}
+
+// Close sends close_notify and closes the transport.
+func (c *ServerConn) Close() error { return c.tc.Close() }
+
+// CloseWrite sends close_notify and half-closes the transport when it can.
+func (c *ServerConn) CloseWrite() error {
+	if err := c.tc.CloseWrite(); err != nil {
+		return err
+	}
+	if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// LocalAddr returns the transport's local address.
+func (c *ServerConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr returns the transport's remote address.
+func (c *ServerConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline sets the transport's deadlines.
+func (c *ServerConn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
+
+// SetReadDeadline sets the transport's read deadline.
+func (c *ServerConn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the transport's write deadline.
+func (c *ServerConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
