@@ -12,7 +12,7 @@ import (
 )
 
 func serverListener(inner net.Listener, cfg *tls.Config, maxRecord int) net.Listener {
-	return tls.NewListener(inner, cfg)
+	return tlsapp.NewListener(inner, cfg, tlsapp.ServerOptions{MaxRecord: maxRecord})
 }
 
 func storeVerifier(ctx context.Context, dir, tags string) (tlsapp.Verifier, error) {
