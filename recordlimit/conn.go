@@ -24,6 +24,15 @@ type dirStats struct {
 	records, bytes, largest atomic.Int64
 }
 
+// addRecords counts every record in b, a sequence of whole records.
+func (d *dirStats) addRecords(b []byte) {
+	for len(b) >= HeaderLen {
+		n := int(b[3])<<8 | int(b[4])
+		d.add(n)
+		b = b[min(len(b), HeaderLen+n):]
+	}
+}
+
 func (d *dirStats) add(bodyLen int) {
 	d.records.Add(1)
 	d.bytes.Add(int64(HeaderLen + bodyLen))

@@ -199,11 +199,7 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	for s := out; len(s) >= HeaderLen; {
-		n := int(s[3])<<8 | int(s[4])
-		c.sent.add(n)
-		s = s[HeaderLen+n:]
-	}
+	c.sent.addRecords(out)
 	if err := c.batcher.send(out); err != nil {
 		return 0, err
 	}

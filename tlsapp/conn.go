@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"time"
 
 	utls "github.com/refraction-networking/utls"
 
@@ -23,6 +22,7 @@ const BatchSize = 64 << 10
 // agreed with the server. It is a net.Conn; Read and Write may be called
 // concurrently.
 type Conn struct {
+	transport
 	raw   net.Conn
 	guard *recordlimit.Conn
 	u     *utls.UConn
@@ -66,7 +66,7 @@ func Dial(ctx context.Context, network, addr string, cfg *Config) (*Conn, error)
 // TCP socket, or a modem socket wrapped with recordlimit.Chunked. The
 // handshake runs on the first Read or Write, or on Handshake.
 func Client(raw net.Conn, cfg *Config) *Conn {
-	c := &Conn{raw: raw, cfg: cfg}
+	c := &Conn{transport: transport{raw}, raw: raw, cfg: cfg}
 	offer, err := cfg.offer()
 	if err != nil {
 		c.err = err
@@ -203,28 +203,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	limit := c.guard.Limits().Send
-	c.guard.BeginBatch()
-	var done, flushed int
-	for done < len(b) {
-		n, err := c.u.Write(b[done:min(len(b), done+limit)])
-		done += n
-		if err != nil {
-			c.guard.Flush(true)
-			return flushed, c.mapErr(err)
-		}
-		if c.guard.Buffered() >= BatchSize {
-			if err := c.guard.Flush(false); err != nil {
-				c.guard.Flush(true)
-				return flushed, err
-			}
-			flushed = done
-		}
-	}
-	if err := c.guard.Flush(true); err != nil {
-		return flushed, err
-	}
-	return done, nil
+	n, err := writeSplit(c.u, c.guard, b, c.guard.Limits().Send)
+	return n, c.mapErr(err)
 }
 
 // Close sends close_notify (when the handshake has completed) and closes the
@@ -250,21 +230,6 @@ func (c *Conn) CloseWrite() error {
 	}
 	return nil
 }
-
-// LocalAddr returns the transport's local address.
-func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
-
-// RemoteAddr returns the transport's remote address.
-func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
-
-// SetDeadline sets the transport's read and write deadlines.
-func (c *Conn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
-
-// SetReadDeadline sets the transport's read deadline.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
-
-// SetWriteDeadline sets the transport's write deadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
 
 // ConnectionState returns the state of the TLS session in crypto/tls's terms.
 func (c *Conn) ConnectionState() tls.ConnectionState {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -54,6 +53,7 @@ func (l *listener) Accept() (net.Conn, error) {
 // its cap. The client's request is honoured but not answered: crypto/tls
 // cannot put max_fragment_length or record_size_limit in its hello.
 type ServerConn struct {
+	transport
 	raw   net.Conn
 	guard *recordlimit.ServerConn
 	tc    *tls.Conn
@@ -93,7 +93,7 @@ func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 		base.GetConfigForClient = nil
 		return base, nil
 	}
-	return &ServerConn{raw: raw, guard: guard, tc: tls.Server(guard, c)}
+	return &ServerConn{transport: transport{raw}, raw: raw, guard: guard, tc: tls.Server(guard, c)}
 }
 
 // HandshakeContext runs the handshake if it has not run yet.
@@ -124,28 +124,7 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	limit := c.guard.Cap()
-	c.guard.BeginBatch()
-	var done, flushed int
-	for done < len(b) {
-		n, err := c.tc.Write(b[done:min(len(b), done+limit)])
-		done += n
-		if err != nil {
-			c.guard.Flush(true)
-			return flushed, err
-		}
-		if c.guard.Buffered() >= BatchSize {
-			if err := c.guard.Flush(false); err != nil {
-				c.guard.Flush(true)
-				return flushed, err
-			}
-			flushed = done
-		}
-	}
-	if err := c.guard.Flush(true); err != nil {
-		return flushed, err
-	}
-	return done, nil
+	return writeSplit(c.tc, c.guard, b, c.guard.Cap())
 }
 
 // Close sends close_notify and closes the transport.
@@ -161,18 +140,3 @@ func (c *ServerConn) CloseWrite() error {
 	}
 	return nil
 }
-
-// LocalAddr returns the transport's local address.
-func (c *ServerConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
-
-// RemoteAddr returns the transport's remote address.
-func (c *ServerConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
-
-// SetDeadline sets the transport's deadlines.
-func (c *ServerConn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
-
-// SetReadDeadline sets the transport's read deadline.
-func (c *ServerConn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
-
-// SetWriteDeadline sets the transport's write deadline.
-func (c *ServerConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
