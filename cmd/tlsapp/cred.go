@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/tlsapp/tlsapp/credstore"
+	"github.com/tlsapp/tlsapp/tlsapp"
+)
+
+const credHelp = `Manages a credential store directory: credentials live under numeric
+security tags, like a cellular modem's sec_tag, one of each kind per tag
+(ca: CA certificates, cert: client certificate chain, key: its private key).
+
+  tlsapp cred import --store DIR --tag N --kind ca|cert|key FILE
+  tlsapp cred list   --store DIR
+  tlsapp cred show   --store DIR --tag N [--kind ca|cert|key]
+  tlsapp cred rm     --store DIR --tag N --kind ca|cert|key
+
+Import checks the file before writing anything (PEM or DER certificates,
+PKCS#8, SEC1 or PKCS#1 keys; a key must match its tag's certificate). List
+and show print digests and certificate details, never key material.`
+
+func runCred(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "cred", "import|list|show|rm [flags] [FILE]", credHelp)
+	store := fs.String("store", "", "the store directory (required)")
+	tag := fs.Uint("tag", 0, "the security tag")
+	kindName := fs.String("kind", "", "the credential kind: ca, cert or key")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return usagef("missing subcommand: import, list, show or rm")
+	}
+	if *store == "" {
+		return usagef("--store is required")
+	}
+	sub, pos := pos[0], pos[1:]
+	tagSet, kindSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		tagSet = tagSet || f.Name == "tag"
+		kindSet = kindSet || f.Name == "kind"
+	})
+	var kind credstore.Kind
+	if kindSet {
+		if kind, err = credstore.ParseKind(*kindName); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	need := func(tag, kind bool) error {
+		if tag && !tagSet {
+			return usagef("%s needs --tag", sub)
+		}
+		if kind && !kindSet {
+			return usagef("%s needs --kind", sub)
+		}
+		return nil
+	}
+	s, err := credstore.OpenDir(*store)
+	if err != nil {
+		return err
+	}
+	t := credstore.Tag(*tag)
+	switch sub {
+	case "import":
+		if err := need(true, true); err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("import needs one FILE")
+		}
+		data, err := os.ReadFile(pos[0])
+		if err != nil {
+			return err
+		}
+		if err := credstore.Import(ctx, s, t, kind, pos[0], data); err != nil {
+			return err
+		}
+		if e.json {
+			return e.emitJSON(map[string]any{"imported": pos[0], "tag": t, "kind": kind.String()})
+		}
+		fmt.Fprintf(e.stdout, "imported %s as tag %d %v\n", pos[0], t, kind)
+		return nil
+	case "list", "show":
+		if sub == "show" {
+			if err := need(true, false); err != nil {
+				return err
+			}
+		}
+		infos, err := s.List(ctx)
+		if err != nil {
+			return err
+		}
+		var rows []credRow
+		for _, in := range infos {
+			if sub == "show" && (in.Tag != t || (kindSet && in.Kind != kind)) {
+				continue
+			}
+			row := credRow{Tag: uint32(in.Tag), Kind: in.Kind.String(), Size: in.Size, SHA256: hex.EncodeToString(in.SHA256[:])}
+			if sub == "show" && in.Kind != credstore.PrivateKey {
+				if b, err := s.Get(ctx, in.Ref); err == nil {
+					row.Certificates = describeCerts(b)
+				}
+			}
+			rows = append(rows, row)
+		}
+		if sub == "show" && len(rows) == 0 {
+			return fmt.Errorf("%w: tag %d", credstore.ErrNotFound, t)
+		}
+		if e.json {
+			return e.emitJSON(rows)
+		}
+		for _, r := range rows {
+			fmt.Fprintf(e.stdout, "tag %-6d %-7s %6d B  sha256:%s\n", r.Tag, r.Kind, r.Size, r.SHA256)
+			for _, c := range r.Certificates {
+				fmt.Fprintf(e.stdout, "           %s\n", c)
+			}
+		}
+		return nil
+	case "rm":
+		if err := need(true, true); err != nil {
+			return err
+		}
+		if err := s.Delete(ctx, credstore.Ref{Tag: t, Kind: kind}); err != nil {
+			return err
+		}
+		if !e.json {
+			fmt.Fprintf(e.stdout, "removed tag %d %v\n", t, kind)
+		}
+		return nil
+	}
+	return usagef("unknown subcommand %q (want import, list, show or rm)", sub)
+}
+
+// credRow is one line of cred list/show.
+type credRow struct {
+	Tag          uint32   `json:"tag"`
+	Kind         string   `json:"kind"`
+	Size         int      `json:"size"`
+	SHA256       string   `json:"sha256"`
+	Certificates []string `json:"certificates,omitempty"`
+}
+
+// describeCerts summarises each certificate in a PEM bundle.
+func describeCerts(b []byte) []string {
+	var out []string
+	for rest := b; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			return out
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (issuer %s, until %s)", c.Subject, c.Issuer, c.NotAfter.Format("2006-01-02")))
+	}
+}
+
+// storeTags opens the store and resolves --tags (all tags with CA
+// certificates when empty).
+func storeTags(ctx context.Context, dir, tagList string) (credstore.Store, []credstore.Tag, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("credential store: %w", err)
+	}
+	s, err := credstore.OpenDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	nums, err := parseTags(tagList)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tags []credstore.Tag
+	for _, n := range nums {
+		tags = append(tags, credstore.Tag(n))
+	}
+	if len(tags) > 0 {
+		return s, tags, nil
+	}
+	infos, err := s.List(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, in := range infos {
+		if in.Kind == credstore.CACert {
+			tags = append(tags, in.Tag)
+		}
+	}
+	return s, tags, nil
+}
+
+// storeVerifier verifies against every CA of the selected tags at once.
+func storeVerifier(ctx context.Context, dir, tagList string) (tlsapp.Verifier, error) {
+	s, tags, err := storeTags(ctx, dir, tagList)
+	if err != nil {
+		return nil, err
+	}
+	return credstore.NewVerifier(ctx, s, tags...)
+}
+
+// storeAnchors lists the CA certificates of the selected tags one by one,
+// for probe to say which verify the server and which do not.
+func storeAnchors(ctx context.Context, dir, tagList string) ([]namedAnchor, error) {
+	s, tags, err := storeTags(ctx, dir, tagList)
+	if err != nil {
+		return nil, err
+	}
+	var out []namedAnchor
+	for _, t := range tags {
+		b, err := s.Get(ctx, credstore.Ref{Tag: t, Kind: credstore.CACert})
+		if errors.Is(err, credstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for rest := b; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				break
+			}
+			if c, err := x509.ParseCertificate(block.Bytes); err == nil {
+				out = append(out, namedAnchor{Source: fmt.Sprintf("store tag %d", t), Tag: uint32(t), Cert: c})
+			}
+		}
+	}
+	return out, nil
+}
