@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -181,7 +182,7 @@ func TestMutualTLSBigChain(t *testing.T) {
 func TestMaliciousServer(t *testing.T) {
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(versionName(v), func(t *testing.T) {
-			bin := requirePeer(t, "openssl", "openssl")
+			bin := peerproc.Require(t, "openssl", "openssl")
 			_, cert, key := pemFiles(t)
 			dir := t.TempDir()
 			file := make([]byte, 64<<10)
@@ -195,7 +196,7 @@ func TestMaliciousServer(t *testing.T) {
 			if v == tls.VersionTLS13 {
 				args[len(args)-1] = "-tls1_3"
 			}
-			relay := newRelay(t, startProcess(t, dir, bin, args...))
+			relay := newRelay(t, peerproc.Start(t, dir, bin, args...))
 			appRecords := 0
 			relay.tamper = func(i int, rec []byte) [][]byte {
 				if rec[0] != 23 {

@@ -15,28 +15,14 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// requirePeer returns the path of an external TLS implementation. Outside CI
-// a missing one skips the test with what to install; in CI it fails.
-func requirePeer(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed (apt-get install -y %s); CI must install it", name, pkg)
-	}
-	t.Skipf("%s is not installed: apt-get install -y %s", name, pkg)
-	return ""
-}
+	"github.com/tlsapp/tlsapp/internal/peerproc"
+)
 
 // pemFiles writes the test PKI as PEM files for external servers: the CA,
 // the server certificate and key, and returns their paths.
@@ -109,59 +95,6 @@ func bigChain(t *testing.T, usage x509.ExtKeyUsage) tls.Certificate {
 	panic("unreachable")
 }
 
-// startProcess starts a server process listening on a free 127.0.0.1 port
-// (args may use %PORT%) and waits until it accepts connections.
-func startProcess(t *testing.T, dir string, name string, args ...string) string {
-	t.Helper()
-	for attempt := 0; attempt < 5; attempt++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
-		var a []string
-		for _, s := range args {
-			a = append(a, strings.ReplaceAll(s, "%PORT%", port))
-		}
-		cmd := exec.Command(name, a...)
-		cmd.Dir = dir
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := "127.0.0.1:" + port
-		for i := 0; i < 100; i++ {
-			select {
-			case <-exited:
-				i = 100
-				continue
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.Close()
-				t.Cleanup(func() {
-					cmd.Process.Kill()
-					<-exited
-					if t.Failed() {
-						t.Logf("%s output:\n%s", name, out.String())
-					}
-				})
-				return addr
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		cmd.Process.Kill()
-		<-exited
-		t.Logf("%s did not start (attempt %d):\n%s", name, attempt+1, out.String())
-	}
-	t.Fatalf("could not start %s", name)
-	return ""
-}
-
 // peer is an external or in-process TLS server that echoes what it reads,
 // possibly transformed.
 type peer struct {
@@ -175,7 +108,7 @@ type peer struct {
 
 func opensslPeer() peer {
 	return peer{name: "openssl", reverse: true, start: func(t *testing.T, v uint16, mtls bool) string {
-		bin := requirePeer(t, "openssl", "openssl")
+		bin := peerproc.Require(t, "openssl", "openssl")
 		ca, cert, key := pemFiles(t)
 		args := []string{"s_server", "-accept", "127.0.0.1:%PORT%", "-cert", cert, "-key", key, "-rev", "-quiet", "-naccept", "4"}
 		if v == tls.VersionTLS12 {
@@ -186,13 +119,13 @@ func opensslPeer() peer {
 		if mtls {
 			args = append(args, "-CAfile", ca, "-Verify", "6", "-verify_return_error")
 		}
-		return startProcess(t, t.TempDir(), bin, args...)
+		return peerproc.Start(t, t.TempDir(), bin, args...)
 	}}
 }
 
 func gnutlsPeer() peer {
 	return peer{name: "gnutls", start: func(t *testing.T, v uint16, mtls bool) string {
-		bin := requirePeer(t, "gnutls-serv", "gnutls-bin")
+		bin := peerproc.Require(t, "gnutls-serv", "gnutls-bin")
 		ca, cert, key := pemFiles(t)
 		prio := "NORMAL:%ALLOW_SMALL_RECORDS:-VERS-ALL:+VERS-TLS1.3"
 		if v == tls.VersionTLS12 {
@@ -202,7 +135,7 @@ func gnutlsPeer() peer {
 		if mtls {
 			args = append(args, "--x509cafile", ca, "--require-client-cert", "--verify-client-cert")
 		}
-		return startProcess(t, t.TempDir(), bin, args...)
+		return peerproc.Start(t, t.TempDir(), bin, args...)
 	}}
 }
 
