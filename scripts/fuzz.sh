@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module for a given time each and reports how
+# long each ran clean.
+#
+#   scripts/fuzz.sh            # 20s per target
+#   scripts/fuzz.sh 10m        # longer
+#   scripts/fuzz.sh 60s ./fuzz # only the targets of one package
+#
+# FUZZ_PARALLEL sets go test's -parallel (fuzzing workers; default GOMAXPROCS).
+# A failing input is written by go test under the package's testdata/fuzz/
+# and the script exits 1 after running the remaining targets.
+set -u
+cd "$(dirname "$0")/.."
+
+dur=${1:-20s}
+shift || true
+pkgs=("$@")
+if [ ${#pkgs[@]} -eq 0 ]; then
+	pkgs=(./recordlimit ./fuzz)
+fi
+par=()
+if [ -n "${FUZZ_PARALLEL:-}" ]; then
+	par=(-parallel "$FUZZ_PARALLEL")
+fi
+
+failed=0
+summary=()
+for pkg in "${pkgs[@]}"; do
+	targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
+	if [ -z "$targets" ]; then
+		echo "fuzz.sh: no fuzz targets in $pkg" >&2
+		failed=1
+		continue
+	fi
+	for t in $targets; do
+		echo "=== $pkg $t for $dur"
+		start=$(date +%s)
+		if go test -run='^$' -fuzz="^${t}\$" -fuzztime="$dur" "${par[@]}" "$pkg"; then
+			verdict="ran clean"
+		else
+			verdict="FAILED"
+			failed=1
+		fi
+		secs=$(($(date +%s) - start))
+		summary+=("$(printf '%-14s %-32s %-9s %4ds (fuzztime %s)' "$pkg" "$t" "$verdict" "$secs" "$dur")")
+	done
+done
+
+echo
+echo "fuzz.sh summary:"
+printf '%s\n' "${summary[@]}"
+exit $failed
