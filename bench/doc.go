@@ -1,0 +1,13 @@
+// Package bench measures tlsapp against crypto/tls and plain utls, side by
+// side in one process: throughput at each record limit, heap per
+// connection, allocations in steady state, handshake bytes on the wire and
+// the flash a minimal client needs.
+//
+//	go test -run '^$' -bench . ./bench/                  # everything
+//	go test -run '^$' -bench . -benchtime=1x ./bench/    # the CI smoke run
+//	go run ./bench/size                                  # binary sizes, three targets
+//	go run ./bench/report                                # BENCHMARKS.md and bench/chart.png
+//
+// The package holds only tests and benchmarks; bench/internal/flash builds
+// and inspects the minimal clients under bench/size/internal.
+package bench
