@@ -2,30 +2,51 @@ package credstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 
 	"github.com/google/renameio/v2"
 )
 
+// fileNames are the names of the files a directory store keeps per tag.
 var fileNames = map[Kind]string{CACert: "ca.pem", ClientCert: "cert.pem", PrivateKey: "key.pem", SessionState: "session.bin"}
 
+// PermissionError reports a file holding a secret that users other than
+// its owner may read. The directory store refuses to load it.
+type PermissionError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("credstore: %s is readable by group or others (mode %v); run chmod 600 on it", e.Path, e.Mode.Perm())
+}
+
 // OpenDir returns a Store kept in dir: one folder per tag, named by its
-// number, holding ca.pem, cert.pem, key.pem and session.bin. Every write goes
-// to a temporary file that is synced and then renamed over the old one, so a
-// crash or a full disk leaves the old credential or the new one, never a torn
-// file. Private keys and session state are written readable by their owner
-// only, and a key file that others can read is refused. dir is created if
-// needed.
+// number, holding ca.pem, cert.pem, key.pem and session.bin. dir is created
+// (readable by its owner only) if needed.
+//
+// Every write goes to a temporary file in the tag's folder that is synced
+// and then renamed over the old one, and the folder is synced after, so a
+// crash, a power cut or a full disk leaves the old credential or the new
+// one, never a torn file. A crash can leave a temporary file (named after
+// the credential with a leading dot) behind; it is never read.
+//
+// Private keys and session state are written readable by their owner only,
+// and Get refuses such a file that others can read with a *PermissionError.
+// A store in a directory that cannot be written can still be read; Put
+// then fails with an error naming the directory.
+//
+// The store is safe for concurrent use, also by several processes: each
+// credential is replaced atomically, and the last writer wins.
 func OpenDir(dir string) (Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("credstore: opening store: %w", err)
+		return nil, fmt.Errorf("credstore: cannot create the store directory: %w", err)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -39,101 +60,101 @@ func OpenDir(dir string) (Store, error) {
 
 type dirStore struct {
 	dir string
-	mu  sync.RWMutex // orders operations within this process; renames make them atomic on disk
 }
 
-func (s *dirStore) path(r Ref) (string, error) {
-	name, ok := fileNames[r.Kind]
-	if !ok {
-		return "", fmt.Errorf("credstore: %v: unknown kind", r)
-	}
-	return filepath.Join(s.dir, strconv.FormatUint(uint64(r.Tag), 10), name), nil
+func (s *dirStore) tagDir(t Tag) string {
+	return filepath.Join(s.dir, strconv.FormatUint(uint64(t), 10))
 }
 
-func secret(k Kind) bool { return k == PrivateKey || k == SessionState }
+func (s *dirStore) path(r Ref) string { return filepath.Join(s.tagDir(r.Tag), fileNames[r.Kind]) }
 
 func (s *dirStore) Get(ctx context.Context, r Ref) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, r); err != nil {
 		return nil, err
 	}
-	p, err := s.path(r)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	p := s.path(r)
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %v", ErrNotFound, r)
+		return nil, notFound(r)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("credstore: %w", err)
+		return nil, fmt.Errorf("credstore: reading %v: %w", r, err)
 	}
 	defer f.Close()
-	if secret(r.Kind) {
+	if r.Kind.Secret() {
+		// Checked on the open file, so it is the file that is read.
 		fi, err := f.Stat()
 		if err != nil {
-			return nil, fmt.Errorf("credstore: %w", err)
+			return nil, fmt.Errorf("credstore: reading %v: %w", r, err)
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("credstore: %s is readable by group or others (mode %v); run chmod 600 on it", p, fi.Mode().Perm())
+			return nil, &PermissionError{Path: p, Mode: fi.Mode()}
 		}
 	}
-	b, err := os.ReadFile(p)
+	b, err := io.ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("credstore: %w", err)
+		return nil, fmt.Errorf("credstore: reading %v: %w", r, err)
 	}
 	return b, nil
 }
 
 func (s *dirStore) Put(ctx context.Context, r Ref, value []byte) error {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, r); err != nil {
 		return err
 	}
-	p, err := s.path(r)
-	if err != nil {
-		return err
+	dir := s.tagDir(r.Tag)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("credstore: writing %v: cannot create %s: %w", r, dir, err)
+		}
+		if err := syncDir(s.dir); err != nil {
+			return fmt.Errorf("credstore: writing %v: %w", r, err)
+		}
 	}
 	perm := fs.FileMode(0o644)
-	if secret(r.Kind) {
+	if r.Kind.Secret() {
 		perm = 0o600
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	f, err := renameio.NewPendingFile(s.path(r), renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+	if err != nil {
+		return fmt.Errorf("credstore: writing %v: cannot write in %s: %w", r, dir, err)
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(value); err != nil {
 		return fmt.Errorf("credstore: writing %v: %w", r, err)
 	}
-	if err := renameio.WriteFile(p, value, perm); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("credstore: %w", err) // the old value stays
+	}
+	if err := f.CloseAtomicallyReplace(); err != nil {
+		return fmt.Errorf("credstore: writing %v: %w", r, err)
+	}
+	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("credstore: writing %v: %w", r, err)
 	}
 	return nil
 }
 
 func (s *dirStore) Delete(ctx context.Context, r Ref) error {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, r); err != nil {
 		return err
 	}
-	p, err := s.path(r)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := os.Remove(p); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %v", ErrNotFound, r)
+	// The tag's folder stays, so a concurrent Put never finds it gone.
+	if err := os.Remove(s.path(r)); errors.Is(err, fs.ErrNotExist) {
+		return notFound(r)
 	} else if err != nil {
 		return fmt.Errorf("credstore: deleting %v: %w", r, err)
 	}
-	os.Remove(filepath.Dir(p)) // only succeeds once the tag is empty
+	if err := syncDir(s.tagDir(r.Tag)); err != nil {
+		return fmt.Errorf("credstore: deleting %v: %w", r, err)
+	}
 	return nil
 }
 
 func (s *dirStore) List(ctx context.Context) ([]Info, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("credstore: %w", err)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	tags, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("credstore: listing: %w", err)
@@ -141,17 +162,36 @@ func (s *dirStore) List(ctx context.Context) ([]Info, error) {
 	var out []Info
 	for _, t := range tags {
 		n, err := strconv.ParseUint(t.Name(), 10, 32)
-		if err != nil || !t.IsDir() {
-			continue // not a tag folder (a temporary file, say)
+		if err != nil || !t.IsDir() || strconv.FormatUint(n, 10) != t.Name() {
+			continue // not a tag folder
 		}
-		for k, name := range fileNames {
-			b, err := os.ReadFile(filepath.Join(s.dir, t.Name(), name))
-			if err != nil {
+		for _, k := range Kinds() {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("credstore: %w", err)
+			}
+			b, err := os.ReadFile(filepath.Join(s.dir, t.Name(), fileNames[k]))
+			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			out = append(out, Info{Ref: Ref{Tag(n), k}, SHA256: sha256.Sum256(b), Size: len(b)})
+			if err != nil {
+				return nil, fmt.Errorf("credstore: listing: %w", err)
+			}
+			out = append(out, InfoOf(Ref{Tag(n), k}, b))
 		}
 	}
-	sortInfos(out)
+	SortInfos(out) // ReadDir sorts by name, and "10" < "9"
 	return out, nil
+}
+
+// syncDir makes a rename or removal in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }

@@ -12,90 +12,156 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 )
 
-// ImportError reports input that Import refused; nothing was written.
+// ErrKeyMismatch is wrapped by errors about a private key that does not
+// belong to a certificate.
+var ErrKeyMismatch = errors.New("credstore: the private key does not match the certificate")
+
+// ImportError reports input that Import or ImportKeyPair refused. Nothing
+// was written.
 type ImportError struct {
-	Name   string // the file the input came from
-	Reason string
+	Name string // the file the input came from
+	Err  error  // what is wrong with it
 }
 
-func (e *ImportError) Error() string { return fmt.Sprintf("credstore: %s: %s", e.Name, e.Reason) }
+func (e *ImportError) Error() string {
+	return "credstore: " + e.Name + ": " + strings.TrimPrefix(e.Err.Error(), "credstore: ")
+}
+
+// Unwrap returns the problem found in the file.
+func (e *ImportError) Unwrap() error { return e.Err }
 
 // Import stores the credential in data, read from the file called name,
-// under tag as kind. Certificates may be PEM (one or many) or DER (one);
-// keys may be PKCS#8, SEC1 or PKCS#1, PEM or DER, and are stored as PKCS#8
+// under tag as kind (CACert, ClientCert or PrivateKey).
+//
+// Certificates may be PEM (one or many) or DER (one); CA certificates must
+// be CA certificates, and a client certificate chain starts with the leaf.
+// Keys may be PKCS#8, SEC1 or PKCS#1, PEM or DER; they are stored as PKCS#8
 // PEM. A client certificate and its key must match: importing one that does
-// not match the other already stored under tag is refused (import the key
-// first). Everything is checked before anything is written, so on error the
-// store is unchanged.
+// not match the other already stored under tag fails with ErrKeyMismatch
+// (use ImportKeyPair to replace both).
+//
+// Everything is checked before anything is written, so on error the store is
+// unchanged. Problems with the input are reported as an *ImportError naming
+// the file.
 func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data []byte) error {
 	var value []byte
 	switch kind {
 	case CACert, ClientCert:
 		certs, err := parseCerts(data)
 		if err != nil {
-			return &ImportError{name, err.Error()}
+			return &ImportError{name, err}
 		}
 		if kind == CACert {
 			for _, c := range certs {
 				if !c.IsCA {
-					return &ImportError{name, fmt.Sprintf("%q is not a CA certificate", c.Subject)}
+					return &ImportError{name, fmt.Errorf("%q is not a CA certificate", c.Subject)}
 				}
 			}
-		}
-		if kind == ClientCert {
-			if err := matchStored(ctx, s, tag, PrivateKey, certs[0].PublicKey); err != nil {
-				return &ImportError{name, err.Error()}
+		} else {
+			if err := matchStoredKey(ctx, s, tag, certs[0]); err != nil {
+				return &ImportError{name, err}
 			}
 		}
 		value = encodeCerts(certs)
 	case PrivateKey:
 		key, err := parseKey(data)
 		if err != nil {
-			return &ImportError{name, err.Error()}
+			return &ImportError{name, err}
 		}
-		if err := matchStored(ctx, s, tag, ClientCert, key.Public()); err != nil {
-			return &ImportError{name, err.Error()}
+		if err := matchStoredCert(ctx, s, tag, key); err != nil {
+			return &ImportError{name, err}
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return &ImportError{name, err.Error()}
+		if value, err = encodeKey(key); err != nil {
+			return &ImportError{name, err}
 		}
-		value = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	default:
-		return &ImportError{name, fmt.Sprintf("cannot import kind %v", kind)}
+		return &ImportError{name, fmt.Errorf("cannot import a credential of kind %v (want ca, cert or key)", kind)}
 	}
 	return s.Put(ctx, Ref{tag, kind}, value)
 }
 
-// matchStored checks pub against the counterpart stored under tag, if any.
-func matchStored(ctx context.Context, s Store, tag Tag, other Kind, pub crypto.PublicKey) error {
-	b, err := s.Get(ctx, Ref{tag, other})
+// ImportKeyPair stores a client certificate chain and its private key under
+// tag, replacing both. It checks both files and that the key belongs to the
+// leaf certificate, then writes the key first and the certificate second, so
+// that a stored certificate always has its key. If writing the certificate
+// fails, the old key is put back.
+func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certData []byte, keyName string, keyData []byte) error {
+	certs, err := parseCerts(certData)
+	if err != nil {
+		return &ImportError{certName, err}
+	}
+	key, err := parseKey(keyData)
+	if err != nil {
+		return &ImportError{keyName, err}
+	}
+	if !samePublicKey(key.Public(), certs[0].PublicKey) {
+		return &ImportError{keyName, fmt.Errorf("%w %q in %s", ErrKeyMismatch, certs[0].Subject, certName)}
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return &ImportError{keyName, err}
+	}
+	keyRef := Ref{tag, PrivateKey}
+	old, err := s.Get(ctx, keyRef)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := s.Put(ctx, keyRef, keyPEM); err != nil {
+		return err
+	}
+	if err := s.Put(ctx, Ref{tag, ClientCert}, encodeCerts(certs)); err != nil {
+		undo := context.WithoutCancel(ctx)
+		if old != nil {
+			s.Put(undo, keyRef, old)
+		} else {
+			s.Delete(undo, keyRef)
+		}
+		return err
+	}
+	return nil
+}
+
+// matchStoredKey checks cert against the private key stored under tag, if any.
+func matchStoredKey(ctx context.Context, s Store, tag Tag, cert *x509.Certificate) error {
+	key, err := Signer(ctx, s, tag)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	var stored crypto.PublicKey
-	if other == PrivateKey {
-		key, err := parseKey(b)
-		if err != nil {
-			return fmt.Errorf("the stored key of tag %d: %w", tag, err)
-		}
-		stored = key.Public()
-	} else {
-		certs, err := parseCerts(b)
-		if err != nil {
-			return fmt.Errorf("the stored certificate of tag %d: %w", tag, err)
-		}
-		stored = certs[0].PublicKey
-	}
-	if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(stored) {
-		return fmt.Errorf("does not match the %v stored under tag %d", other, tag)
+	if !samePublicKey(key.Public(), cert.PublicKey) {
+		return fmt.Errorf("%w: %q is not the certificate of the key stored under tag %d", ErrKeyMismatch, cert.Subject, tag)
 	}
 	return nil
+}
+
+// matchStoredCert checks key against the client certificate stored under
+// tag, if any.
+func matchStoredCert(ctx context.Context, s Store, tag Tag, key crypto.Signer) error {
+	b, err := s.Get(ctx, Ref{tag, ClientCert})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	certs, err := parseCerts(b)
+	if err != nil {
+		return fmt.Errorf("the stored certificate of tag %d: %w", tag, err)
+	}
+	if !samePublicKey(key.Public(), certs[0].PublicKey) {
+		return fmt.Errorf("%w %q stored under tag %d (use ImportKeyPair to replace both)", ErrKeyMismatch, certs[0].Subject, tag)
+	}
+	return nil
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
 }
 
 // parseCerts reads PEM certificates, or one DER certificate.
@@ -124,7 +190,7 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, errors.New("no certificate found")
+		return nil, errors.New("no PEM certificate found (malformed PEM?)")
 	}
 	return certs, nil
 }
@@ -137,20 +203,39 @@ func encodeCerts(certs []*x509.Certificate) []byte {
 	return b
 }
 
-// parseKey reads a PKCS#8, SEC1 or PKCS#1 private key, PEM or DER.
+// parseKey reads a PKCS#8, SEC1 or PKCS#1 private key, PEM or DER. In PEM,
+// EC PARAMETERS blocks (which openssl ecparam writes first) are skipped.
 func parseKey(data []byte) (crypto.Signer, error) {
 	der := data
-	if block, _ := pem.Decode(data); block != nil {
-		der = block.Bytes
-	} else if bytes.Contains(data, []byte("-----BEGIN")) {
-		return nil, errors.New("malformed PEM")
+	if bytes.Contains(data, []byte("-----BEGIN")) {
+		der = nil
+		for rest := data; der == nil; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				return nil, errors.New("malformed PEM: no private key block found")
+			}
+			switch {
+			case block.Type == "EC PARAMETERS":
+				continue
+			case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
+				return nil, errors.New("the private key is encrypted; decrypt it first")
+			case block.Type == "PRIVATE KEY" || block.Type == "EC PRIVATE KEY" || block.Type == "RSA PRIVATE KEY":
+				der = block.Bytes
+			default:
+				return nil, fmt.Errorf("unexpected PEM block %q (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)", block.Type)
+			}
+		}
 	}
 	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
 		switch k := k.(type) {
-		case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
-			return k.(crypto.Signer), nil
+		case *ecdsa.PrivateKey:
+			return k, nil
+		case *rsa.PrivateKey:
+			return k, nil
+		case ed25519.PrivateKey:
+			return k, nil
 		}
-		return nil, fmt.Errorf("unsupported key type %T", k)
+		return nil, fmt.Errorf("unsupported private key type %T", k)
 	}
 	if k, err := x509.ParseECPrivateKey(der); err == nil {
 		return k, nil
@@ -161,23 +246,32 @@ func parseKey(data []byte) (crypto.Signer, error) {
 	return nil, errors.New("not a PKCS#8, SEC1 or PKCS#1 private key")
 }
 
-// LoadKeyPair returns the client certificate chain and key stored under tag.
+func encodeKey(key crypto.Signer) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadKeyPair returns the client certificate chain and private key stored
+// under tag, for tls.Config.Certificates. The key comes from Signer, so a
+// key on a hardware token stays there.
 func LoadKeyPair(ctx context.Context, s Store, tag Tag) (tls.Certificate, error) {
 	certPEM, err := s.Get(ctx, Ref{tag, ClientCert})
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	keyPEM, err := s.Get(ctx, Ref{tag, PrivateKey})
+	certs, err := parseCerts(certPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("credstore: %v: %w", Ref{tag, ClientCert}, err)
+	}
+	key, err := Signer(ctx, s, tag)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	certs, err := parseCerts(certPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("credstore: tag %d certificate: %w", tag, err)
-	}
-	key, err := parseKey(keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("credstore: tag %d key: %w", tag, err)
+	if !samePublicKey(key.Public(), certs[0].PublicKey) {
+		return tls.Certificate{}, fmt.Errorf("%w stored under tag %d", ErrKeyMismatch, tag)
 	}
 	out := tls.Certificate{PrivateKey: key, Leaf: certs[0]}
 	for _, c := range certs {

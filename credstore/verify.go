@@ -2,19 +2,27 @@ package credstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
+// ErrPinMismatch is wrapped by the reason an anchor gives when it verified
+// a chain but the chain holds none of its tag's pinned keys.
+var ErrPinMismatch = errors.New("credstore: no key in the chain matches the tag's pins")
+
 // Verifier verifies servers against every CA certificate of a set of tags at
-// once. It implements tlsapp.Verifier.
+// once. It implements tlsapp.Verifier and is safe for concurrent use.
 type Verifier struct {
-	anchors []anchor
+	anchors []anchor // in the order of the tags, then of the bundles
 	pool    *x509.CertPool
+	pins    map[Tag]map[[32]byte]bool
 }
 
 type anchor struct {
@@ -23,7 +31,8 @@ type anchor struct {
 }
 
 // NewVerifier loads the CA certificates of tags from s. Tags without CA
-// certificates are skipped; having none at all is an error.
+// certificates are skipped; having none at all is an error wrapping
+// ErrNotFound. Later changes to s are not seen: make a new Verifier.
 func NewVerifier(ctx context.Context, s Store, tags ...Tag) (*Verifier, error) {
 	v := &Verifier{pool: x509.NewCertPool()}
 	for _, tag := range tags {
@@ -36,7 +45,7 @@ func NewVerifier(ctx context.Context, s Store, tags ...Tag) (*Verifier, error) {
 		}
 		certs, err := parseCerts(b)
 		if err != nil {
-			return nil, fmt.Errorf("credstore: CA certificates of tag %d: %w", tag, err)
+			return nil, fmt.Errorf("credstore: %v: %w", Ref{tag, CACert}, err)
 		}
 		for _, c := range certs {
 			v.anchors = append(v.anchors, anchor{tag, c})
@@ -49,16 +58,48 @@ func NewVerifier(ctx context.Context, s Store, tags ...Tag) (*Verifier, error) {
 	return v, nil
 }
 
-// VerifyServer verifies chain (leaf first) for serverName against all the
-// anchors at once, with the hostname and validity checks of
-// x509.Certificate.Verify, and returns every distinct anchor that ends a
-// verified chain. When none does, it returns a *NoAnchorError.
+// SPKIHash returns the SHA-256 digest of cert's SubjectPublicKeyInfo: the
+// value WithPins takes.
+func SPKIHash(cert *x509.Certificate) [32]byte { return sha256.Sum256(cert.RawSubjectPublicKeyInfo) }
+
+// WithPins returns a copy of v in which a chain verified by an anchor of
+// tag counts only if one of its certificates (leaf, intermediate or the
+// anchor itself) has a public key whose SPKIHash is among pins. Anchors of
+// other tags are not affected. Calling it again for the same tag adds pins.
+func (v *Verifier) WithPins(tag Tag, pins ...[32]byte) *Verifier {
+	w := *v
+	w.pins = maps.Clone(v.pins)
+	if w.pins == nil {
+		w.pins = map[Tag]map[[32]byte]bool{}
+	}
+	set := maps.Clone(w.pins[tag])
+	if set == nil {
+		set = map[[32]byte]bool{}
+	}
+	for _, p := range pins {
+		set[p] = true
+	}
+	w.pins[tag] = set
+	return &w
+}
+
+// VerifyServer verifies chain (leaf first, as the server sent it) for
+// serverName against all the anchors at once, with the hostname, validity
+// period and key usage checks of x509.Certificate.Verify. It returns every
+// distinct anchor, with its tag, that ends a verified chain (several when
+// roots are cross-signed or a root is stored under several tags), in the
+// order the anchors were loaded. When none does, it returns a
+// *NoAnchorError saying why for each anchor.
 func (v *Verifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("credstore: the server sent no certificate")
 	}
-	opts := x509.VerifyOptions{DNSName: serverName, Roots: v.pool, Intermediates: x509.NewCertPool(),
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	opts := x509.VerifyOptions{
+		DNSName:       serverName,
+		Roots:         v.pool,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
 	for _, c := range chain[1:] {
 		opts.Intermediates.AddCert(c)
 	}
@@ -66,31 +107,49 @@ func (v *Verifier) VerifyServer(serverName string, chain []*x509.Certificate) ([
 	if err != nil {
 		return nil, v.explain(opts, chain[0], err)
 	}
-	var out []tlsapp.Anchor
-	seen := map[*x509.Certificate]bool{}
+	ok := make([]bool, len(v.anchors))
 	for _, ch := range chains {
 		root := ch[len(ch)-1]
-		if seen[root] {
-			continue
-		}
-		seen[root] = true
-		for _, a := range v.anchors {
-			if a.cert.Equal(root) {
-				out = append(out, tlsapp.AnchorOf(uint32(a.tag), a.cert))
-				break
+		for i, a := range v.anchors {
+			if a.cert.Equal(root) && v.pinned(a.tag, ch) {
+				ok[i] = true
 			}
 		}
+	}
+	var out []tlsapp.Anchor
+	for i, a := range v.anchors {
+		if ok[i] {
+			out = append(out, tlsapp.AnchorOf(uint32(a.tag), a.cert))
+		}
+	}
+	if len(out) == 0 {
+		return nil, v.explain(opts, chain[0], fmt.Errorf("%w: every verified chain failed its tag's pins", ErrPinMismatch))
 	}
 	return out, nil
 }
 
+// pinned reports whether chain satisfies tag's pins, if it has any.
+func (v *Verifier) pinned(tag Tag, chain []*x509.Certificate) bool {
+	pins := v.pins[tag]
+	if len(pins) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(chain, func(c *x509.Certificate) bool { return pins[SPKIHash(c)] })
+}
+
 // explain verifies leaf against each anchor alone to say why each failed.
 func (v *Verifier) explain(opts x509.VerifyOptions, leaf *x509.Certificate, err error) error {
-	e := &NoAnchorError{Server: opts.DNSName, Err: err}
+	e := &NoAnchorError{ServerName: opts.DNSName, Err: err}
 	for _, a := range v.anchors {
 		opts.Roots = x509.NewCertPool()
 		opts.Roots.AddCert(a.cert)
-		_, why := leaf.Verify(opts)
+		chains, why := leaf.Verify(opts)
+		if why == nil && !slices.ContainsFunc(chains, func(ch []*x509.Certificate) bool { return v.pinned(a.tag, ch) }) {
+			why = fmt.Errorf("%w of tag %d", ErrPinMismatch, a.tag)
+		}
+		if why == nil {
+			continue // cannot happen: it would have verified the chain
+		}
 		e.Tried = append(e.Tried, AnchorFailure{Anchor: tlsapp.AnchorOf(uint32(a.tag), a.cert), Err: why})
 	}
 	return e
@@ -104,21 +163,23 @@ type AnchorFailure struct {
 
 // NoAnchorError reports a server chain that no anchor verified.
 type NoAnchorError struct {
-	Server string
-	Err    error // the error against all anchors together
-	Tried  []AnchorFailure
+	ServerName string          // the name the chain was checked for
+	Err        error           // the error against all anchors together
+	Tried      []AnchorFailure // every anchor, alone, and why it failed
 }
 
 func (e *NoAnchorError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "credstore: no trust anchor verifies %s: %v", e.Server, e.Err)
+	fmt.Fprintf(&b, "credstore: no trust anchor verifies %s: %v", e.ServerName, e.Err)
 	for _, t := range e.Tried {
 		fmt.Fprintf(&b, "; tag %d %q: %v", t.Anchor.Tag, t.Anchor.Subject, t.Err)
 	}
 	return b.String()
 }
 
-// Unwrap returns the error against all anchors and each anchor's error.
+// Unwrap returns the error against all anchors and each anchor's error, so
+// that errors.As finds an x509.UnknownAuthorityError, x509.HostnameError or
+// x509.CertificateInvalidError among them.
 func (e *NoAnchorError) Unwrap() []error {
 	errs := []error{e.Err}
 	for _, t := range e.Tried {
