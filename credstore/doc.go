@@ -1,15 +1,38 @@
 // Package credstore keeps a device's TLS credentials the way a cellular
-// modem does: each under a numeric security tag (like an nRF91 sec_tag) and a
-// kind — CA certificates, a client certificate chain, its private key, or
-// session state — so that a connection can be given a list of tags.
+// modem does: each under a numeric security tag (like an nRF91 sec_tag) and
+// a kind — CA certificates, a client certificate chain, its private key, or
+// session state — so that a connection can be given a list of tags. A
+// [Ref] (tag and kind) names exactly one credential.
 //
-// A Store is a small, context-aware interface with an in-memory backend
-// (NewMemory) and a directory backend (OpenDir: one folder per tag, PEM
-// files written atomically, private keys readable only by their owner).
-// Import validates certificates and keys before anything is written, so bad
-// input leaves the store as it was. A Verifier checks a server's chain
-// against every CA of the selected tags at once — never "the first CA wins",
-// the bug that made a device pick Amazon Root CA 1 for a server anchored at
-// DigiCert Global Root G2 — and reports which anchor, under which tag,
-// verified it; when none does, its error lists every anchor tried and why.
+// # Stores
+//
+// A [Store] is a small, context-aware interface: Get, Put (an atomic
+// replace), Delete and List (digests and sizes, never contents). There is an
+// in-memory backend ([NewMemory]), a directory backend ([OpenDir]: one folder
+// per tag, files written atomically, private keys readable only by their
+// owner), encryption at rest for any backend ([NewEncrypted]), and a PKCS#11
+// backend in the separate package credstore/pkcs11 whose keys never leave
+// the token; such stores also implement [SignerStore]. Every backend passes
+// the conformance suite in credstore/credstoretest.
+//
+// # Importing
+//
+// [Import] and [ImportKeyPair] check certificates and keys (PEM or DER;
+// PKCS#8, SEC1 or PKCS#1) before anything is written, so bad input leaves the
+// store as it was, and the error names the file. A client certificate is
+// only stored beside the key it belongs to, and the key is written first.
+//
+// # Verifying servers
+//
+// A [Verifier] checks a server's chain against every CA of the selected tags
+// at once — never "the first CA wins", the bug that made a device pick
+// Amazon Root CA 1 for a server anchored at DigiCert Global Root G2 — and
+// reports every anchor, with its tag, that verified it. When none does, its
+// [NoAnchorError] lists every anchor tried and why it failed. Tags can be
+// restricted to pinned public keys ([Verifier.WithPins]).
+//
+// # Resuming sessions
+//
+// A [SessionCache] keeps uTLS resumption state under a tag, so a device that
+// restarts can resume instead of paying for a full handshake.
 package credstore
