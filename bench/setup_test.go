@@ -190,7 +190,14 @@ func listen(p *pki, limit int) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln := tlsapp.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{p.Server}}, tlsapp.ServerOptions{MaxRecord: limit})
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.Server}}
+	// NewListener clones cfg for each connection, and each clone would make
+	// its own automatic ticket keys: no session would ever resume. Fixed
+	// keys are shared by the clones.
+	var key [32]byte
+	rand.Read(key[:])
+	cfg.SetSessionTicketKeys([][32]byte{key})
+	ln := tlsapp.NewListener(inner, cfg, tlsapp.ServerOptions{MaxRecord: limit})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -358,10 +365,16 @@ func (c *counter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// hsBytes are the bytes on the wire up to the end of the handshake.
+// hsBytes are the bytes on the wire up to the end of the handshake: for
+// tlsapp, the records of the handshake as RecordState counts them; for the
+// baselines, what crossed the transport (which includes records the client
+// read ahead, like the TLS 1.3 tickets Go's server sends with its first
+// flight). wireSent and wireReceived are the transport's counts for every
+// client.
 type hsBytes struct {
-	sent, received int64
-	resumed        bool
+	sent, received         int64
+	wireSent, wireReceived int64
+	resumed                bool
 }
 
 // client is one TLS client implementation under test.
@@ -386,14 +399,15 @@ var (
 			if o.cache != nil {
 				cfg.ClientSessionCache = o.cache.(tlsapp.ClientSessionCache)
 			}
-			c := tlsapp.Client(raw, cfg)
+			cnt := &counter{Conn: raw}
+			c := tlsapp.Client(cnt, cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := c.HandshakeContext(ctx); err != nil {
 				return nil, hsBytes{}, err
 			}
 			st := c.RecordState()
-			return c, hsBytes{st.HandshakeBytesSent, st.HandshakeBytesReceived, st.Resumed}, nil
+			return c, hsBytes{st.HandshakeBytesSent, st.HandshakeBytesReceived, cnt.written.Load(), cnt.read.Load(), st.Resumed}, nil
 		},
 		newCache: func() any { return tlsapp.NewLRUClientSessionCache(0) },
 		supports: func(opts) string { return "" },
@@ -416,7 +430,8 @@ var (
 			if err := c.Handshake(); err != nil {
 				return nil, hsBytes{}, err
 			}
-			return c, hsBytes{cnt.written.Load(), cnt.read.Load(), c.ConnectionState().DidResume}, nil
+			w, r := cnt.written.Load(), cnt.read.Load()
+			return c, hsBytes{w, r, w, r, c.ConnectionState().DidResume}, nil
 		},
 		newCache: func() any { return tls.NewLRUClientSessionCache(0) },
 		supports: func(o opts) string {
@@ -464,6 +479,7 @@ func utlsHandshake(raw net.Conn, o opts, golang bool) (io.ReadWriteCloser, hsByt
 	}
 	if o.cache != nil {
 		cfg.ClientSessionCache = o.cache.(utls.ClientSessionCache)
+		cfg.OmitEmptyPsk = true
 	}
 	var c *utls.UConn
 	if golang {
@@ -477,7 +493,8 @@ func utlsHandshake(raw net.Conn, o opts, golang bool) (io.ReadWriteCloser, hsByt
 	if err := c.Handshake(); err != nil {
 		return nil, hsBytes{}, err
 	}
-	return c, hsBytes{cnt.written.Load(), cnt.read.Load(), c.ConnectionState().DidResume}, nil
+	w, r := cnt.written.Load(), cnt.read.Load()
+	return c, hsBytes{w, r, w, r, c.ConnectionState().DidResume}, nil
 }
 
 // simpleSpec is a plain ClientHello for the utls baseline: X25519, the
