@@ -204,8 +204,13 @@ func (c *Conn) fail(err error) error {
 
 // Read hands the stack at most one record per call, after checking it.
 func (c *Conn) Read(p []byte) (int, error) {
-	if err := c.Err(); err != nil {
-		return 0, err
+	if c.left == 0 {
+		// The stored error comes only after the whole of the last record
+		// handed over, so that a stack reading a few bytes at a time still
+		// sees all of an overflow signal's header.
+		if err := c.Err(); err != nil {
+			return 0, err
+		}
 	}
 	if len(p) == 0 {
 		return 0, nil
