@@ -1,0 +1,137 @@
+package tlsapp
+
+import (
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// leakCheck makes the test fail if it leaves a goroutine behind. Registered
+// first, its cleanup runs last, after the servers' own cleanups; goleak
+// retries for a short while to let closed connections' goroutines end.
+func leakCheck(t *testing.T) {
+	t.Helper()
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		goleak.VerifyNone(t, opt)
+	})
+}
+
+// within fails the test if d is above limit.
+func within(t *testing.T, what string, d, limit time.Duration) {
+	t.Helper()
+	if d > limit {
+		t.Errorf("%s took %v, more than %v", what, d, limit)
+	}
+}
+
+// faultRelay stands between a client and a server on 127.0.0.1. It copies
+// the client's bytes as they come and hands the server's bytes, one record
+// at a time, to onRecord, which writes what it likes to the client and
+// returns false to end the connection (both sides are then closed).
+type faultRelay struct {
+	ln       net.Listener
+	target   string
+	onRecord func(client net.Conn, idx int, h recordlimit.Header, rec []byte) bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func startFaultRelay(t *testing.T, target string, onRecord func(client net.Conn, idx int, h recordlimit.Header, rec []byte) bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &faultRelay{ln: ln, target: target, onRecord: onRecord}
+	t.Cleanup(func() {
+		ln.Close()
+		r.mu.Lock()
+		for _, c := range r.conns {
+			c.Close()
+		}
+		r.mu.Unlock()
+		r.wg.Wait()
+	})
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, c, s)
+			r.mu.Unlock()
+			r.wg.Add(2)
+			go func() {
+				defer r.wg.Done()
+				io.Copy(s, c)
+				s.(*net.TCPConn).CloseWrite()
+			}()
+			go func() {
+				defer r.wg.Done()
+				defer c.Close()
+				defer s.Close()
+				for idx := 0; ; idx++ {
+					hdr := make([]byte, recordlimit.HeaderLen)
+					if _, err := io.ReadFull(s, hdr); err != nil {
+						return
+					}
+					h, err := recordlimit.ParseHeader(hdr)
+					if err != nil {
+						return
+					}
+					rec := make([]byte, recordlimit.HeaderLen+h.Len)
+					copy(rec, hdr)
+					if _, err := io.ReadFull(s, rec[recordlimit.HeaderLen:]); err != nil {
+						return
+					}
+					if !r.onRecord(c, idx, h, rec) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// forward passes every record on unchanged.
+func forward(c net.Conn, _ int, _ recordlimit.Header, rec []byte) bool {
+	_, err := c.Write(rec)
+	return err == nil
+}
+
+// remoteAlert returns the alert description of a "remote error" from the
+// TLS stack (utls reports a received alert as a *net.OpError whose Err is
+// its unexported alert type, a uint8).
+func remoteAlert(err error) (recordlimit.Alert, bool) {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return 0, false
+	}
+	v := reflect.ValueOf(op.Err)
+	if v.Kind() != reflect.Uint8 {
+		return 0, false
+	}
+	return recordlimit.Alert(v.Uint()), true
+}
