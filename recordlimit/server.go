@@ -172,7 +172,9 @@ func offerOf(ch ClientHello) Offer {
 	}
 	if b, ok := findExtension(ch.Extensions, ExtRecordSizeLimit); ok {
 		if l, err := ParseRecordSizeLimit(b); err == nil {
-			o.RecordSizeLimit = l
+			// RFC 8449 section 4 lets a peer state more than the protocol
+			// allows; such a value means "no limit beyond the protocol's".
+			o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
 		}
 	}
 	return o
