@@ -69,7 +69,17 @@ type Agreement struct {
 //   - an echoed max_fragment_length that differs from the offer: illegal_parameter;
 //   - a record_size_limit below 64, or above the version's maximum: illegal_parameter;
 //   - answers to both extensions: illegal_parameter.
+//
+// On error the Agreement carries only the version and suite: Kind is KindNone.
 func Negotiate(o Offer, version, suite uint16, inServerHello bool, exts []Extension) (Agreement, error) {
+	a, err := negotiate(o, version, suite, inServerHello, exts)
+	if err != nil {
+		return Agreement{Version: version, Suite: suite}, err
+	}
+	return a, nil
+}
+
+func negotiate(o Offer, version, suite uint16, inServerHello bool, exts []Extension) (Agreement, error) {
 	a := Agreement{Version: version, Suite: suite}
 	mfl, haveMFL := findExtension(exts, ExtMaxFragmentLength)
 	rsl, haveRSL := findExtension(exts, ExtRecordSizeLimit)
@@ -110,7 +120,7 @@ func Negotiate(o Offer, version, suite uint16, inServerHello bool, exts []Extens
 		a.Kind, a.PeerRecordSizeLimit = KindRSL, v
 	}
 	if haveMFL && haveRSL {
-		return Agreement{Version: version, Suite: suite}, negErr(0, AlertIllegalParameter,
+		return a, negErr(0, AlertIllegalParameter,
 			"server answered both max_fragment_length and record_size_limit")
 	}
 	return a, nil
