@@ -98,6 +98,9 @@ type Conn struct {
 	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
 	rerr       error
+	// cut is io.ErrUnexpectedEOF once the transport ended inside a record;
+	// Read returns it after handing over the bytes of that record it holds.
+	cut error
 
 	// Write side, guarded by out.mu.
 	batcher
@@ -211,6 +214,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if err := c.Err(); err != nil {
 			return 0, err
 		}
+		if c.cut != nil {
+			return 0, c.cut
+		}
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -278,10 +284,7 @@ func (c *Conn) releaseReadBuf() {
 // record when the negotiation needs it, and sets c.left.
 func (c *Conn) nextRecord() error {
 	if err := c.fill(HeaderLen); err != nil {
-		if err == io.EOF && c.rw == c.rr {
-			c.releaseReadBuf()
-		}
-		return err
+		return c.cutShort(err)
 	}
 	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
 	h, err := ParseHeader(hdr)
@@ -316,7 +319,7 @@ func (c *Conn) nextRecord() error {
 		(phase == waitEncryptedExt && h.Type == TypeApplicationData)
 	if inspect {
 		if err := c.fill(HeaderLen + h.Len); err != nil {
-			return err
+			return c.cutShort(err)
 		}
 		rec := (*c.rbuf)[c.rr : c.rr+HeaderLen+h.Len]
 		if phase == waitServerHello {
@@ -335,6 +338,22 @@ func (c *Conn) nextRecord() error {
 	c.recv.add(h.Len)
 	c.left = HeaderLen + h.Len
 	return nil
+}
+
+// cutShort handles a transport error met while filling the buffer. When the
+// transport ended inside a record, the bytes of it already read are handed to
+// the stack before the error, as the transport itself would have: a stack that
+// holds part of a record reports the cut as io.ErrUnexpectedEOF, whereas one
+// that holds nothing takes it for a close at a record boundary.
+func (c *Conn) cutShort(err error) error {
+	switch {
+	case err == io.ErrUnexpectedEOF && c.rw > c.rr:
+		c.cut, c.left = err, c.rw-c.rr
+		return nil
+	case err == io.EOF && c.rw == c.rr:
+		c.releaseReadBuf()
+	}
+	return err
 }
 
 // overflow records err and rewrites the header in the buffer to carry an
