@@ -66,8 +66,12 @@ func (e *encrypted) List(ctx context.Context) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, in := range infos {
+	out := infos[:0]
+	for _, in := range infos {
 		box, err := e.s.Get(ctx, in.Ref)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since the listing: not there any more
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +79,8 @@ func (e *encrypted) List(ctx context.Context) ([]Info, error) {
 		if err != nil {
 			return nil, err
 		}
-		infos[i].SHA256, infos[i].Size = sha256.Sum256(plain), len(plain)
+		in.SHA256, in.Size = sha256.Sum256(plain), len(plain)
+		out = append(out, in)
 	}
-	return infos, nil
+	return out, nil
 }
