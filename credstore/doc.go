@@ -22,6 +22,13 @@
 // store as it was, and the error names the file. A client certificate is
 // only stored beside the key it belongs to, and the key is written first.
 //
+// # Using a store for connections
+//
+// [Select] picks tags of a store for tlsapp.Config.Credentials: the server is
+// verified against the CAs of all of them, the first tag holding a client
+// certificate answers a server that asks for one, and [Selection.WithSessions]
+// keeps session state under a tag. The store is read at each handshake.
+//
 // # Verifying servers
 //
 // A [Verifier] checks a server's chain against every CA of the selected tags
@@ -33,6 +40,6 @@
 //
 // # Resuming sessions
 //
-// A [SessionCache] keeps uTLS resumption state under a tag, so a device that
+// [NewSessionCache] keeps uTLS resumption state under a tag, so a device that
 // restarts can resume instead of paying for a full handshake.
 package credstore

@@ -38,6 +38,13 @@ type Config struct {
 	// for example against every CA of a credential store's selected tags.
 	Verifier Verifier
 
+	// Credentials, when set, supplies the trust anchors, the client
+	// certificate and the session cache from a credential store: the server
+	// is verified against every CA of the selected tags at once. It cannot
+	// be combined with RootCAs, Verifier or InsecureSkipVerify. Certificates
+	// and ClientSessionCache, when set, are used instead of the selection's.
+	Credentials Credentials
+
 	// InsecureSkipVerify turns certificate verification off. It exists for
 	// diagnostics (a probe that reports a chain it cannot verify); a device
 	// must never set it.
@@ -130,6 +137,9 @@ func (c *Config) versions() (min, max uint16, err error) {
 		// RFC 8449: never advertise more than the version's maximum.
 		return 0, 0, fmt.Errorf("%w: record_size_limit %d is above TLS 1.2's maximum %d",
 			ErrConfig, c.RecordSizeLimit, recordlimit.MaxRecordSizeLimitTLS12)
+	}
+	if c.Credentials != nil && (c.RootCAs != nil || c.Verifier != nil || c.InsecureSkipVerify) {
+		return 0, 0, fmt.Errorf("%w: Credentials cannot be combined with RootCAs, Verifier or InsecureSkipVerify", ErrConfig)
 	}
 	if c.ServerName == "" && !c.InsecureSkipVerify {
 		return 0, 0, fmt.Errorf("%w: ServerName is needed to verify the server", ErrConfig)

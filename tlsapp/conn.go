@@ -35,6 +35,7 @@ type Conn struct {
 	handshakeDone      bool
 	hsSent, hsReceived int64
 	anchors            []Anchor
+	verifier           Verifier // Config.Verifier, or the one Config.Credentials gave
 }
 
 // Dial connects to addr on network with a net.Dialer and runs the handshake.
@@ -66,7 +67,7 @@ func Dial(ctx context.Context, network, addr string, cfg *Config) (*Conn, error)
 // TCP socket, or a modem socket wrapped with recordlimit.Chunked. The
 // handshake runs on the first Read or Write, or on Handshake.
 func Client(raw net.Conn, cfg *Config) *Conn {
-	c := &Conn{transport: transport{raw}, raw: raw, cfg: cfg}
+	c := &Conn{transport: transport{raw}, raw: raw, cfg: cfg, verifier: cfg.Verifier}
 	offer, err := cfg.offer()
 	if err != nil {
 		c.err = err
@@ -86,7 +87,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 	uc := &utls.Config{
 		ServerName:                  cfg.ServerName,
 		RootCAs:                     cfg.RootCAs,
-		InsecureSkipVerify:          cfg.InsecureSkipVerify || cfg.Verifier != nil,
+		InsecureSkipVerify:          cfg.InsecureSkipVerify || cfg.Verifier != nil || cfg.Credentials != nil,
 		NextProtos:                  cfg.NextProtos,
 		MinVersion:                  vmin,
 		MaxVersion:                  vmax,
@@ -99,6 +100,14 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		Time:                        cfg.Time,
 		VerifyConnection:            c.verifyConnection,
 	}
+	if cfg.Credentials != nil {
+		if uc.ClientSessionCache == nil {
+			uc.ClientSessionCache = cfg.Credentials.SessionCache()
+		}
+		if len(cfg.Certificates) == 0 {
+			uc.GetClientCertificate = c.clientCertificate
+		}
+	}
 	for _, cert := range cfg.Certificates {
 		uc.Certificates = append(uc.Certificates, utls.Certificate{
 			Certificate: cert.Certificate,
@@ -107,7 +116,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		})
 	}
 	c.u = utls.UClient(c.guard, uc, utls.HelloCustom)
-	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax)); err != nil {
+	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax, uc.ClientSessionCache != nil)); err != nil {
 		c.err = fmt.Errorf("tlsapp: building the ClientHello: %w", err)
 	}
 	return c
@@ -116,13 +125,19 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 // verifyConnection runs after the server's chain is known, in full and
 // resumed handshakes alike, and records which anchors verified it.
 func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
+	c.mu.Lock()
+	v := c.verifier
+	c.mu.Unlock()
 	var anchors []Anchor
 	switch {
-	case c.cfg.Verifier != nil:
+	case v != nil:
 		var err error
-		if anchors, err = c.cfg.Verifier.VerifyServer(c.cfg.ServerName, cs.PeerCertificates); err != nil {
+		if anchors, err = v.VerifyServer(c.cfg.ServerName, cs.PeerCertificates); err != nil {
 			return err
 		}
+	case c.cfg.Credentials != nil:
+		// Fail closed: utls does not verify when Credentials is set.
+		return fmt.Errorf("%w: no verifier loaded from Credentials", ErrConfig)
 	case !c.cfg.InsecureSkipVerify:
 		seen := map[*x509.Certificate]bool{}
 		for _, chain := range cs.VerifiedChains {
@@ -139,6 +154,42 @@ func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 	return nil
 }
 
+// loadVerifier asks Config.Credentials for its verifier before the first
+// handshake.
+func (c *Conn) loadVerifier(ctx context.Context) error {
+	if c.cfg.Credentials == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.verifier != nil || c.handshakeDone {
+		return nil
+	}
+	v, err := c.cfg.Credentials.Verifier(ctx)
+	if err != nil {
+		return fmt.Errorf("tlsapp: loading the trust anchors: %w", err)
+	}
+	if v == nil {
+		return fmt.Errorf("%w: Credentials gave no verifier", ErrConfig)
+	}
+	c.verifier = v
+	return nil
+}
+
+// clientCertificate answers a server's certificate request from
+// Config.Credentials; with nothing stored, the client sends no certificate
+// and the server decides.
+func (c *Conn) clientCertificate(info *utls.CertificateRequestInfo) (*utls.Certificate, error) {
+	cert, err := c.cfg.Credentials.ClientCertificate(info.Context())
+	if err != nil {
+		return nil, fmt.Errorf("tlsapp: loading the client certificate: %w", err)
+	}
+	if cert == nil {
+		return &utls.Certificate{}, nil
+	}
+	return &utls.Certificate{Certificate: cert.Certificate, PrivateKey: cert.PrivateKey, Leaf: cert.Leaf}, nil
+}
+
 // Handshake runs the handshake if it has not run yet.
 func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
 
@@ -147,6 +198,9 @@ func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background(
 func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.err != nil {
 		return c.err
+	}
+	if err := c.loadVerifier(ctx); err != nil {
+		return err
 	}
 	if err := c.u.HandshakeContext(ctx); err != nil {
 		return c.mapErr(err)

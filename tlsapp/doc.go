@@ -18,6 +18,8 @@
 // matters on a modem socket where every call costs a round of AT commands.
 //
 // Certificate verification is on by default, against Config.RootCAs (the
-// system pool when nil) or a Config.Verifier such as a credential store's,
-// and the trust anchor that verified the server is reported.
+// system pool when nil), a Config.Verifier, or Config.Credentials, a
+// selection of a credential store's tags (credstore.Select), which also
+// supplies the client certificate and the session cache; the trust anchor
+// that verified the server is reported.
 package tlsapp

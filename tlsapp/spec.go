@@ -9,8 +9,9 @@ import (
 )
 
 // helloSpec builds the ClientHello: a plain, standards-following hello with
-// the record-size extensions the offer asks for.
-func helloSpec(cfg *Config, offer recordlimit.Offer, suites []uint16, vmin, vmax uint16) *utls.ClientHelloSpec {
+// the record-size extensions the offer asks for, and pre_shared_key when
+// resume says a session cache is in use.
+func helloSpec(cfg *Config, offer recordlimit.Offer, suites []uint16, vmin, vmax uint16, resume bool) *utls.ClientHelloSpec {
 	var versions []uint16
 	for v := vmax; v >= vmin; v-- {
 		versions = append(versions, v)
@@ -57,7 +58,7 @@ func helloSpec(cfg *Config, offer recordlimit.Offer, suites []uint16, vmin, vmax
 		exts = append(exts, &utls.GenericExtension{Id: recordlimit.ExtRecordSizeLimit,
 			Data: recordlimit.AppendRecordSizeLimit(nil, uint16(offer.RecordSizeLimit))})
 	}
-	if cfg.ClientSessionCache != nil && vmax >= tls.VersionTLS13 {
+	if resume && vmax >= tls.VersionTLS13 {
 		// pre_shared_key must be the last extension.
 		exts = append(exts, &utls.UtlsPreSharedKeyExtension{})
 	}

@@ -1,7 +1,9 @@
 package tlsapp
 
 import (
+	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 )
 
@@ -32,4 +34,22 @@ func AnchorOf(tag uint32, cert *x509.Certificate) Anchor {
 // Implementations must be safe for concurrent use.
 type Verifier interface {
 	VerifyServer(serverName string, chain []*x509.Certificate) ([]Anchor, error)
+}
+
+// Credentials is a selection of tags in a credential store, for
+// Config.Credentials; credstore.Select returns one. It is consulted during
+// every handshake, so a change to the store applies to the next connection.
+//
+// Implementations must be safe for concurrent use.
+type Credentials interface {
+	// Verifier returns a verifier over every trust anchor the selection
+	// holds. It is called once per handshake, before the first message.
+	Verifier(ctx context.Context) (Verifier, error)
+	// ClientCertificate returns the client certificate chain and key the
+	// selection holds, or nil and no error when it holds none. It is called
+	// only when the server asks for a certificate.
+	ClientCertificate(ctx context.Context) (*tls.Certificate, error)
+	// SessionCache returns the cache that keeps the selection's session
+	// state across connections (and restarts), or nil.
+	SessionCache() ClientSessionCache
 }
