@@ -63,7 +63,7 @@ func softHSM(t *testing.T) *crypto11.Context {
 	t.Helper()
 	setupOnce.Do(setUp)
 	if setupSkip != "" {
-		if os.Getenv("CI") == "true" {
+		if os.Getenv("CI") != "" {
 			t.Fatalf("%s (CI=true, so this is a failure)", setupSkip)
 		}
 		t.Skip(setupSkip)
