@@ -27,6 +27,7 @@ import (
 	"github.com/tlsapp/tlsapp/credstore"
 	"github.com/tlsapp/tlsapp/credstore/credstoretest"
 	"github.com/tlsapp/tlsapp/credstore/pkcs11"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 const (
@@ -307,6 +308,34 @@ func TestClientAuthWithTokenKey(t *testing.T) {
 		c.Close()
 		if got := <-peer; got != "device 9" {
 			t.Errorf("%s: the server saw client %q, want \"device 9\"", tls.VersionName(v), got)
+		}
+	}
+
+	// The same through tlsapp with the store as Config.Credentials: the CA
+	// under one tag verifies the server, the token key under another signs.
+	const caTag = 5
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})
+	if err := credstore.Import(ctx, s, caTag, credstore.CACert, "ca.pem", caPEM); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := tlsapp.Dial(dctx, "tcp", ln.Addr().String(), &tlsapp.Config{
+			ServerName: "localhost", Credentials: credstore.Select(s, caTag, importTag),
+			MinVersion: v, MaxVersion: v, RecordSizeLimit: 1024,
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("tlsapp %s: %v", tls.VersionName(v), err)
+		}
+		io.ReadAll(c)
+		st := c.RecordState()
+		c.Close()
+		if got := <-peer; got != "device 9" {
+			t.Errorf("tlsapp %s: the server saw client %q, want \"device 9\"", tls.VersionName(v), got)
+		}
+		if len(st.Anchors) != 1 || st.Anchors[0].Tag != caTag {
+			t.Errorf("tlsapp %s: anchors %+v, want tag %d", tls.VersionName(v), st.Anchors, caTag)
 		}
 	}
 }
