@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Checks looks for figures of the run that cannot be right, or that a
+// verdict hangs on, and says why in one line each.
+func Checks(r *Results) []string {
+	var out []string
+	for _, dir := range []string{"Download", "Upload"} {
+		for _, p := range transferPairs(r, dir) {
+			out = append(out, baselineChecks(r, dir, p)...)
+		}
+	}
+	// Upload at a limit is 1 write per record for every client: what
+	// crypto/tls itself reaches there bounds what the target can mean.
+	for _, p := range transferPairs(r, "Upload") {
+		if rt, _, _, ok := transferRatio(r, "Upload", p, limit2048, stdName); ok && rt < throughputBound {
+			out = append(out, fmt.Sprintf("Upload, %s: crypto/tls itself reaches only %.2f× its 16 KiB figure when handed 2048-byte writes; "+
+				"the upload target compares 2048-byte writes (one record and one transport write each) with 32 KiB writes, so it "+
+				"measures the cost per write more than the library.", pairLabel(p), rt))
+			break
+		}
+	}
+	// The limit must have been in force: a record may carry at most 256
+	// bytes of protection over the limit (RFC 8449, TLS 1.2).
+	for _, dir := range []string{"Download", "Upload"} {
+		unit := "max-record-recv-B"
+		if dir == "Upload" {
+			unit = "max-record-sent-B"
+		}
+		for _, p := range transferPairs(r, dir) {
+			for _, l := range limitOrder[:len(limitOrder)-1] {
+				v, ok := r.Get(transferName(dir, p, l, tlsappName), unit)
+				n, _ := strconv.Atoi(strings.TrimPrefix(l, "limit="))
+				if ok && v > float64(n+256) {
+					out = append(out, fmt.Sprintf("%s, %s, limit %d: tlsapp saw a %g-byte record: the limit was not in force.", dir, pairLabel(p), n, v))
+				}
+			}
+		}
+	}
+	// Memory: the peak cannot be below what is retained afterwards.
+	for _, n := range r.Names {
+		if !strings.HasPrefix(n, "ConnMemory/") {
+			continue
+		}
+		peak, ok1 := r.Get(n, "peak-B/conn")
+		kept, ok2 := r.Get(n, "retained-B/conn")
+		if ok1 && ok2 && peak < kept {
+			out = append(out, fmt.Sprintf("%s: peak %s per connection is below the %s retained: the 200 µs sampler missed the peak; read the peak column as a lower bound.",
+				n, kib(peak), kib(kept)))
+		}
+	}
+	if base, ok := r.Get(memName(noLimit, stdName), "retained-B/conn"); ok {
+		if same, ok := r.Get(memName(limit2048, stdName), "retained-B/conn"); ok && same < base {
+			out = append(out, fmt.Sprintf("Heap: crypto/tls retains %s per idle connection with 16 KiB records and %s when the server caps its records at 2048 bytes, "+
+				"which crypto/tls cannot ask a server for; the heap target is judged against the first.", kib(base), kib(same)))
+		}
+	}
+	// Certificate compression needs a gnutls built with zstd.
+	if comp, ok := r.Get("HandshakeBytes/tls13/certcomp/"+tlsappName, "s2c-B"); ok {
+		if plain, ok := r.Get("HandshakeBytes/tls13/certcomp/tlsapp-nocomp", "s2c-B"); ok && plain-comp < 16 {
+			out = append(out, fmt.Sprintf("Certificate compression: offering it saved %g bytes (%g with, %g without): this gnutls-serv did not compress, "+
+				"so the certcomp row shows no compression at all.", plain-comp, comp, plain))
+		}
+	}
+	return out
+}
+
+// baselineChecks flags a crypto/tls 16 KiB baseline that looks mis-measured:
+// slower than crypto/tls with smaller records, far from utls (the fork of
+// crypto/tls it is measured beside), or spread widely over its samples.
+func baselineChecks(r *Results, dir string, p pair) []string {
+	var out []string
+	name := transferName(dir, p, noLimit, stdName)
+	base, ok := r.Get(name, "MB/s")
+	if !ok || base == 0 {
+		return nil
+	}
+	where := fmt.Sprintf("%s, %s", dir, pairLabel(p))
+	for _, l := range limitOrder[:len(limitOrder)-1] {
+		if v, ok := r.Get(transferName(dir, p, l, stdName), "MB/s"); ok && v > 1.10*base {
+			out = append(out, fmt.Sprintf("%s: the crypto/tls 16 KiB baseline (%.0f MB/s) is slower than crypto/tls at %s (%.0f MB/s, %.2f×); "+
+				"larger records should not be slower, so the baseline looks low and flatters every ratio of that row.",
+				where, base, limitLabel(l), v, v/base))
+			break
+		}
+	}
+	if u, ok := r.Get(transferName(dir, p, noLimit, utlsName), "MB/s"); ok && (u > 1.25*base || u < 0.8*base) {
+		out = append(out, fmt.Sprintf("%s: utls with 16 KiB records runs at %.2f× crypto/tls (%.0f against %.0f MB/s); utls's record layer is a fork of "+
+			"crypto/tls's, so a gap that wide says one of the two baselines is off (noise, or the machine busy while it ran).", where, u/base, u, base))
+	}
+	if vs := r.Values(name, "MB/s"); len(vs) > 1 {
+		lo, hi := slices.Min(vs), slices.Max(vs)
+		if lo > 0 && hi/lo > 1.25 {
+			out = append(out, fmt.Sprintf("%s: the crypto/tls 16 KiB baseline spread from %.0f to %.0f MB/s over %d samples (median %.0f).",
+				where, lo, hi, len(vs), base))
+		}
+	}
+	return out
+}
