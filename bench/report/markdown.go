@@ -185,7 +185,7 @@ func writeThroughput(w io.Writer, r *Results) {
 		"(BenchmarkDownload, BenchmarkUpload). Each cell is MB/s and, in brackets, the ratio to crypto/tls with 16 KiB records "+
 		"(limit none) of the same version and suite. The row \"tlsapp ÷ utls\" is tlsapp over plain utls at the same limit: "+
 		"the library's own cost over the stack it is built on. For uploads every client is handed writes of the limit's size "+
-		"(32 KiB writes when there is none).\n\n")
+		"(32 KiB writes when there is none). The server runs in the benchmark's process: its work per record shares the CPUs with the client's.\n\n")
 	for _, dir := range []string{"Download", "Upload"} {
 		pairs := transferPairs(r, dir)
 		if len(pairs) == 0 {
