@@ -35,7 +35,10 @@ func (e *PermissionError) Error() string {
 // and then renamed over the old one, and the folder is synced after, so a
 // crash, a power cut or a full disk leaves the old credential or the new
 // one, never a torn file. A crash can leave a temporary file (named after
-// the credential with a leading dot) behind; it is never read.
+// the credential with a leading dot) behind; it is never read. A tag's
+// folder is made by the first Put under it and removed with its last
+// credential, also when that Put fails, so a refused write leaves the
+// directory as it was.
 //
 // Private keys and session state are written readable by their owner only,
 // and Get refuses such a file that others can read with a *PermissionError.
@@ -46,7 +49,7 @@ func (e *PermissionError) Error() string {
 // credential is replaced atomically, and the last writer wins.
 func OpenDir(dir string) (Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("credstore: cannot create the store directory: %w", err)
+		return nil, fmt.Errorf("credstore: cannot create the store directory %s: %w", dir, err)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -103,49 +106,94 @@ func (s *dirStore) Put(ctx context.Context, r Ref, value []byte) error {
 		return err
 	}
 	dir := s.tagDir(r.Tag)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("credstore: writing %v: cannot create %s: %w", r, dir, err)
-		}
-		if err := syncDir(s.dir); err != nil {
-			return fmt.Errorf("credstore: writing %v: %w", r, err)
-		}
-	}
 	perm := fs.FileMode(0o644)
 	if r.Kind.Secret() {
 		perm = 0o600
 	}
-	f, err := renameio.NewPendingFile(s.path(r), renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
-	if err != nil {
+	var f *renameio.PendingFile
+	created := false // this Put made the tag's folder
+	for attempt := 1; ; attempt++ {
+		made, err := s.makeTagDir(dir, r)
+		if err != nil {
+			return err
+		}
+		created = created || made
+		f, err = renameio.NewPendingFile(s.path(r), renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+		if err == nil {
+			break
+		}
+		if errors.Is(err, fs.ErrNotExist) && attempt < 5 {
+			continue // a Delete removed the folder, empty, since: make it again
+		}
+		if created {
+			os.Remove(dir)
+		}
 		return fmt.Errorf("credstore: writing %v: cannot write in %s: %w", r, dir, err)
+	}
+	done := false
+	if created {
+		// A failed Put leaves no empty folder behind. Deferred first, so
+		// that it runs after Cleanup has removed the temporary file.
+		defer func() {
+			if !done {
+				os.Remove(dir)
+			}
+		}()
 	}
 	defer f.Cleanup()
 	if _, err := f.Write(value); err != nil {
 		return fmt.Errorf("credstore: writing %v: %w", r, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("credstore: %w", err) // the old value stays
+		return fmt.Errorf("credstore: writing %v: %w", r, err) // the old value stays
 	}
 	if err := f.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("credstore: writing %v: %w", r, err)
 	}
-	if err := syncDir(dir); err != nil {
+	done = true
+	// The folder is gone only if a later Delete removed the value and it.
+	if err := syncDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("credstore: writing %v: %w", r, err)
 	}
 	return nil
+}
+
+// makeTagDir makes the folder of a tag if it is missing, and reports
+// whether it did.
+func (s *dirStore) makeTagDir(dir string, r Ref) (bool, error) {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil // there, or a problem the write will report
+	}
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("credstore: writing %v: cannot create %s: %w", r, dir, err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		os.Remove(dir)
+		return false, fmt.Errorf("credstore: writing %v: %w", r, err)
+	}
+	return true, nil
 }
 
 func (s *dirStore) Delete(ctx context.Context, r Ref) error {
 	if err := check(ctx, r); err != nil {
 		return err
 	}
-	// The tag's folder stays, so a concurrent Put never finds it gone.
 	if err := os.Remove(s.path(r)); errors.Is(err, fs.ErrNotExist) {
 		return notFound(r)
 	} else if err != nil {
 		return fmt.Errorf("credstore: deleting %v: %w", r, err)
 	}
-	if err := syncDir(s.tagDir(r.Tag)); err != nil {
+	// A tag's folder goes with its last credential, so that a store looks
+	// as it did before the credential was put. This fails harmlessly while
+	// the folder holds anything, a concurrent Put's temporary file
+	// included, and a Put that finds the folder gone makes it again.
+	dir, synced := s.tagDir(r.Tag), s.dir
+	if err := os.Remove(dir); err != nil {
+		synced = dir
+	}
+	if err := syncDir(synced); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("credstore: deleting %v: %w", r, err)
 	}
 	return nil
