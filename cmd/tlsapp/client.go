@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tlsapp/tlsapp/credstore"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -116,15 +117,84 @@ func (f *clientFlags) config(ctx context.Context) (*tlsapp.Config, error) {
 			return nil, err
 		}
 		if len(anchors) > 0 {
-			cfg.Verifier = multiVerifier{sv, anchors}
+			cfg.Verifier = validityVerifier{multiVerifier{sv, anchors}}
 		} else {
-			cfg.Verifier = sv
+			cfg.Verifier = validityVerifier{sv}
 		}
 	case len(anchors) > 0:
-		cfg.Verifier = anchors
+		cfg.Verifier = validityVerifier{anchors}
 	}
 	return cfg, nil
 }
+
+// validityVerifier names the certificates that make a verification fail
+// for being outside their validity period: x509 only says that one "has
+// expired or is not yet valid" and gives the bound that was crossed, not
+// which certificate it was.
+type validityVerifier struct{ tlsapp.Verifier }
+
+func (v validityVerifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
+	anchors, err := v.Verifier.VerifyServer(serverName, chain)
+	if err != nil {
+		return nil, explainValidity(err, time.Now())
+	}
+	return anchors, nil
+}
+
+// explainValidity adds a *credstore.ValidityError for every certificate an
+// x509.CertificateInvalidError in err's tree refused for its validity
+// period.
+func explainValidity(err error, now time.Time) error {
+	var why []error
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(e error) {
+		switch e := e.(type) {
+		case nil:
+			return
+		case x509.CertificateInvalidError:
+			if e.Reason == x509.Expired && e.Cert != nil && !seen[string(e.Cert.Raw)] {
+				seen[string(e.Cert.Raw)] = true
+				if verr := credstore.CheckValidity(e.Cert.Raw, now); verr != nil {
+					why = append(why, verr)
+				}
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, u := range e.Unwrap() {
+				walk(u)
+			}
+		}
+	}
+	walk(err)
+	if len(why) == 0 {
+		return err
+	}
+	return &listError{msg: err.Error(), sep: "; ", errs: append([]error{err}, why...), skip: 1}
+}
+
+// listError is an error made of several, shown one after the other and
+// all found by errors.Is and errors.As.
+type listError struct {
+	msg  string  // said first
+	sep  string  // between msg and the others
+	errs []error // the errors; their messages follow msg from errs[skip] on
+	skip int
+}
+
+func (e *listError) Error() string {
+	var parts []string
+	for _, err := range e.errs[e.skip:] {
+		parts = append(parts, strings.TrimPrefix(err.Error(), "credstore: "))
+	}
+	if len(parts) == 0 {
+		return e.msg
+	}
+	return e.msg + e.sep + strings.Join(parts, "; ")
+}
+
+func (e *listError) Unwrap() []error { return e.errs }
 
 // fileAnchors loads the --ca files.
 func (f *clientFlags) fileAnchors() (anchorSet, error) {
@@ -175,11 +245,11 @@ func (a namedAnchor) check(serverName string, chain []*x509.Certificate) error {
 
 func (s anchorSet) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
 	var ok []tlsapp.Anchor
-	var why []string
+	var why []error
 	seen := map[[32]byte]bool{}
 	for _, a := range s {
 		if err := a.check(serverName, chain); err != nil {
-			why = append(why, fmt.Sprintf("%s (%s): %v", a.Source, a.Cert.Subject, err))
+			why = append(why, fmt.Errorf("%s (%s): %w", a.Source, a.Cert.Subject, err))
 			continue
 		}
 		an := tlsapp.AnchorOf(a.Tag, a.Cert)
@@ -189,7 +259,7 @@ func (s anchorSet) VerifyServer(serverName string, chain []*x509.Certificate) ([
 		}
 	}
 	if len(ok) == 0 {
-		return nil, fmt.Errorf("no trust anchor verifies the server: %s", strings.Join(why, "; "))
+		return nil, &listError{msg: fmt.Sprintf("no trust anchor verifies the server as %q", serverName), sep: ": ", errs: why}
 	}
 	return ok, nil
 }
@@ -200,17 +270,17 @@ type multiVerifier []tlsapp.Verifier
 
 func (m multiVerifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
 	var all []tlsapp.Anchor
-	var why []string
+	var why []error
 	for _, v := range m {
 		a, err := v.VerifyServer(serverName, chain)
 		if err != nil {
-			why = append(why, err.Error())
+			why = append(why, err)
 			continue
 		}
 		all = append(all, a...)
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%s", strings.Join(why, "; "))
+		return nil, &listError{msg: why[0].Error(), sep: "; ", errs: why, skip: 1}
 	}
 	return all, nil
 }

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/tlsapp/tlsapp/credstore"
 	"github.com/tlsapp/tlsapp/tlsapp"
@@ -19,19 +21,25 @@ security tags, like a cellular modem's sec_tag, one of each kind per tag
 (ca: CA certificates, cert: client certificate chain, key: its private key).
 
   tlsapp cred import --store DIR --tag N --kind ca|cert|key FILE
+  tlsapp cred import --store DIR --tag N --kind cert CERTFILE KEYFILE
   tlsapp cred list   --store DIR
   tlsapp cred show   --store DIR --tag N [--kind ca|cert|key]
   tlsapp cred rm     --store DIR --tag N --kind ca|cert|key
 
 Import checks the file before writing anything (PEM or DER certificates,
-PKCS#8, SEC1 or PKCS#1 keys; a key must match its tag's certificate). List
-and show print digests and certificate details, never key material.`
+PKCS#8, SEC1 or PKCS#1 keys; a key must match its tag's certificate), and on
+any error leaves the store as it was. A certificate with its key replaces
+both at once. Certificates that have expired or are not yet valid by this
+machine's clock are refused unless --allow-expired is given. Only import
+creates the store directory. List and show print digests and certificate
+details, never key material.`
 
 func runCred(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "cred", "import|list|show|rm [flags] [FILE]", credHelp)
 	store := fs.String("store", "", "the store directory (required)")
 	tag := fs.Uint("tag", 0, "the security tag")
 	kindName := fs.String("kind", "", "the credential kind: ca, cert or key")
+	allowExpired := fs.Bool("allow-expired", false, "import certificates that have expired or are not yet valid")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -64,6 +72,15 @@ func runCred(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
+	if sub != "import" {
+		// Reading or removing never creates a store: a mistyped --store
+		// is an error, not a new empty store.
+		if fi, err := os.Stat(*store); err != nil {
+			return fmt.Errorf("credential store: %w", err)
+		} else if !fi.IsDir() {
+			return fmt.Errorf("credential store: %s is not a directory", *store)
+		}
+	}
 	s, err := credstore.OpenDir(*store)
 	if err != nil {
 		return err
@@ -74,20 +91,42 @@ func runCred(ctx context.Context, e *env, args []string) error {
 		if err := need(true, true); err != nil {
 			return err
 		}
-		if len(pos) != 1 {
-			return usagef("import needs one FILE")
+		if len(pos) != 1 && (len(pos) != 2 || kind != credstore.ClientCert) {
+			return usagef("import needs one FILE (or, with --kind cert, CERTFILE KEYFILE)")
 		}
-		data, err := os.ReadFile(pos[0])
+		var files [][]byte
+		for _, name := range pos {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			files = append(files, data)
+		}
+		if kind != credstore.PrivateKey && !*allowExpired {
+			err := credstore.CheckValidity(files[0], time.Now())
+			if errors.As(err, new(*credstore.ValidityError)) {
+				return fmt.Errorf("%s: refused, nothing imported: %w (use --allow-expired to import it anyway)", pos[0], err)
+			}
+		}
+		if len(pos) == 2 {
+			err = credstore.ImportKeyPair(ctx, s, t, pos[0], files[0], pos[1], files[1])
+		} else {
+			err = credstore.Import(ctx, s, t, kind, pos[0], files[0])
+		}
+		if errors.Is(err, credstore.ErrKeyMismatch) && len(pos) == 1 {
+			return fmt.Errorf("%w\n(to replace both, import the certificate and its key together: tlsapp cred import --store %s --tag %d --kind cert CERTFILE KEYFILE)", err, *store, t)
+		}
 		if err != nil {
 			return err
 		}
-		if err := credstore.Import(ctx, s, t, kind, pos[0], data); err != nil {
-			return err
-		}
 		if e.json {
-			return e.emitJSON(map[string]any{"imported": pos[0], "tag": t, "kind": kind.String()})
+			out := map[string]any{"imported": pos[0], "tag": t, "kind": kind.String()}
+			if len(pos) == 2 {
+				out["key_imported"] = pos[1]
+			}
+			return e.emitJSON(out)
 		}
-		fmt.Fprintf(e.stdout, "imported %s as tag %d %v\n", pos[0], t, kind)
+		fmt.Fprintf(e.stdout, "imported %s as tag %d %v\n", strings.Join(pos, " and "), t, kind)
 		return nil
 	case "list", "show":
 		if sub == "show" {
@@ -113,7 +152,11 @@ func runCred(ctx context.Context, e *env, args []string) error {
 			rows = append(rows, row)
 		}
 		if sub == "show" && len(rows) == 0 {
-			return fmt.Errorf("%w: tag %d", credstore.ErrNotFound, t)
+			what := fmt.Sprintf("tag %d", t)
+			if kindSet {
+				what = credstore.Ref{Tag: t, Kind: kind}.String()
+			}
+			return fmt.Errorf("%w: nothing stored as %s in %s", credstore.ErrNotFound, what, *store)
 		}
 		if e.json {
 			return e.emitJSON(rows)
@@ -130,7 +173,7 @@ func runCred(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if err := s.Delete(ctx, credstore.Ref{Tag: t, Kind: kind}); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", *store, err)
 		}
 		if !e.json {
 			fmt.Fprintf(e.stdout, "removed tag %d %v\n", t, kind)
@@ -161,7 +204,14 @@ func describeCerts(b []byte) []string {
 		if err != nil {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s (issuer %s, until %s)", c.Subject, c.Issuer, c.NotAfter.Format("2006-01-02")))
+		state := ""
+		switch now := time.Now(); {
+		case now.After(c.NotAfter):
+			state = ", EXPIRED"
+		case now.Before(c.NotBefore):
+			state = fmt.Sprintf(", NOT VALID before %s", c.NotBefore.UTC().Format("2006-01-02 15:04 MST"))
+		}
+		out = append(out, fmt.Sprintf("%s (issuer %s, until %s%s)", c.Subject, c.Issuer, c.NotAfter.Format("2006-01-02"), state))
 	}
 }
 
