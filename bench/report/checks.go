@@ -47,6 +47,7 @@ func Checks(r *Results) []string {
 				n, kib(peak), kib(kept)))
 		}
 	}
+	out = append(out, peakCheck(r)...)
 	if base, ok := r.Get(memName(noLimit, stdName), "retained-B/conn"); ok {
 		if same, ok := r.Get(memName(limit2048, stdName), "retained-B/conn"); ok && same < base {
 			out = append(out, fmt.Sprintf("Heap: crypto/tls retains %s per idle connection with 16 KiB records and %s when the server caps its records at 2048 bytes, "+
@@ -56,7 +57,7 @@ func Checks(r *Results) []string {
 	// Certificate compression needs a gnutls built with zstd.
 	if comp, ok := r.Get("HandshakeBytes/tls13/certcomp/"+tlsappName, "s2c-B"); ok {
 		if plain, ok := r.Get("HandshakeBytes/tls13/certcomp/tlsapp-nocomp", "s2c-B"); ok && plain-comp < 16 {
-			out = append(out, fmt.Sprintf("Certificate compression: offering it saved %g bytes (%g with, %g without): this gnutls-serv did not compress, "+
+			out = append(out, fmt.Sprintf("Certificate compression: offering it saved %g B (%g B with, %g B without): this gnutls-serv did not compress, "+
 				"so the certcomp row shows no compression at all.", plain-comp, comp, plain))
 		}
 	}
@@ -109,7 +110,11 @@ func recordSizeChecks(r *Results) []string {
 			if rt, _, _, ok := transferRatio(r, dir, p, limit2048, stdName); ok {
 				stdLo, stdHi = math.Min(stdLo, rt), math.Max(stdHi, rt)
 			}
-			if rt, _, _, ok := transferRatio(r, dir, p, limit2048, tlsappName); ok && rt < throughputBound {
+			rt, _, _, counted := transferRatio(r, dir, p, limit2048, tlsappName)
+			if !counted {
+				continue // not part of the verdict
+			}
+			if rt < throughputBound {
 				missed = true
 			}
 			a, ok1 := r.Get(transferName(dir, p, limit2048, tlsappName), "MB/s")
@@ -139,4 +144,27 @@ func recordSizeChecks(r *Results) []string {
 		out = append(out, msg)
 	}
 	return out
+}
+
+// peakCheck notes limits where tlsapp's peak heap is above crypto/tls's
+// while what it retains is below: its extra memory is transient.
+func peakCheck(r *Results) []string {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var at []string
+	for _, l := range limitOrder[:len(limitOrder)-1] {
+		ap, ok1 := r.Get(memName(l, tlsappName), "peak-B/conn")
+		sp, ok2 := r.Get(memName(l, stdName), "peak-B/conn")
+		ar, ok3 := r.Get(memName(l, tlsappName), "retained-B/conn")
+		sr, ok4 := r.Get(memName(l, stdName), "retained-B/conn")
+		if ok1 && ok2 && ok3 && ok4 && sp > 0 && ap > sp && ar < sr {
+			lo, hi = math.Min(lo, ap/sp), math.Max(hi, ap/sp)
+			at = append(at, limitLabel(l))
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("Heap: at limits %s tlsapp's peak per connection is above crypto/tls's (%.2f–%.2f×) while it retains less: "+
+		"its extra memory is held only during handshakes and transfers, and a device sized for the peak gains less than the idle figures say.",
+		strings.Join(at, ", "), lo, hi)}
 }

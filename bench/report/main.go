@@ -6,7 +6,8 @@
 //
 //	go run ./bench/report                                  # about 4 minutes a pass
 //	go run ./bench/report -benchtime 1s -passes 3          # medians of 3 runs
-//	go run ./bench/report -in out1.txt,out2.txt            # from saved go test -bench output
+//	go run ./bench/report -save out.txt                    # keep the raw output
+//	go run ./bench/report -in out.txt                      # report again from saved output
 //
 // Each pass is one `go test -run '^$' -bench . ./bench/`; the passes run one
 // after the other so that a baseline and the run compared with it are
@@ -56,14 +57,27 @@ func main() {
 	var raw bytes.Buffer
 	runErr := error(nil)
 	if *in != "" {
-		for _, f := range strings.Split(*in, ",") {
+		var runs []string
+		for i, f := range strings.Split(*in, ",") {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				log.Fatal(err)
 			}
 			raw.Write(data)
-			meta.Runs = append(meta.Runs, "(read from "+f+")")
+			saved := readProvenance(data)
+			if i == 0 && saved["command"] != "" {
+				meta.Rendered = meta.Command
+				meta.Command = saved["command"]
+				meta.Date = saved["date"]
+				meta.GoVersion = saved["go"]
+			}
+			if saved["run"] != "" {
+				runs = append(runs, saved["run"])
+			} else {
+				runs = append(runs, "(read from "+f+")")
+			}
 		}
+		meta.Runs = runs
 	} else {
 		args := []string{"test", "-run", "^$", "-bench", *bench, "-benchtime", *benchtime,
 			"-count", strconv.Itoa(*count), "-timeout", "0", "./bench/", "-args", "-size.targets=" + *sizeTargets}
@@ -72,6 +86,9 @@ func main() {
 			shown += fmt.Sprintf("  (%d times, one after the other)", *passes)
 		}
 		meta.Runs = []string{shown}
+		// Enough for -in to say how the saved output was made.
+		fmt.Fprintf(&raw, "%scommand: %s\n%sdate: %s\n%sgo: %s\n%srun: %s\n",
+			provenance, meta.Command, provenance, meta.Date, provenance, meta.GoVersion, provenance, shown)
 		for i := 0; i < *passes; i++ {
 			log.Printf("pass %d of %d: go %s", i+1, *passes, shellJoin(args))
 			cmd := exec.Command("go", args...)
@@ -118,6 +135,20 @@ func main() {
 	if runErr != nil {
 		log.Fatal(runErr)
 	}
+}
+
+// provenance starts the lines that -save writes ahead of the go test
+// output, so that -in can say how that output was made.
+const provenance = "# report-"
+
+func readProvenance(data []byte) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, provenance), ": "); ok && strings.HasPrefix(line, provenance) {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
 }
 
 func moduleRoot() (string, error) {

@@ -15,6 +15,7 @@ type Meta struct {
 	NumCPU    int
 	Command   string   // the report command
 	Runs      []string // the go test commands it ran
+	Rendered  string   // the command that wrote the report from saved output, if not Command
 }
 
 // limitOrder is the order of the limit columns; "none" is 16 KiB records.
@@ -104,6 +105,9 @@ func WriteMarkdown(w io.Writer, r *Results, m Meta, verdicts []Verdict, checks [
 	for i, run := range m.Runs {
 		t.add(fmt.Sprintf("run %d", i+1), "`"+run+"`")
 	}
+	if m.Rendered != "" {
+		t.add("written from its saved output by", "`"+m.Rendered+"`")
+	}
 	t.add("samples", fmt.Sprintf("%s per benchmark; every figure below is the median", sampleCounts(r)))
 	t.write(w)
 
@@ -173,8 +177,11 @@ func sampleCounts(r *Results) string {
 	for _, n := range r.Names {
 		lo, hi = min(lo, r.Count(n)), max(hi, r.Count(n))
 	}
+	if lo == hi && lo == 1 {
+		return "1 sample"
+	}
 	if lo == hi {
-		return fmt.Sprintf("%d sample(s)", lo)
+		return fmt.Sprintf("%d samples", lo)
 	}
 	return fmt.Sprintf("%d to %d samples", lo, hi)
 }

@@ -317,6 +317,7 @@ func TestChecksGolden(t *testing.T) {
 	for _, want := range []string{
 		"Download, TLS 1.3 AES-128-GCM: the crypto/tls 16 KiB baseline (892 MB/s) is slower than crypto/tls at 2048",
 		"this gnutls-serv did not compress",
+		"Heap: at limits 512, 1024, 2048 tlsapp's peak per connection is above crypto/tls's",
 		"Upload: crypto/tls itself reaches only 0.36–0.61× its 16 KiB figure with 2048-byte records, and tlsapp runs at 1.28–1.76× plain utls",
 	} {
 		if !strings.Contains(checks, want) {
@@ -374,5 +375,23 @@ func TestFontCoversChartText(t *testing.T) {
 				t.Errorf("no glyph for %q", r)
 			}
 		}
+	}
+}
+
+func TestProvenance(t *testing.T) {
+	saved := "# report-command: go run ./bench/report -passes 3\n# report-date: 2026-01-02 03:04 UTC\n" +
+		"# report-go: go1.x\n# report-run: go test -bench .\ngoos: linux\n" +
+		"BenchmarkX-2 \t 1 \t 12 ns/op\n"
+	m := readProvenance([]byte(saved))
+	want := map[string]string{"command": "go run ./bench/report -passes 3", "date": "2026-01-02 03:04 UTC", "go": "go1.x", "run": "go test -bench ."}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("readProvenance = %v, want %v", m, want)
+	}
+	r := NewResults()
+	if err := r.Parse(strings.NewReader(saved)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Header) != 1 || len(r.Names) != 1 {
+		t.Errorf("the provenance lines leaked into the results: %v %v", r.Header, r.Names)
 	}
 }
