@@ -76,6 +76,14 @@ type Config struct {
 	// inner content-type byte). 0 means do not offer it.
 	RecordSizeLimit int
 
+	// SendRecordLimit caps the content of every application data record
+	// the client sends, 64 to 16384 bytes, below whatever the server is
+	// owed: for a path that gains from small records (a modem that relays
+	// them, a server that cannot ask) even when the server agreed to no
+	// limit. 0 means the limit the server is owed (16384 bytes when it
+	// agreed to none). Handshake records keep the negotiated limit.
+	SendRecordLimit int
+
 	// ClientSessionCache, when set, enables session resumption (TLS 1.2
 	// tickets and TLS 1.3 PSK). A resumed handshake sends and receives far
 	// fewer bytes.
@@ -109,6 +117,10 @@ func (c *Config) offer() (recordlimit.Offer, error) {
 	mfl, err := recordlimit.MaxFragmentLengthFor(c.MaxFragmentLength)
 	if err != nil {
 		return recordlimit.Offer{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.SendRecordLimit != 0 && (c.SendRecordLimit < recordlimit.MinRecordSizeLimit || c.SendRecordLimit > recordlimit.MaxPlaintext) {
+		return recordlimit.Offer{}, fmt.Errorf("%w: SendRecordLimit %d is outside %d..%d",
+			ErrConfig, c.SendRecordLimit, recordlimit.MinRecordSizeLimit, recordlimit.MaxPlaintext)
 	}
 	o := recordlimit.Offer{MaxFragmentLength: mfl, RecordSizeLimit: c.RecordSizeLimit}
 	if err := o.Validate(); err != nil {

@@ -42,6 +42,9 @@ type Conn struct {
 // ctx bounds the dial and the handshake; once Dial returns it has no effect
 // on the connection.
 func Dial(ctx context.Context, network, addr string, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, network, addr)
 	if err != nil {
@@ -67,6 +70,9 @@ func Dial(ctx context.Context, network, addr string, cfg *Config) (*Conn, error)
 // TCP socket, or a modem socket wrapped with recordlimit.Chunked. The
 // handshake runs on the first Read or Write, or on Handshake.
 func Client(raw net.Conn, cfg *Config) *Conn {
+	if cfg == nil {
+		cfg = &Config{} // refused below: no ServerName to verify
+	}
 	c := &Conn{transport: transport{raw}, raw: raw, cfg: cfg, verifier: cfg.Verifier}
 	offer, err := cfg.offer()
 	if err != nil {
@@ -257,8 +263,17 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	n, err := writeSplit(c.u, c.guard, b, c.guard.Limits().Send)
+	n, err := writeSplit(c.u, c.guard, b, c.sendLimit(c.guard.Limits().Send))
 	return n, c.mapErr(err)
+}
+
+// sendLimit is the content limit of the application data records Write
+// sends: owed, or Config.SendRecordLimit when that is lower.
+func (c *Conn) sendLimit(owed int) int {
+	if l := c.cfg.SendRecordLimit; l > 0 && l < owed {
+		return l
+	}
+	return owed
 }
 
 // Close sends close_notify (when the handshake has completed) and closes the
@@ -321,7 +336,7 @@ func (c *Conn) RecordState() RecordState {
 		Agreed:                   agr.Kind,
 		AgreedMaxFragmentLength:  agr.MaxFragmentLength.Bytes(),
 		PeerRecordSizeLimit:      agr.PeerRecordSizeLimit,
-		SendLimit:                lim.Send,
+		SendLimit:                c.sendLimit(lim.Send),
 		ReceiveLimit:             lim.Receive,
 		LargestSent:              st.LargestSent,
 		LargestReceived:          st.LargestReceived,

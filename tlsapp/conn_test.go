@@ -334,3 +334,80 @@ func TestHTTPTransport(t *testing.T) {
 		t.Errorf("ALPN not negotiated: %d conns", len(conns))
 	}
 }
+
+// TestSendRecordLimit checks that Config.SendRecordLimit caps the
+// application data records the client sends to a server that agreed to no
+// limit, as seen by the relay, with the records of one Write still in one
+// transport write, and that bad values are refused.
+func TestSendRecordLimit(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(versionName(v), func(t *testing.T) {
+			got := make(chan []byte, 1)
+			addr := startGoServer(t, &tls.Config{}, func(c *tls.Conn) {
+				b, _ := io.ReadAll(c)
+				got <- b
+			})
+			relay := newRelay(t, addr)
+			raw, err := net.Dial("tcp", relay.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc := &countingConn{Conn: raw}
+			c := Client(cc, &Config{ServerName: "localhost", RootCAs: newTestPKI(t).Pool,
+				MinVersion: v, MaxVersion: v, SendRecordLimit: 1000})
+			defer c.Close()
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			msg := make([]byte, 10000)
+			rand.Read(msg)
+			before := len(cc.Writes())
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if w := cc.Writes()[before:]; len(w) != 1 {
+				t.Errorf("one Write made %d transport writes: %v", len(w), w)
+			}
+			if err := c.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if b := <-got; !bytes.Equal(b, msg) {
+				t.Fatalf("server read %d bytes, not the %d written", len(b), len(msg))
+			}
+			overhead := 8 + 16 // TLS 1.2 explicit nonce + tag
+			if v == tls.VersionTLS13 {
+				overhead = 1 + 16 // inner content type + tag
+			}
+			data := 0
+			for _, r := range relay.records(0) {
+				if r.Type != 23 {
+					continue
+				}
+				data++
+				if r.Len > 1000+overhead {
+					t.Errorf("client record of %d bytes, above 1000 + %d", r.Len, overhead)
+				}
+			}
+			if data < 10 {
+				t.Errorf("%d application data records for 10000 bytes at 1000 each", data)
+			}
+			if st := c.RecordState(); st.SendLimit != 1000 || st.Agreed != recordlimit.KindNone {
+				t.Errorf("state: SendLimit %d, Agreed %v", st.SendLimit, st.Agreed)
+			}
+		})
+	}
+	for _, bad := range []int{-1, 63, 16385} {
+		c := Client(nil, &Config{ServerName: "localhost", SendRecordLimit: bad})
+		if err := c.Handshake(); !errors.Is(err, ErrConfig) {
+			t.Errorf("SendRecordLimit %d: %v, want ErrConfig", bad, err)
+		}
+	}
+}
+
+// TestNilConfig checks that a nil Config is refused with ErrConfig, not a
+// panic.
+func TestNilConfig(t *testing.T) {
+	if err := Client(nil, nil).Handshake(); !errors.Is(err, ErrConfig) {
+		t.Errorf("Client(nil, nil).Handshake() = %v, want ErrConfig", err)
+	}
+}

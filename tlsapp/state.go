@@ -23,7 +23,9 @@ type RecordState struct {
 	// PeerRecordSizeLimit is the server's record_size_limit (KindRSL).
 	PeerRecordSizeLimit int
 
-	// SendLimit is the most content bytes the client puts in one record.
+	// SendLimit is the most content bytes the client puts in one
+	// application data record: the limit the server is owed, or
+	// Config.SendRecordLimit when that is lower.
 	SendLimit int
 	// ReceiveLimit is the longest protected record body the client accepts.
 	ReceiveLimit int
