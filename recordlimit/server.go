@@ -1,6 +1,7 @@
 package recordlimit
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"sync"
@@ -35,7 +36,11 @@ type ServerConn struct {
 	suite     uint16
 	serverHS  []byte
 
-	// Read side: the ClientHello, reassembled until parsed.
+	// Read side: in gathers what the socket has in reads of up to
+	// serverReadBuffer bytes, so that a client's small records do not cost
+	// the server a read call each; scan is the ClientHello, reassembled
+	// until parsed.
+	in       *bufio.Reader
 	scan     []byte
 	scanDone bool
 
@@ -49,10 +54,14 @@ type ServerConn struct {
 	epochFrames handshakeBuffer
 }
 
+// serverReadBuffer is the size of a ServerConn's read buffer: a full
+// record's worth of a client's small records per read call.
+const serverReadBuffer = MaxCiphertextTLS12 + HeaderLen
+
 // NewServerConn returns a guard for the server side of transport. maxRecord,
 // when above zero, caps every record whatever the client asks for.
 func NewServerConn(transport net.Conn, maxRecord int) *ServerConn {
-	c := &ServerConn{Conn: transport, maxRecord: maxRecord}
+	c := &ServerConn{Conn: transport, maxRecord: maxRecord, in: bufio.NewReaderSize(transport, serverReadBuffer)}
 	c.batcher.w = transport
 	return c
 }
@@ -112,7 +121,7 @@ func (c *ServerConn) Stats() Stats {
 
 // Read passes the client's bytes through, reading its ClientHello on the way.
 func (c *ServerConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	n, err := c.in.Read(p)
 	if n > 0 && !c.scanDone {
 		c.scanHello(p[:n])
 	}
