@@ -392,7 +392,7 @@ var (
 		name: "tlsapp",
 		handshake: func(raw net.Conn, o opts) (io.ReadWriteCloser, hsBytes, error) {
 			cfg := &tlsapp.Config{ServerName: "localhost", RootCAs: o.pool, MinVersion: o.version, MaxVersion: o.version,
-				RecordSizeLimit: o.limit, DisableCertCompression: o.noCertCompression}
+				RecordSizeLimit: o.limit, SendRecordLimit: o.limit, DisableCertCompression: o.noCertCompression}
 			if o.suite != 0 {
 				cfg.CipherSuites = []uint16{o.suite}
 			}

@@ -191,8 +191,9 @@ func writeThroughput(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "4 MiB per op over one connection to an in-process crypto/tls server behind `tlsapp.NewListener`, which caps its records at the limit "+
 		"(BenchmarkDownload, BenchmarkUpload). Each cell is MB/s and, in brackets, the ratio to crypto/tls with 16 KiB records "+
 		"(limit none) of the same version and suite. The row \"tlsapp ÷ utls\" is tlsapp over plain utls at the same limit: "+
-		"the library's own cost over the stack it is built on. For uploads every client is handed writes of the limit's size "+
-		"(32 KiB writes when there is none). The server runs in the benchmark's process: its work per record shares the CPUs with the client's.\n\n")
+		"the library's own cost over the stack it is built on. For uploads the application writes 32 KiB at a time: tlsapp, held to the limit "+
+		"by Config.SendRecordLimit, splits each write into records and sends them in one transport write; crypto/tls and utls "+
+		"cannot be told a send limit, so they are handed writes of the limit's size, one record each. The server runs in the benchmark's process: its work per record shares the CPUs with the client's.\n\n")
 	for _, dir := range []string{"Download", "Upload"} {
 		pairs := transferPairs(r, dir)
 		if len(pairs) == 0 {
