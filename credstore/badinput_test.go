@@ -585,7 +585,16 @@ func TestBadInputValidity(t *testing.T) {
 				if !tc.after {
 					bound, rel = tc.bad.cert.NotBefore, "before"
 				}
-				for _, want := range []string{"expired or is not yet valid", rel + " " + bound.UTC().Format(time.RFC3339), tc.anchor} {
+				var ve *ValidityError
+				if !errors.As(err, &ve) || ve.Subject != tc.bad.cert.Subject.String() || !ve.NotAfter.Equal(tc.bad.cert.NotAfter) {
+					t.Errorf("%v, want a *ValidityError naming %s", err, tc.bad.cert.Subject)
+				}
+				state := "has expired"
+				if !tc.after {
+					state = "is not valid yet"
+				}
+				for _, want := range []string{"expired or is not yet valid", rel + " " + bound.UTC().Format(time.RFC3339), tc.anchor,
+					fmt.Sprintf("%q %s", tc.bad.cert.Subject.String(), state)} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("%q does not say %q", err, want)
 					}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -139,7 +140,7 @@ func (v *Verifier) pinned(tag Tag, chain []*x509.Certificate) bool {
 
 // explain verifies leaf against each anchor alone to say why each failed.
 func (v *Verifier) explain(opts x509.VerifyOptions, leaf *x509.Certificate, err error) error {
-	e := &NoAnchorError{ServerName: opts.DNSName, Err: err}
+	e := &NoAnchorError{ServerName: opts.DNSName, Err: namedValidity(err, opts.CurrentTime)}
 	for _, a := range v.anchors {
 		opts.Roots = x509.NewCertPool()
 		opts.Roots.AddCert(a.cert)
@@ -150,9 +151,25 @@ func (v *Verifier) explain(opts x509.VerifyOptions, leaf *x509.Certificate, err 
 		if why == nil {
 			continue // cannot happen: it would have verified the chain
 		}
-		e.Tried = append(e.Tried, AnchorFailure{Anchor: tlsapp.AnchorOf(uint32(a.tag), a.cert), Err: why})
+		e.Tried = append(e.Tried, AnchorFailure{Anchor: tlsapp.AnchorOf(uint32(a.tag), a.cert), Err: namedValidity(why, opts.CurrentTime)})
 	}
 	return e
+}
+
+// namedValidity adds to an x509 expiry error a *ValidityError naming the
+// certificate and its validity period, which x509's message leaves out.
+func namedValidity(err error, at time.Time) error {
+	var ci x509.CertificateInvalidError
+	if !errors.As(err, &ci) || ci.Reason != x509.Expired || ci.Cert == nil {
+		return err
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	if ve := validity(ci.Cert, at); ve != nil {
+		return fmt.Errorf("%w (%w)", err, ve)
+	}
+	return err
 }
 
 // AnchorFailure is one anchor that did not verify a server, and why.
