@@ -12,9 +12,12 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"net"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testnet"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -54,27 +57,17 @@ func selectionServer(t *testing.T, chain tls.Certificate, clientCAs *x509.CertPo
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				tc := c.(*tls.Conn)
-				if tc.Handshake() != nil {
-					return
-				}
-				name := "none"
-				if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
-					name = pc[0].Subject.CommonName
-				}
-				tc.Write([]byte(name))
-			}()
+	testnet.Serve(t, ln, 10*time.Second, func(c net.Conn) {
+		tc := c.(*tls.Conn)
+		if tc.Handshake() != nil {
+			return
 		}
-	}()
+		name := "none"
+		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+			name = pc[0].Subject.CommonName
+		}
+		tc.Write([]byte(name))
+	})
 	return ln.Addr().String()
 }
 

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/testnet"
+
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -31,20 +33,10 @@ func TestSessionAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c.Write([]byte("x")) // lets the TLS 1.3 ticket arrive
-				io.Copy(io.Discard, c)
-				c.Close()
-			}()
-		}
-	}()
+	testnet.Serve(t, ln, time.Minute, func(c net.Conn) {
+		c.Write([]byte("x")) // lets the TLS 1.3 ticket arrive
+		io.Copy(io.Discard, c)
+	})
 	for _, v := range []string{"1.2", "1.3"} {
 		t.Run(v, func(t *testing.T) {
 			dir := t.TempDir()

@@ -11,10 +11,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"net"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testnet"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -29,19 +32,7 @@ func serveTLS(t *testing.T, chain tls.Certificate) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				c.(*tls.Conn).Handshake()
-				c.Close()
-			}()
-		}
-	}()
+	testnet.Serve(t, ln, 10*time.Second, func(c net.Conn) { c.(*tls.Conn).Handshake() })
 	return ln.Addr().String()
 }
 

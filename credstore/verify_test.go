@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/testnet"
+
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -122,14 +124,7 @@ func TestFieldScenarioEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.Write([]byte("ok"))
-			c.Close()
-		}
-	}()
+	testnet.Serve(t, ln, 10*time.Second, func(c net.Conn) { c.Write([]byte("ok")) })
 	v, err := NewVerifier(context.Background(), s, 1, 2, 3)
 	if err != nil {
 		t.Fatal(err)

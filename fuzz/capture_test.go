@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/testnet"
+
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/recordlimit"
@@ -137,27 +139,11 @@ func goServer(t *testing.T, cfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 64)
-				n, _ := c.Read(buf)
-				c.Write(bytes.Repeat(buf[:n], 100))
-			}()
-		}
-	}()
+	testnet.Serve(t, ln, 5*time.Second, func(c net.Conn) {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		c.Write(bytes.Repeat(buf[:n], 100))
+	})
 	return ln.Addr().String()
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testnet"
 )
 
 // testPKI is a throw-away CA and a server certificate for 127.0.0.1.
@@ -67,25 +69,7 @@ func startGoServer(t testing.TB, cfg *tls.Config, handle func(*tls.Conn)) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				handle(c.(*tls.Conn))
-			}()
-		}
-	}()
+	testnet.Serve(t, ln, 30*time.Second, func(c net.Conn) { handle(c.(*tls.Conn)) })
 	return ln.Addr().String()
 }
 

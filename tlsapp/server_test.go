@@ -12,6 +12,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testnet"
 )
 
 // startCappedServer serves size random bytes to every client through
@@ -27,24 +29,11 @@ func startCappedServer(t *testing.T, v uint16, opts ServerOptions) (string, [32]
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{bigChain(t, x509.ExtKeyUsageServerAuth)}, MinVersion: v, MaxVersion: v}
 	ln := NewListener(inner, cfg, opts)
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				c.Write(data)
-				c.(*ServerConn).CloseWrite()
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+	testnet.Serve(t, ln, 30*time.Second, func(c net.Conn) {
+		c.Write(data)
+		c.(*ServerConn).CloseWrite()
+		io.Copy(io.Discard, c)
+	})
 	return inner.Addr().String(), sha256.Sum256(data)
 }
 

@@ -15,12 +15,15 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testnet"
 
 	"github.com/ThalesGroup/crypto11"
 
@@ -277,24 +280,16 @@ func TestClientAuthWithTokenKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	peer := make(chan string, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tc := c.(*tls.Conn)
-			if err := tc.Handshake(); err != nil {
-				peer <- err.Error()
-			} else {
-				peer <- tc.ConnectionState().PeerCertificates[0].Subject.CommonName
-				io.WriteString(tc, "hello")
-			}
-			tc.Close()
+	testnet.Serve(t, ln, 30*time.Second, func(c net.Conn) {
+		tc := c.(*tls.Conn)
+		if err := tc.Handshake(); err != nil {
+			peer <- err.Error()
+			return
 		}
-	}()
+		peer <- tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+		io.WriteString(tc, "hello")
+	})
 	// The client signs CertificateVerify with the token's key: ECDSA in
 	// TLS 1.2 and 1.3 alike.
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
