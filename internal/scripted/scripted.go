@@ -3,8 +3,10 @@
 // carrying whatever extensions the script chooses (TLS 1.2 in the clear, or
 // TLS 1.3 with a real X25519 exchange and handshake traffic keys), and sends
 // any records the script likes — the malformed and lying answers that real
-// servers never give. It never completes a handshake; it exists to prove how
-// a client reacts to a server's answer.
+// servers never give. It exists to prove how a client reacts to a server's
+// answer; Finish13 also completes a TLS 1.3 handshake, for the answers no
+// server on this machine gives although they are legitimate (a compressed
+// certificate, RFC 8879).
 package scripted
 
 import (
@@ -48,6 +50,9 @@ type Session struct {
 	transcript []byte
 	server     *recordlimit.Epoch
 	client     *recordlimit.Epoch
+	// The TLS 1.3 handshake secret and the handshake traffic secrets, for
+	// Finish13.
+	hsSecret, clientHS, serverHS []byte
 }
 
 // Serve listens on 127.0.0.1 and runs script on the first connection. The
@@ -225,6 +230,7 @@ func (s *Session) SendServerHello13(exts ...recordlimit.Extension) error {
 	th := sha256.Sum256(s.transcript)
 	cs := tls13.ExpandLabel(sha256.New, hs, "c hs traffic", th[:], 32)
 	ss := tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th[:], 32)
+	s.hsSecret, s.clientHS, s.serverHS = hs, cs, ss
 	if s.client, err = recordlimit.NewEpoch(Suite13, cs); err != nil {
 		return err
 	}

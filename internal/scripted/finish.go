@@ -1,0 +1,190 @@
+package scripted
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/tlsapp/tlsapp/internal/tls13"
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// Handshake message types and code points Finish13 uses.
+const (
+	typeCertificate           uint8  = 11
+	typeCertificateVerify     uint8  = 15
+	typeFinished              uint8  = 20
+	typeCompressedCertificate uint8  = 25
+	extCompressCertificate    uint16 = 27
+	sigECDSAP256SHA256        uint16 = 0x0403
+)
+
+// Compressor compresses a Certificate message for RFC 8879 with one
+// algorithm (1 zlib, 2 brotli, 3 zstd).
+type Compressor struct {
+	Algorithm uint16
+	Compress  func(plain []byte) ([]byte, error)
+}
+
+// OffersCompression reports whether the ClientHello offers certificate
+// compression with algorithm alg.
+func (s *Session) OffersCompression(alg uint16) bool {
+	data, ok := s.Ext(extCompressCertificate)
+	if !ok {
+		return false
+	}
+	in := cryptobyte.String(data)
+	var list cryptobyte.String
+	if !in.ReadUint8LengthPrefixed(&list) {
+		return false
+	}
+	for !list.Empty() {
+		var a uint16
+		if !list.ReadUint16(&a) {
+			return false
+		}
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// Finish13 completes a TLS 1.3 handshake after SendServerHello13. It sends
+// ee (an EncryptedExtensions message), the certificate chain (DER, leaf
+// first) as a Certificate message, or as a CompressedCertificate when comp
+// is not nil, a CertificateVerify signed with key (an ECDSA P-256 key), and
+// Finished; then it reads the client's Finished and moves both directions to
+// the application traffic keys, for SendApp and ReadApp. The client's
+// Finished is read but not checked: the server only needs the client to
+// have finished.
+func (s *Session) Finish13(ee []byte, chain [][]byte, key crypto.Signer, comp *Compressor) error {
+	if s.hsSecret == nil {
+		return errors.New("no handshake keys: send a TLS 1.3 ServerHello first")
+	}
+	cert, err := certificateMessage(chain, comp)
+	if err != nil {
+		return err
+	}
+	th := sha256.Sum256(append(append(append([]byte(nil), s.transcript...), ee...), cert...))
+	signed := append(append(make([]byte, 0, 130), spaces64...), "TLS 1.3, server CertificateVerify\x00"...)
+	digest := sha256.Sum256(append(signed, th[:]...))
+	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return fmt.Errorf("signing CertificateVerify: %w", err)
+	}
+	var b cryptobyte.Builder
+	b.AddUint8(typeCertificateVerify)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(sigECDSAP256SHA256)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(sig) })
+	})
+	cv := b.BytesOrPanic()
+	s.transcript = append(append(append(s.transcript, ee...), cert...), cv...)
+	fin := finished(s.serverHS, s.transcript)
+	s.transcript = append(s.transcript, fin...)
+	// The flight in one record each message, as many servers send it.
+	for _, m := range [][]byte{ee, cert, cv, fin} {
+		if err := s.SendEncrypted(recordlimit.TypeHandshake, m, 0); err != nil {
+			return err
+		}
+	}
+
+	zeros := make([]byte, sha256.Size)
+	empty := sha256.Sum256(nil)
+	master := hkdf.Extract(sha256.New, zeros, tls13.ExpandLabel(sha256.New, s.hsSecret, "derived", empty[:], sha256.Size))
+	th = sha256.Sum256(s.transcript)
+	clientAP := tls13.ExpandLabel(sha256.New, master, "c ap traffic", th[:], sha256.Size)
+	serverAP := tls13.ExpandLabel(sha256.New, master, "s ap traffic", th[:], sha256.Size)
+
+	if err := s.readClientFinished(); err != nil {
+		return err
+	}
+	if s.client, err = recordlimit.NewEpoch(Suite13, clientAP); err != nil {
+		return err
+	}
+	s.server, err = recordlimit.NewEpoch(Suite13, serverAP)
+	return err
+}
+
+var spaces64 = []byte("                                                                ")
+
+// certificateMessage encodes chain as a TLS 1.3 Certificate message, or,
+// with comp, as a CompressedCertificate of it.
+func certificateMessage(chain [][]byte, comp *Compressor) ([]byte, error) {
+	var body cryptobyte.Builder
+	body.AddUint8(0) // certificate_request_context
+	body.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, c := range chain {
+			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(c) })
+			b.AddUint16(0) // no extensions
+		}
+	})
+	plain := body.BytesOrPanic()
+	var b cryptobyte.Builder
+	if comp == nil {
+		b.AddUint8(typeCertificate)
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(plain) })
+		return b.BytesOrPanic(), nil
+	}
+	packed, err := comp.Compress(plain)
+	if err != nil {
+		return nil, fmt.Errorf("compressing the certificate: %w", err)
+	}
+	b.AddUint8(typeCompressedCertificate)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(comp.Algorithm)
+		b.AddUint24(uint32(len(plain)))
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(packed) })
+	})
+	return b.Bytes()
+}
+
+// finished returns a Finished message over transcript with the traffic
+// secret's finished key.
+func finished(secret, transcript []byte) []byte {
+	th := sha256.Sum256(transcript)
+	mac := hmac.New(sha256.New, tls13.ExpandLabel(sha256.New, secret, "finished", nil, sha256.Size))
+	mac.Write(th[:])
+	return append([]byte{typeFinished, 0, 0, sha256.Size}, mac.Sum(nil)...)
+}
+
+// readClientFinished reads the client's records until its Finished,
+// skipping its ChangeCipherSpec.
+func (s *Session) readClientFinished() error {
+	for {
+		h, body, err := s.ReadRecord()
+		if err != nil {
+			return err
+		}
+		switch h.Type {
+		case recordlimit.TypeChangeCipherSpec:
+			continue
+		case recordlimit.TypeApplicationData:
+			content, typ, err := s.client.Open(nil, append(h.Append(nil), body...))
+			if err != nil {
+				return fmt.Errorf("client handshake record: %w", err)
+			}
+			if typ == recordlimit.TypeAlert && len(content) == 2 {
+				return fmt.Errorf("client sent alert %v", recordlimit.Alert(content[1]))
+			}
+			if typ == recordlimit.TypeHandshake && len(content) > 0 && content[0] == typeFinished {
+				return nil
+			}
+		default:
+			return fmt.Errorf("unexpected %v record from the client", h.Type)
+		}
+	}
+}
+
+// SendApp sends data as one application data record under the application
+// traffic keys (after Finish13).
+func (s *Session) SendApp(data []byte) error {
+	return s.SendEncrypted(recordlimit.TypeApplicationData, data, 0)
+}
