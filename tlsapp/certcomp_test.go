@@ -1,7 +1,6 @@
 package tlsapp
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/tls"
@@ -10,33 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/andybalholm/brotli"
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/tlsapp/tlsapp/internal/scripted"
 )
 
-// compressors are the RFC 8879 algorithms the client offers, as a server
-// would apply them.
-var compressors = map[string]*scripted.Compressor{
-	"zstd": {Algorithm: 3, Compress: func(p []byte) ([]byte, error) {
-		w, err := zstd.NewWriter(nil)
-		if err != nil {
-			return nil, err
-		}
-		defer w.Close()
-		return w.EncodeAll(p, nil), nil
-	}},
-	"brotli": {Algorithm: 2, Compress: func(p []byte) ([]byte, error) {
-		var b bytes.Buffer
-		w := brotli.NewWriter(&b)
-		if _, err := w.Write(p); err != nil {
-			return nil, err
-		}
-		err := w.Close()
-		return b.Bytes(), err
-	}},
-}
+var compressors = map[string]*scripted.Compressor{"zstd": scripted.Zstd, "brotli": scripted.Brotli}
 
 // TestCertificateCompression completes TLS 1.3 handshakes with a server
 // that sends its chain as an RFC 8879 CompressedCertificate when the client

@@ -1,6 +1,7 @@
 package scripted
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/hkdf"
 
@@ -31,6 +34,28 @@ type Compressor struct {
 	Algorithm uint16
 	Compress  func(plain []byte) ([]byte, error)
 }
+
+// Zstd and Brotli are the RFC 8879 compressors for the algorithms the
+// client offers.
+var (
+	Zstd = &Compressor{Algorithm: 3, Compress: func(p []byte) ([]byte, error) {
+		w, err := zstd.NewWriter(nil)
+		if err != nil {
+			return nil, err
+		}
+		defer w.Close()
+		return w.EncodeAll(p, nil), nil
+	}}
+	Brotli = &Compressor{Algorithm: 2, Compress: func(p []byte) ([]byte, error) {
+		var b bytes.Buffer
+		w := brotli.NewWriter(&b)
+		if _, err := w.Write(p); err != nil {
+			return nil, err
+		}
+		err := w.Close()
+		return b.Bytes(), err
+	}}
+)
 
 // OffersCompression reports whether the ClientHello offers certificate
 // compression with algorithm alg.

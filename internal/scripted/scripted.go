@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/hkdf"
 
+	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/internal/tls13"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -80,6 +81,19 @@ func Serve(t testing.TB, script func(s *Session) error) string {
 			t.Errorf("scripted server: %v", err)
 		}
 	})
+	return ln.Addr().String()
+}
+
+// ServeEach listens on 127.0.0.1 and runs script on every connection until
+// the test ends. Errors of the script are not reported: a benchmark's client
+// may hang up at any point.
+func ServeEach(tb testing.TB, script func(s *Session) error) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	testnet.Serve(tb, ln, 20*time.Second, func(c net.Conn) { script(&Session{Conn: c}) })
 	return ln.Addr().String()
 }
 
