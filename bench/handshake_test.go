@@ -1,15 +1,12 @@
 package bench
 
 import (
-	"bytes"
+	"crypto"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/tlsapp/tlsapp/internal/scripted"
 )
 
 // BenchmarkHandshakeBytes reports the bytes on the wire, record headers
@@ -21,9 +18,10 @@ import (
 //   - full: no session cache;
 //   - resumed: a session cache primed by one earlier connection
 //     (tlsapp.NewLRUClientSessionCache(0) for tlsapp);
-//   - certcomp: TLS 1.3 against gnutls-serv --compress-cert=zstd, since Go's
-//     server never compresses certificates; tlsapp offers compression by
-//     default, tlsapp-nocomp sets DisableCertCompression.
+//   - certcomp: TLS 1.3 against a server that compresses its certificate
+//     chain with zstd for a client that offers it (compressingServer), since
+//     Go's server never does; tlsapp offers compression by default,
+//     tlsapp-nocomp sets DisableCertCompression.
 //
 // tlsapp offers record_size_limit 2048; utls is the plain X25519 hello;
 // utls-golang is utls's HelloGolang, whose X25519MLKEM768 key share adds
@@ -54,7 +52,7 @@ func BenchmarkHandshakeBytes(b *testing.B) {
 	}
 	for _, cl := range append(cls, client{name: "tlsapp-nocomp", handshake: tlsappClient.handshake}) {
 		b.Run("tls13/certcomp/"+cl.name, func(b *testing.B) {
-			addr := gnutlsServer(b)
+			addr := compressingServer(b)
 			o := opts{version: versions[1].v, limit: 2048, pool: testPKI(b).Pool, noCertCompression: cl.name == "tlsapp-nocomp"}
 			var hs hsBytes
 			for b.Loop() {
@@ -63,7 +61,7 @@ func BenchmarkHandshakeBytes(b *testing.B) {
 			reportHandshake(b, hs)
 			certCompBytes[cl.name] = hs.received
 			if comp, ok := certCompBytes["tlsapp"]; ok && cl.name == "tlsapp-nocomp" && hs.received-comp < 16 {
-				b.Logf("offering compression saved %d bytes: this gnutls-serv does not compress (libgnutls built without zstd/brotli?)", hs.received-comp)
+				b.Logf("offering compression saved %d bytes: the server did not compress", hs.received-comp)
 			}
 		})
 	}
@@ -94,71 +92,29 @@ func handshakeOnce(b *testing.B, cl client, addr string, o opts) hsBytes {
 	return hs
 }
 
-var gnutlsAddr string
-
-// gnutlsServer starts gnutls-serv, TLS 1.3 only, with zstd certificate
-// compression, once per process; it skips b when gnutls-serv is missing.
-func gnutlsServer(b *testing.B) string {
-	bin, err := exec.LookPath("gnutls-serv")
-	if err != nil {
-		b.Skip("gnutls-serv not found (apt-get install -y gnutls-bin); no certificate compression figures")
-	}
-	if gnutlsAddr != "" {
-		return gnutlsAddr
-	}
+// compressingServer starts a TLS 1.3 server (internal/scripted) that sends
+// the bench chain as a zstd CompressedCertificate (RFC 8879) to a client
+// that offers zstd, and as it is to one that does not, then waits for the
+// client to hang up. No server on this machine compresses certificates:
+// Debian 12's GnuTLS is built without zstd and brotli, and OpenSSL 3.0
+// predates RFC 8879.
+func compressingServer(b *testing.B) string {
 	p := testPKI(b)
-	dir, err := os.MkdirTemp("", "tlsapp-bench-gnutls")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, key := filepath.Join(dir, "chain.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cert, p.ChainPEM, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(key, p.KeyPEM, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	for attempt := 0; attempt < 5; attempt++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
+	return scripted.ServeEach(b, func(s *scripted.Session) error {
+		if err := s.ReadClientHello(); err != nil {
+			return err
 		}
-		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
-		cmd := exec.Command(bin, "--echo", "-p", port, "--x509certfile", cert, "--x509keyfile", key,
-			"--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3", "--compress-cert=zstd")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
+		var comp *scripted.Compressor
+		if s.OffersCompression(scripted.Zstd.Algorithm) {
+			comp = scripted.Zstd
 		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		addr := "127.0.0.1:" + port
-		for i := 0; i < 100; i++ {
-			select {
-			case <-exited:
-				i = 100
-				continue
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.Close()
-				// The server lives as long as the test binary; the
-				// directory is removed when it exits.
-				go func() { <-exited; os.RemoveAll(dir) }()
-				gnutlsProc = cmd
-				gnutlsAddr = addr
-				return addr
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := s.SendServerHello13(); err != nil {
+			return err
 		}
-		cmd.Process.Kill()
-		<-exited
-		b.Logf("gnutls-serv on %s: %s", addr, out.String())
-	}
-	b.Fatal("gnutls-serv did not start")
-	return ""
+		if err := s.Finish13(scripted.EncryptedExtensions(), p.Server.Certificate, p.Server.PrivateKey.(crypto.Signer), comp); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, s.Conn)
+		return err
+	})
 }
-
-var gnutlsProc *exec.Cmd

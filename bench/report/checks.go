@@ -54,10 +54,10 @@ func Checks(r *Results) []string {
 				"which crypto/tls cannot ask a server for; the heap target is judged against the first.", kib(base), kib(same)))
 		}
 	}
-	// Certificate compression needs a gnutls built with zstd.
+	// The certcomp server compresses for a client that offers zstd.
 	if comp, ok := r.Get("HandshakeBytes/tls13/certcomp/"+tlsappName, "s2c-B"); ok {
 		if plain, ok := r.Get("HandshakeBytes/tls13/certcomp/tlsapp-nocomp", "s2c-B"); ok && plain-comp < 16 {
-			out = append(out, fmt.Sprintf("Certificate compression: offering it saved %g B (%g B with, %g B without): this gnutls-serv did not compress, "+
+			out = append(out, fmt.Sprintf("Certificate compression: offering it saved %g B (%g B with, %g B without): the server did not compress, "+
 				"so the certcomp row shows no compression at all.", plain-comp, comp, plain))
 		}
 	}

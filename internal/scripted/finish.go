@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -39,11 +40,10 @@ type Compressor struct {
 // client offers.
 var (
 	Zstd = &Compressor{Algorithm: 3, Compress: func(p []byte) ([]byte, error) {
-		w, err := zstd.NewWriter(nil)
+		w, err := zstdEncoder()
 		if err != nil {
 			return nil, err
 		}
-		defer w.Close()
 		return w.EncodeAll(p, nil), nil
 	}}
 	Brotli = &Compressor{Algorithm: 2, Compress: func(p []byte) ([]byte, error) {
@@ -56,6 +56,10 @@ var (
 		return b.Bytes(), err
 	}}
 )
+
+// zstdEncoder is shared: an encoder allocates megabytes, and EncodeAll may
+// be called concurrently.
+var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) { return zstd.NewWriter(nil) })
 
 // OffersCompression reports whether the ClientHello offers certificate
 // compression with algorithm alg.
