@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/scripted"
 )
 
 var binPath string
@@ -374,5 +377,44 @@ func TestProbeVerification(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "TLS 1.3  no") || !strings.Contains(r.stdout, "skipped") {
 		t.Errorf("a TLS 1.2-only server is not reported as such")
+	}
+}
+
+// TestProbeCompressingServer checks that probe detects certificate
+// compression against a TLS 1.3 server that compresses its chain with zstd
+// when offered (the scripted server: no server on this machine compresses).
+func TestProbeCompressingServer(t *testing.T) {
+	ta, err := newThrowaway("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pemCert(ta.CA), 0o644)
+	chain := [][]byte{ta.Server.Certificate[0], ta.CA.Raw}
+	addr := scripted.ServeEach(t, func(s *scripted.Session) error {
+		if err := s.ReadClientHello(); err != nil {
+			return err
+		}
+		var comp *scripted.Compressor
+		if s.OffersCompression(scripted.Zstd.Algorithm) {
+			comp = scripted.Zstd
+		}
+		if err := s.SendServerHello13(); err != nil {
+			return err
+		}
+		if err := s.Finish13(scripted.EncryptedExtensions(), chain, ta.Server.PrivateKey.(crypto.Signer), comp); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, s.Conn)
+		return err
+	})
+	r := runBin(t, "probe", "--json", "--ca", ca, "--read-time", "200ms", addr)
+	var rep probeReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v; stderr %s", err, r.stderr)
+	}
+	cc := rep.CertCompression
+	if cc.Detected != "yes" || cc.HandshakeBytesOffered >= cc.HandshakeBytesWithout {
+		t.Errorf("compression: %+v", cc)
 	}
 }
