@@ -3,16 +3,11 @@ package credstore
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testpki"
 )
 
 // The tests in this file feed the store bad input — malformed PEM and DER,
@@ -29,68 +26,24 @@ import (
 // cannot be written — and check that each gets a typed error naming what is
 // wrong and that the store is byte for byte what it was.
 
-// badCert is a certificate made for these tests, with its key and PEM.
-type badCert struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	pem     []byte
-	keyPEM  []byte
-	keyPKCS []byte // PKCS#8 DER
-}
-
-// badIssue makes a certificate for cn valid from notBefore to notAfter,
-// signed by issuer (self-signed when nil). CA certificates can sign; the
-// others carry fota.example and are for servers and clients.
-func badIssue(t *testing.T, cn string, ca bool, notBefore, notAfter time.Time, issuer *badCert) *badCert {
+// badIssue issues a certificate for these tests: CA certificates can sign;
+// the others name fota.example and are for servers and clients.
+func badIssue(t *testing.T, cn string, ca bool, notBefore, notAfter time.Time, issuer *testpki.Cert) *testpki.Cert {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sn, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	tmpl := &x509.Certificate{
-		SerialNumber: sn, Subject: pkix.Name{CommonName: cn},
-		NotBefore: notBefore, NotAfter: notAfter,
-		BasicConstraintsValid: true, IsCA: ca,
-	}
 	if ca {
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		tmpl.DNSNames = []string{"fota.example"}
+		return testpki.Issue(t, cn, ca, notBefore, notAfter, issuer)
 	}
-	parent, signKey := tmpl, key
-	if issuer != nil {
-		parent, signKey = issuer.cert, issuer.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &badCert{
-		cert: c, key: key, keyPKCS: pkcs8,
-		pem:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
-	}
+	return testpki.Issue(t, cn, ca, notBefore, notAfter, issuer, "fota.example")
 }
 
 // badKit is the material of these tests: a root, a client pair it issued
 // (stored under tag 2), another pair, and certificates outside their
 // validity period.
 type badKit struct {
-	root, client, other           *badCert
-	expiredCA, futureCA           *badCert
-	expiredLeaf, futureLeaf, leaf *badCert // server certificates issued by root
-	underExpired, underFuture     *badCert // valid leaves under expiredCA and futureCA
+	root, client, other           *testpki.Cert
+	expiredCA, futureCA           *testpki.Cert
+	expiredLeaf, futureLeaf, leaf *testpki.Cert // server certificates issued by root
+	underExpired, underFuture     *testpki.Cert // valid leaves under expiredCA and futureCA
 }
 
 func newBadKit(t *testing.T) *badKit {
@@ -114,10 +67,10 @@ func newBadKit(t *testing.T) *badKit {
 func (k *badKit) seed(t *testing.T, s Store) {
 	t.Helper()
 	ctx := context.Background()
-	if err := Import(ctx, s, 1, CACert, "root.pem", k.root.pem); err != nil {
+	if err := Import(ctx, s, 1, CACert, "root.pem", k.root.PEM); err != nil {
 		t.Fatal(err)
 	}
-	if err := ImportKeyPair(ctx, s, 2, "device.pem", k.client.pem, "device.key", k.client.keyPEM); err != nil {
+	if err := ImportKeyPair(ctx, s, 2, "device.pem", k.client.PEM, "device.key", k.client.KeyPEM); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Put(ctx, Ref{3, SessionState}, []byte("resumption state")); err != nil {
@@ -314,7 +267,7 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 func TestBadInputMalformed(t *testing.T) {
 	k := newBadKit(t)
 	badB64 := []byte("-----BEGIN CERTIFICATE-----\n!!!! this is not base64 !!!!\n-----END CERTIFICATE-----\n")
-	cut := k.other.pem[:len(k.other.pem)/2] // no END line
+	cut := k.other.PEM[:len(k.other.PEM)/2] // no END line
 	keyBadB64 := []byte("-----BEGIN PRIVATE KEY-----\nMIGH*not*base64\n-----END PRIVATE KEY-----\n")
 	binary := []byte{0x00, 0x01, 0xfe, 0xff, 0x30, 0x82}
 	mal := []error{ErrMalformed}
@@ -324,42 +277,42 @@ func TestBadInputMalformed(t *testing.T) {
 		{"bad base64", importOf(1, CACert, "b64.pem", badB64), mal, "b64.pem", ca, []string{"block 1", `"CERTIFICATE"`, "does not decode"}},
 		{"bad base64 in a new tag", importOf(7, CACert, "b64.pem", badB64), mal, "b64.pem", newCA, []string{"block 1", "does not decode"}},
 		{"truncated block", importOf(1, CACert, "cut.pem", cut), mal, "cut.pem", ca, []string{"block 1", "cut short", "no END line"}},
-		{"truncated second certificate", importOf(1, CACert, "bundle.pem", cat(k.root.pem, cut)), mal, "bundle.pem", ca, []string{"block 2", "cut short"}},
-		{"truncated block before a good one", importOf(1, CACert, "bundle.pem", cat(cut, k.root.pem)), mal, "bundle.pem", ca, []string{"block 1", "cut short"}},
-		{"bad base64 in the second certificate", importOf(1, CACert, "bundle.pem", cat(k.root.pem, badB64)), mal, "bundle.pem", ca, []string{"block 2", "does not decode"}},
-		{"bad base64 before a good certificate", importOf(1, CACert, "bundle.pem", cat(badB64, k.root.pem)), mal, "bundle.pem", ca, []string{"block 1", "does not decode"}},
-		{"END line of another type", importOf(1, CACert, "end.pem", bytes.Replace(k.root.pem, []byte("END CERTIFICATE"), []byte("END PRIVATE KEY"), 1)), mal, "end.pem", ca, []string{"block 1", "does not decode"}},
-		{"trailing binary garbage", importOf(1, CACert, "tail.pem", cat(k.root.pem, binary)), mal, "tail.pem", ca, []string{"binary data after PEM block 1"}},
-		{"leading binary garbage", importOf(1, CACert, "head.pem", cat(binary, k.root.pem)), mal, "head.pem", ca, []string{"binary data before the first PEM block"}},
-		{"stray END line", importOf(1, CACert, "end.pem", cat(k.root.pem, []byte("-----END CERTIFICATE-----\n"))), mal, "end.pem", ca, []string{"END line without its BEGIN", "after PEM block 1"}},
-		{"key as a CA", importOf(1, CACert, "key.pem", k.other.keyPEM), mal, "key.pem", ca, []string{`unexpected PEM block 1 "PRIVATE KEY"`, "want CERTIFICATE"}},
-		{"key as a client certificate", importOf(2, ClientCert, "key.pem", k.other.keyPEM), mal, "key.pem", cert, []string{`unexpected PEM block 1 "PRIVATE KEY"`}},
-		{"certificate as a key", importOf(2, PrivateKey, "cert.pem", k.other.pem), mal, "cert.pem", key, []string{`unexpected PEM block 1 "CERTIFICATE"`, "want PRIVATE KEY"}},
-		{"certificate after the key", importOf(2, PrivateKey, "both.pem", cat(k.client.keyPEM, k.client.pem)), mal, "both.pem", key, []string{`unexpected PEM block 2 "CERTIFICATE"`}},
-		{"two keys", importOf(2, PrivateKey, "two.key", cat(k.client.keyPEM, k.other.keyPEM)), mal, "two.key", key, []string{"more than one private key", "block 2"}},
+		{"truncated second certificate", importOf(1, CACert, "bundle.pem", cat(k.root.PEM, cut)), mal, "bundle.pem", ca, []string{"block 2", "cut short"}},
+		{"truncated block before a good one", importOf(1, CACert, "bundle.pem", cat(cut, k.root.PEM)), mal, "bundle.pem", ca, []string{"block 1", "cut short"}},
+		{"bad base64 in the second certificate", importOf(1, CACert, "bundle.pem", cat(k.root.PEM, badB64)), mal, "bundle.pem", ca, []string{"block 2", "does not decode"}},
+		{"bad base64 before a good certificate", importOf(1, CACert, "bundle.pem", cat(badB64, k.root.PEM)), mal, "bundle.pem", ca, []string{"block 1", "does not decode"}},
+		{"END line of another type", importOf(1, CACert, "end.pem", bytes.Replace(k.root.PEM, []byte("END CERTIFICATE"), []byte("END PRIVATE KEY"), 1)), mal, "end.pem", ca, []string{"block 1", "does not decode"}},
+		{"trailing binary garbage", importOf(1, CACert, "tail.pem", cat(k.root.PEM, binary)), mal, "tail.pem", ca, []string{"binary data after PEM block 1"}},
+		{"leading binary garbage", importOf(1, CACert, "head.pem", cat(binary, k.root.PEM)), mal, "head.pem", ca, []string{"binary data before the first PEM block"}},
+		{"stray END line", importOf(1, CACert, "end.pem", cat(k.root.PEM, []byte("-----END CERTIFICATE-----\n"))), mal, "end.pem", ca, []string{"END line without its BEGIN", "after PEM block 1"}},
+		{"key as a CA", importOf(1, CACert, "key.pem", k.other.KeyPEM), mal, "key.pem", ca, []string{`unexpected PEM block 1 "PRIVATE KEY"`, "want CERTIFICATE"}},
+		{"key as a client certificate", importOf(2, ClientCert, "key.pem", k.other.KeyPEM), mal, "key.pem", cert, []string{`unexpected PEM block 1 "PRIVATE KEY"`}},
+		{"certificate as a key", importOf(2, PrivateKey, "cert.pem", k.other.PEM), mal, "cert.pem", key, []string{`unexpected PEM block 1 "CERTIFICATE"`, "want PRIVATE KEY"}},
+		{"certificate after the key", importOf(2, PrivateKey, "both.pem", cat(k.client.KeyPEM, k.client.PEM)), mal, "both.pem", key, []string{`unexpected PEM block 2 "CERTIFICATE"`}},
+		{"two keys", importOf(2, PrivateKey, "two.key", cat(k.client.KeyPEM, k.other.KeyPEM)), mal, "two.key", key, []string{"more than one private key", "block 2"}},
 		{"empty CA file", importOf(1, CACert, "empty.pem", nil), mal, "empty.pem", ca, []string{"empty"}},
 		{"blank CA file", importOf(1, CACert, "blank.pem", []byte("\n \r\n\t\n")), mal, "blank.pem", ca, []string{"empty"}},
 		{"empty certificate file", importOf(2, ClientCert, "empty.pem", nil), mal, "empty.pem", cert, []string{"empty"}},
 		{"empty key file", importOf(2, PrivateKey, "empty.key", []byte{}), mal, "empty.key", key, []string{"empty"}},
 		{"DER garbage as a CA", importOf(1, CACert, "junk.der", []byte{0x30, 0x82, 0x01, 0x0a, 0x02, 0x01}), mal, "junk.der", ca, []string{"not a PEM or DER certificate"}},
-		{"DER with trailing bytes", importOf(1, CACert, "ca.der", cat(k.root.cert.Raw, []byte{0, 0, 0})), mal, "ca.der", ca, []string{"not a PEM or DER certificate", "trailing data"}},
+		{"DER with trailing bytes", importOf(1, CACert, "ca.der", cat(k.root.Cert.Raw, []byte{0, 0, 0})), mal, "ca.der", ca, []string{"not a PEM or DER certificate", "trailing data"}},
 		{"text that is not PEM", importOf(1, CACert, "readme.txt", []byte("this is a README, not a certificate\n")), mal, "readme.txt", ca, []string{"not a PEM or DER certificate"}},
 		{"DER garbage as a key", importOf(2, PrivateKey, "junk.key", []byte{0x30, 0x03, 0x02, 0x01, 0x00}), mal, "junk.key", key, []string{"not a PKCS#8, SEC1 or PKCS#1 private key"}},
 		{"bad base64 key", importOf(2, PrivateKey, "b64.key", keyBadB64), mal, "b64.key", key, []string{"block 1", `"PRIVATE KEY"`, "does not decode"}},
-		{"truncated key", importOf(2, PrivateKey, "cut.key", k.other.keyPEM[:len(k.other.keyPEM)/2]), mal, "cut.key", key, []string{"cut short"}},
+		{"truncated key", importOf(2, PrivateKey, "cut.key", k.other.KeyPEM[:len(k.other.KeyPEM)/2]), mal, "cut.key", key, []string{"cut short"}},
 		{"PEM key block holding garbage", importOf(2, PrivateKey, "junk.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("junk")})), mal, "junk.key", key, []string{"not a PKCS#8"}},
 		{"encrypted key", importOf(2, PrivateKey, "enc.key", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}})), nil, "enc.key", key, []string{"encrypted"}},
-		{"leaf as a CA", importOf(1, CACert, "leaf.pem", k.other.pem), nil, "leaf.pem", ca, []string{`"CN=device-0002" is not a CA certificate`}},
-		{"a CA after a leaf", importOf(1, CACert, "mixed.pem", cat(k.root.pem, k.other.pem)), nil, "mixed.pem", ca, []string{"not a CA certificate"}},
+		{"leaf as a CA", importOf(1, CACert, "leaf.pem", k.other.PEM), nil, "leaf.pem", ca, []string{`"CN=device-0002" is not a CA certificate`}},
+		{"a CA after a leaf", importOf(1, CACert, "mixed.pem", cat(k.root.PEM, k.other.PEM)), nil, "mixed.pem", ca, []string{"not a CA certificate"}},
 		{"session state", importOf(3, SessionState, "s.bin", []byte("x")), nil, "s.bin", Ref{3, SessionState}, []string{"cannot import", "session"}},
 		{"pair with a malformed certificate", func(ctx context.Context, s Store) error {
-			return ImportKeyPair(ctx, s, 2, "pair.pem", cut, "pair.key", k.other.keyPEM)
+			return ImportKeyPair(ctx, s, 2, "pair.pem", cut, "pair.key", k.other.KeyPEM)
 		}, mal, "pair.pem", cert, []string{"cut short"}},
 		{"pair with a malformed key", func(ctx context.Context, s Store) error {
-			return ImportKeyPair(ctx, s, 2, "pair.pem", k.other.pem, "pair.key", keyBadB64)
+			return ImportKeyPair(ctx, s, 2, "pair.pem", k.other.PEM, "pair.key", keyBadB64)
 		}, mal, "pair.key", key, []string{"does not decode"}},
 		{"pair with an empty key in a new tag", func(ctx context.Context, s Store) error {
-			return ImportKeyPair(ctx, s, 8, "pair.pem", k.other.pem, "pair.key", nil)
+			return ImportKeyPair(ctx, s, 8, "pair.pem", k.other.PEM, "pair.key", nil)
 		}, mal, "pair.key", Ref{8, PrivateKey}, []string{"empty"}},
 	}
 	checkBad(t, k, cases)
@@ -374,16 +327,16 @@ func TestBadInputGoodPEMStillImports(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemory()
 	text := []byte("Subject: CN=Bad Input Root\nissuer= CN=Bad Input Root\n")
-	crlf := bytes.ReplaceAll(k.expiredCA.pem, []byte("\n"), []byte("\r\n"))
-	if err := Import(ctx, s, 1, CACert, "bundle.pem", cat(text, k.root.pem, text, crlf, []byte("\n# end of bundle\n"))); err != nil {
+	crlf := bytes.ReplaceAll(k.expiredCA.PEM, []byte("\n"), []byte("\r\n"))
+	if err := Import(ctx, s, 1, CACert, "bundle.pem", cat(text, k.root.PEM, text, crlf, []byte("\n# end of bundle\n"))); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := s.Get(ctx, Ref{1, CACert})
-	if want := cat(k.root.pem, k.expiredCA.pem); !bytes.Equal(got, want) {
+	if want := cat(k.root.PEM, k.expiredCA.PEM); !bytes.Equal(got, want) {
 		t.Errorf("stored %q, want the two certificates alone", got)
 	}
 	params := pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}})
-	if err := Import(ctx, s, 2, PrivateKey, "ec.key", cat(params, k.client.keyPEM)); err != nil {
+	if err := Import(ctx, s, 2, PrivateKey, "ec.key", cat(params, k.client.KeyPEM)); err != nil {
 		t.Errorf("key after EC PARAMETERS: %v", err)
 	}
 }
@@ -394,17 +347,17 @@ func TestBadInputKeyMismatch(t *testing.T) {
 	k := newBadKit(t)
 	mm := []error{ErrKeyMismatch}
 	cases := []badCase{
-		{"key for another certificate", importOf(2, PrivateKey, "other.key", k.other.keyPEM), mm, "other.key", Ref{2, PrivateKey},
+		{"key for another certificate", importOf(2, PrivateKey, "other.key", k.other.KeyPEM), mm, "other.key", Ref{2, PrivateKey},
 			[]string{"does not match", `"CN=device-0001"`, "tag 2"}},
-		{"DER key for another certificate", importOf(2, PrivateKey, "other.der", k.other.keyPKCS), mm, "other.der", Ref{2, PrivateKey},
+		{"DER key for another certificate", importOf(2, PrivateKey, "other.der", k.other.KeyDER), mm, "other.der", Ref{2, PrivateKey},
 			[]string{"does not match", "tag 2"}},
-		{"certificate for another key", importOf(2, ClientCert, "other.pem", k.other.pem), mm, "other.pem", Ref{2, ClientCert},
+		{"certificate for another key", importOf(2, ClientCert, "other.pem", k.other.PEM), mm, "other.pem", Ref{2, ClientCert},
 			[]string{"does not match", `"CN=device-0002"`, "key stored under tag 2"}},
 		{"pair that does not match", func(ctx context.Context, s Store) error {
-			return ImportKeyPair(ctx, s, 2, "device.pem", k.client.pem, "other.key", k.other.keyPEM)
+			return ImportKeyPair(ctx, s, 2, "device.pem", k.client.PEM, "other.key", k.other.KeyPEM)
 		}, mm, "other.key", Ref{2, PrivateKey}, []string{`"CN=device-0001"`, "device.pem"}},
 		{"pair that does not match in a new tag", func(ctx context.Context, s Store) error {
-			return ImportKeyPair(ctx, s, 9, "other.pem", k.other.pem, "device.key", k.client.keyPEM)
+			return ImportKeyPair(ctx, s, 9, "other.pem", k.other.PEM, "device.key", k.client.KeyPEM)
 		}, mm, "device.key", Ref{9, PrivateKey}, []string{`"CN=device-0002"`, "other.pem"}},
 	}
 	checkBad(t, k, cases)
@@ -414,7 +367,7 @@ func TestBadInputKeyMismatch(t *testing.T) {
 	s := NewMemory()
 	k.seed(t, s)
 	ctx := context.Background()
-	if err := s.Put(ctx, Ref{2, PrivateKey}, k.other.keyPEM); err != nil {
+	if err := s.Put(ctx, Ref{2, PrivateKey}, k.other.KeyPEM); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadKeyPair(ctx, s, 2); !errors.Is(err, ErrKeyMismatch) || !strings.Contains(err.Error(), "tag 2") {
@@ -466,7 +419,7 @@ func TestBadInputServerName(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			chain := []*x509.Certificate{k.leaf.cert}
+			chain := []*x509.Certificate{k.leaf.Cert}
 			if _, err := v.VerifyServer("fota.example", chain); err != nil {
 				t.Fatalf("the right name: %v", err)
 			}
@@ -505,7 +458,7 @@ func TestBadInputValidity(t *testing.T) {
 		for _, tc := range []struct {
 			name    string
 			kind    Kind
-			c       *badCert
+			c       *testpki.Cert
 			expired bool
 		}{
 			{"expired CA", CACert, k.expiredCA, true},
@@ -515,33 +468,33 @@ func TestBadInputValidity(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				s := NewMemory()
-				if err := Import(ctx, s, 5, tc.kind, "c.pem", tc.c.pem); err != nil {
+				if err := Import(ctx, s, 5, tc.kind, "c.pem", tc.c.PEM); err != nil {
 					t.Fatalf("Import refused a certificate outside its validity period: %v", err)
 				}
 				if tc.kind == ClientCert {
-					if err := Import(ctx, s, 5, PrivateKey, "c.key", tc.c.keyPEM); err != nil {
+					if err := Import(ctx, s, 5, PrivateKey, "c.key", tc.c.KeyPEM); err != nil {
 						t.Fatal(err)
 					}
 					if _, err := LoadKeyPair(ctx, s, 5); err != nil {
 						t.Errorf("LoadKeyPair: %v", err)
 					}
 				}
-				err := CheckValidity(cat(k.root.pem, tc.c.pem), now)
+				err := CheckValidity(cat(k.root.PEM, tc.c.PEM), now)
 				var ve *ValidityError
-				if !errors.As(err, &ve) || ve.Subject != tc.c.cert.Subject.String() || ve.Expired() != tc.expired ||
-					!ve.NotBefore.Equal(tc.c.cert.NotBefore) || !ve.NotAfter.Equal(tc.c.cert.NotAfter) {
-					t.Fatalf("CheckValidity: %v, want a *ValidityError for %s", err, tc.c.cert.Subject)
+				if !errors.As(err, &ve) || ve.Subject != tc.c.Cert.Subject.String() || ve.Expired() != tc.expired ||
+					!ve.NotBefore.Equal(tc.c.Cert.NotBefore) || !ve.NotAfter.Equal(tc.c.Cert.NotAfter) {
+					t.Fatalf("CheckValidity: %v, want a *ValidityError for %s", err, tc.c.Cert.Subject)
 				}
 				state := map[bool]string{true: "has expired", false: "is not valid yet"}[tc.expired]
-				for _, want := range []string{tc.c.cert.Subject.String(), state,
-					tc.c.cert.NotBefore.UTC().Format("2006-01-02 15:04:05"), tc.c.cert.NotAfter.UTC().Format("2006-01-02 15:04:05")} {
+				for _, want := range []string{tc.c.Cert.Subject.String(), state,
+					tc.c.Cert.NotBefore.UTC().Format("2006-01-02 15:04:05"), tc.c.Cert.NotAfter.UTC().Format("2006-01-02 15:04:05")} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("%q does not say %q", err, want)
 					}
 				}
 			})
 		}
-		if err := CheckValidity(cat(k.root.pem, k.leaf.pem), now); err != nil {
+		if err := CheckValidity(cat(k.root.PEM, k.leaf.PEM), now); err != nil {
 			t.Errorf("CheckValidity of valid certificates: %v", err)
 		}
 		if err := CheckValidity([]byte("-----BEGIN CERTIFICATE-----\n"), now); !errors.Is(err, ErrMalformed) {
@@ -551,17 +504,17 @@ func TestBadInputValidity(t *testing.T) {
 
 	t.Run("verify", func(t *testing.T) {
 		s := NewMemory()
-		for tag, c := range map[Tag]*badCert{1: k.root, 2: k.expiredCA, 3: k.futureCA} {
-			if err := Import(ctx, s, tag, CACert, "ca.pem", c.pem); err != nil {
+		for tag, c := range map[Tag]*testpki.Cert{1: k.root, 2: k.expiredCA, 3: k.futureCA} {
+			if err := Import(ctx, s, tag, CACert, "ca.pem", c.PEM); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, tc := range []struct {
 			name   string
 			tag    Tag
-			leaf   *badCert
-			bad    *badCert // the certificate outside its validity period
-			after  bool     // now is after its NotAfter (else before its NotBefore)
+			leaf   *testpki.Cert
+			bad    *testpki.Cert // the certificate outside its validity period
+			after  bool          // now is after its NotAfter (else before its NotBefore)
 			anchor string
 		}{
 			{"expired server certificate", 1, k.expiredLeaf, k.expiredLeaf, true, "Bad Input Root"},
@@ -575,26 +528,26 @@ func TestBadInputValidity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = v.VerifyServer("fota.example", []*x509.Certificate{tc.leaf.cert})
+				_, err = v.VerifyServer("fota.example", []*x509.Certificate{tc.leaf.Cert})
 				var nae *NoAnchorError
 				var ci x509.CertificateInvalidError
-				if !errors.As(err, &nae) || !errors.As(err, &ci) || ci.Reason != x509.Expired || !ci.Cert.Equal(tc.bad.cert) {
-					t.Fatalf("%v, want a *NoAnchorError wrapping x509.CertificateInvalidError (Expired) for %s", err, tc.bad.cert.Subject)
+				if !errors.As(err, &nae) || !errors.As(err, &ci) || ci.Reason != x509.Expired || !ci.Cert.Equal(tc.bad.Cert) {
+					t.Fatalf("%v, want a *NoAnchorError wrapping x509.CertificateInvalidError (Expired) for %s", err, tc.bad.Cert.Subject)
 				}
-				bound, rel := tc.bad.cert.NotAfter, "after"
+				bound, rel := tc.bad.Cert.NotAfter, "after"
 				if !tc.after {
-					bound, rel = tc.bad.cert.NotBefore, "before"
+					bound, rel = tc.bad.Cert.NotBefore, "before"
 				}
 				var ve *ValidityError
-				if !errors.As(err, &ve) || ve.Subject != tc.bad.cert.Subject.String() || !ve.NotAfter.Equal(tc.bad.cert.NotAfter) {
-					t.Errorf("%v, want a *ValidityError naming %s", err, tc.bad.cert.Subject)
+				if !errors.As(err, &ve) || ve.Subject != tc.bad.Cert.Subject.String() || !ve.NotAfter.Equal(tc.bad.Cert.NotAfter) {
+					t.Errorf("%v, want a *ValidityError naming %s", err, tc.bad.Cert.Subject)
 				}
 				state := "has expired"
 				if !tc.after {
 					state = "is not valid yet"
 				}
 				for _, want := range []string{"expired or is not yet valid", rel + " " + bound.UTC().Format(time.RFC3339), tc.anchor,
-					fmt.Sprintf("%q %s", tc.bad.cert.Subject.String(), state)} {
+					fmt.Sprintf("%q %s", tc.bad.Cert.Subject.String(), state)} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("%q does not say %q", err, want)
 					}
@@ -682,7 +635,7 @@ func TestBadInputWriteFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := snapshotOf(t, s, dir)
-		err = Import(ctx, s, 7, CACert, "root.pem", k.root.pem)
+		err = Import(ctx, s, 7, CACert, "root.pem", k.root.PEM)
 		if !errors.Is(err, syscall.ENOTDIR) || !strings.Contains(err.Error(), "tag 7 ca") || !strings.Contains(err.Error(), filepath.Join(dir, "7")) {
 			t.Errorf("import into a tag whose folder is a file: %v", err)
 		}
@@ -703,7 +656,7 @@ func TestBadInputWriteFails(t *testing.T) {
 		// written the temporary file, before it takes the value's name.
 		ctx, cancel := context.WithCancel(ctx)
 		cut := &cutContext{Context: ctx, cancel: cancel, after: 1}
-		err = Import(cut, s, 7, CACert, "root.pem", k.root.pem)
+		err = Import(cut, s, 7, CACert, "root.pem", k.root.PEM)
 		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "tag 7 ca") {
 			t.Errorf("a Put cut short: %v", err)
 		}
@@ -724,7 +677,7 @@ func TestBadInputWriteFails(t *testing.T) {
 				fs := &failingStore{Store: s, failPut: ClientCert, failUndo: undoFails}
 				for _, tag := range []Tag{2, 6} { // replacing a pair, and a new tag
 					fs.putsSoFar = 0
-					err := ImportKeyPair(ctx, fs, tag, "other.pem", k.other.pem, "other.key", k.other.keyPEM)
+					err := ImportKeyPair(ctx, fs, tag, "other.pem", k.other.PEM, "other.key", k.other.KeyPEM)
 					if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), fmt.Sprintf("tag %d cert", tag)) {
 						t.Errorf("tag %d: %v, want the write error", tag, err)
 					}
@@ -771,7 +724,7 @@ func TestBadInputWriteFails(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer os.Chmod(tc.folder, 0o700)
-				err := Import(ctx, s, tc.tag, CACert, "root.pem", k.root.pem)
+				err := Import(ctx, s, tc.tag, CACert, "root.pem", k.root.PEM)
 				if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), Ref{tc.tag, CACert}.String()) ||
 					!strings.Contains(err.Error(), filepath.Join(dir, fmt.Sprint(tc.tag))) {
 					t.Errorf("import into a read-only folder: %v", err)

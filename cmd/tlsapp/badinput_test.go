@@ -3,17 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testpki"
 )
 
 // The tests in this file give the tool bad input — malformed files, keys
@@ -29,63 +24,6 @@ import (
 // server under the wrong name, missing tags, store paths that are not
 // directories or cannot be written — and check that it exits non-zero,
 // says on stderr what is wrong and where, and leaves the store as it was.
-
-// pkiCert is a certificate made for these tests.
-type pkiCert struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-	keyPEM  []byte
-}
-
-// issueCert makes a certificate for cn valid from notBefore to notAfter,
-// signed by issuer (self-signed when nil). Leaves carry hosts.
-func issueCert(t *testing.T, cn string, ca bool, notBefore, notAfter time.Time, issuer *pkiCert, hosts ...string) *pkiCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: cn},
-		NotBefore: notBefore, NotAfter: notAfter, BasicConstraintsValid: true, IsCA: ca}
-	if ca {
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		for _, h := range hosts {
-			if ip := net.ParseIP(h); ip != nil {
-				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-			} else {
-				tmpl.DNSNames = append(tmpl.DNSNames, h)
-			}
-		}
-	}
-	parent, signKey := tmpl, key
-	if issuer != nil {
-		parent, signKey = issuer.cert, issuer.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pkiCert{cert: c, key: key,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})}
-}
-
-// tlsCert is c with its issuer's chain, for a server.
-func (c *pkiCert) tlsCert() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{c.cert.Raw}, PrivateKey: c.key, Leaf: c.cert}
-}
 
 // writeFiles writes name → contents into dir and returns name → path.
 func writeFiles(t *testing.T, dir string, files map[string][]byte) map[string]string {
@@ -163,49 +101,49 @@ func credList(t *testing.T, store string) string {
 
 // badPKI is the material of these tests.
 type badPKI struct {
-	root, client, other   *pkiCert
-	expiredCA, futureCA   *pkiCert
-	server                *pkiCert          // for 127.0.0.1, issued by root
-	expiredSrv, futureSrv *pkiCert          // for 127.0.0.1, issued by root
-	underExpired          *pkiCert          // for 127.0.0.1, issued by expiredCA
-	expiredCli, futureCli *pkiCert          // client certificates issued by root
+	root, client, other   *testpki.Cert
+	expiredCA, futureCA   *testpki.Cert
+	server                *testpki.Cert     // for 127.0.0.1, issued by root
+	expiredSrv, futureSrv *testpki.Cert     // for 127.0.0.1, issued by root
+	underExpired          *testpki.Cert     // for 127.0.0.1, issued by expiredCA
+	expiredCli, futureCli *testpki.Cert     // client certificates issued by root
 	files                 map[string]string // name → path of the files to import
 }
 
 func newBadPKI(t *testing.T) *badPKI {
 	now := time.Now()
 	p := &badPKI{}
-	p.root = issueCert(t, "CLI Bad Input Root", true, now.Add(-time.Hour), now.Add(48*time.Hour), nil)
-	p.client = issueCert(t, "device-0001", false, now.Add(-time.Hour), now.Add(24*time.Hour), p.root)
-	p.other = issueCert(t, "device-0002", false, now.Add(-time.Hour), now.Add(24*time.Hour), p.root)
-	p.expiredCA = issueCert(t, "CLI Expired Root", true, now.Add(-72*time.Hour), now.Add(-24*time.Hour), nil)
-	p.futureCA = issueCert(t, "CLI Future Root", true, now.Add(24*time.Hour), now.Add(72*time.Hour), nil)
-	p.server = issueCert(t, "fw server", false, now.Add(-time.Hour), now.Add(24*time.Hour), p.root, "127.0.0.1", "fw.example")
-	p.expiredSrv = issueCert(t, "expired fw server", false, now.Add(-72*time.Hour), now.Add(-24*time.Hour), p.root, "127.0.0.1")
-	p.futureSrv = issueCert(t, "future fw server", false, now.Add(24*time.Hour), now.Add(72*time.Hour), p.root, "127.0.0.1")
-	p.underExpired = issueCert(t, "fw server under an expired root", false, now.Add(-72*time.Hour), now.Add(24*time.Hour), p.expiredCA, "127.0.0.1")
-	p.expiredCli = issueCert(t, "expired device", false, now.Add(-72*time.Hour), now.Add(-24*time.Hour), p.root)
-	p.futureCli = issueCert(t, "future device", false, now.Add(24*time.Hour), now.Add(72*time.Hour), p.root)
-	cut := p.other.certPEM[:len(p.other.certPEM)/2]
+	p.root = testpki.Issue(t, "CLI Bad Input Root", true, now.Add(-time.Hour), now.Add(48*time.Hour), nil)
+	p.client = testpki.Issue(t, "device-0001", false, now.Add(-time.Hour), now.Add(24*time.Hour), p.root)
+	p.other = testpki.Issue(t, "device-0002", false, now.Add(-time.Hour), now.Add(24*time.Hour), p.root)
+	p.expiredCA = testpki.Issue(t, "CLI Expired Root", true, now.Add(-72*time.Hour), now.Add(-24*time.Hour), nil)
+	p.futureCA = testpki.Issue(t, "CLI Future Root", true, now.Add(24*time.Hour), now.Add(72*time.Hour), nil)
+	p.server = testpki.Issue(t, "fw server", false, now.Add(-time.Hour), now.Add(24*time.Hour), p.root, "127.0.0.1", "fw.example")
+	p.expiredSrv = testpki.Issue(t, "expired fw server", false, now.Add(-72*time.Hour), now.Add(-24*time.Hour), p.root, "127.0.0.1")
+	p.futureSrv = testpki.Issue(t, "future fw server", false, now.Add(24*time.Hour), now.Add(72*time.Hour), p.root, "127.0.0.1")
+	p.underExpired = testpki.Issue(t, "fw server under an expired root", false, now.Add(-72*time.Hour), now.Add(24*time.Hour), p.expiredCA, "127.0.0.1")
+	p.expiredCli = testpki.Issue(t, "expired device", false, now.Add(-72*time.Hour), now.Add(-24*time.Hour), p.root)
+	p.futureCli = testpki.Issue(t, "future device", false, now.Add(24*time.Hour), now.Add(72*time.Hour), p.root)
+	cut := p.other.PEM[:len(p.other.PEM)/2]
 	p.files = writeFiles(t, t.TempDir(), map[string][]byte{
-		"root.pem":        p.root.certPEM,
-		"device.pem":      p.client.certPEM,
-		"device.key":      p.client.keyPEM,
-		"other.pem":       p.other.certPEM,
-		"other.key":       p.other.keyPEM,
+		"root.pem":        p.root.PEM,
+		"device.pem":      p.client.PEM,
+		"device.key":      p.client.KeyPEM,
+		"other.pem":       p.other.PEM,
+		"other.key":       p.other.KeyPEM,
 		"bad-base64.pem":  []byte("-----BEGIN CERTIFICATE-----\n!!!! not base64 !!!!\n-----END CERTIFICATE-----\n"),
 		"cut.pem":         cut,
-		"bundle-cut.pem":  append(append([]byte{}, p.root.certPEM...), cut...),
-		"trailing.pem":    append(append([]byte{}, p.root.certPEM...), 0x00, 0xff, 0x30, 0x82),
+		"bundle-cut.pem":  append(append([]byte{}, p.root.PEM...), cut...),
+		"trailing.pem":    append(append([]byte{}, p.root.PEM...), 0x00, 0xff, 0x30, 0x82),
 		"empty.pem":       nil,
 		"garbage.der":     {0x30, 0x82, 0x01, 0x0a, 0x02, 0x01, 0x00},
 		"bad-base64.key":  []byte("-----BEGIN PRIVATE KEY-----\nMIGH*not*base64\n-----END PRIVATE KEY-----\n"),
-		"expired-ca.pem":  p.expiredCA.certPEM,
-		"future-ca.pem":   p.futureCA.certPEM,
-		"expired-dev.pem": p.expiredCli.certPEM,
-		"expired-dev.key": p.expiredCli.keyPEM,
-		"future-dev.pem":  p.futureCli.certPEM,
-		"future-dev.key":  p.futureCli.keyPEM,
+		"expired-ca.pem":  p.expiredCA.PEM,
+		"future-ca.pem":   p.futureCA.PEM,
+		"expired-dev.pem": p.expiredCli.PEM,
+		"expired-dev.key": p.expiredCli.KeyPEM,
+		"future-dev.pem":  p.futureCli.PEM,
+		"future-dev.key":  p.futureCli.KeyPEM,
 	})
 	return p
 }
@@ -262,9 +200,9 @@ func TestBadInputCredImport(t *testing.T) {
 		{"pair with a malformed key in a new tag", imp("4", "cert", f["other.pem"], f["bad-base64.key"]), 1,
 			[]string{"bad-base64.key", "tag 4 key", "does not decode"}},
 		{"expired CA", imp("3", "ca", f["expired-ca.pem"]), 1,
-			[]string{"expired-ca.pem", "refused", `"CN=CLI Expired Root" has expired`, p.expiredCA.cert.NotAfter.UTC().Format("2006-01-02 15:04:05"), "--allow-expired"}},
+			[]string{"expired-ca.pem", "refused", `"CN=CLI Expired Root" has expired`, p.expiredCA.Cert.NotAfter.UTC().Format("2006-01-02 15:04:05"), "--allow-expired"}},
 		{"CA not yet valid", imp("3", "ca", f["future-ca.pem"]), 1,
-			[]string{"future-ca.pem", `"CN=CLI Future Root" is not valid yet`, p.futureCA.cert.NotBefore.UTC().Format("2006-01-02 15:04:05")}},
+			[]string{"future-ca.pem", `"CN=CLI Future Root" is not valid yet`, p.futureCA.Cert.NotBefore.UTC().Format("2006-01-02 15:04:05")}},
 		{"expired device certificate", imp("2", "cert", f["expired-dev.pem"], f["expired-dev.key"]), 1,
 			[]string{"expired-dev.pem", `"CN=expired device" has expired`}},
 		{"device certificate not yet valid", imp("4", "cert", f["future-dev.pem"], f["future-dev.key"]), 1,
@@ -555,10 +493,10 @@ func TestBadInputGetVerification(t *testing.T) {
 	if r := runBin(t, "cred", "import", "--store", store, "--tag", "3", "--kind", "ca", "--allow-expired", p.files["expired-ca.pem"]); r.code != 0 {
 		t.Fatalf("import of the expired root: status %d", r.code)
 	}
-	good := badTLSServer(t, p.server.tlsCert())
-	expired := badTLSServer(t, p.expiredSrv.tlsCert())
-	future := badTLSServer(t, p.futureSrv.tlsCert())
-	underExpired := badTLSServer(t, p.underExpired.tlsCert())
+	good := badTLSServer(t, p.server.TLS())
+	expired := badTLSServer(t, p.expiredSrv.TLS())
+	future := badTLSServer(t, p.futureSrv.TLS())
+	underExpired := badTLSServer(t, p.underExpired.TLS())
 	layout := "2006-01-02 15:04:05"
 	ca := p.files["root.pem"]
 	for _, tc := range []struct {
@@ -568,15 +506,15 @@ func TestBadInputGetVerification(t *testing.T) {
 		says []string
 	}{
 		{"expired server certificate, --ca", expired, []string{"--ca", ca}, []string{"root.pem", "CN=CLI Bad Input Root",
-			`"CN=expired fw server" has expired`, p.expiredSrv.cert.NotBefore.UTC().Format(layout), p.expiredSrv.cert.NotAfter.UTC().Format(layout)}},
+			`"CN=expired fw server" has expired`, p.expiredSrv.Cert.NotBefore.UTC().Format(layout), p.expiredSrv.Cert.NotAfter.UTC().Format(layout)}},
 		{"expired server certificate, --store", expired, []string{"--store", store, "--tags", "1"}, []string{`tag 1 "CN=CLI Bad Input Root"`,
-			`"CN=expired fw server" has expired`, p.expiredSrv.cert.NotAfter.UTC().Format(layout)}},
+			`"CN=expired fw server" has expired`, p.expiredSrv.Cert.NotAfter.UTC().Format(layout)}},
 		{"server certificate not yet valid", future, []string{"--ca", ca}, []string{
-			`"CN=future fw server" is not valid yet`, p.futureSrv.cert.NotBefore.UTC().Format(layout)}},
+			`"CN=future fw server" is not valid yet`, p.futureSrv.Cert.NotBefore.UTC().Format(layout)}},
 		{"server certificate not yet valid, --store", future, []string{"--store", store}, []string{
-			`"CN=future fw server" is not valid yet`, p.futureSrv.cert.NotBefore.UTC().Format(layout)}},
+			`"CN=future fw server" is not valid yet`, p.futureSrv.Cert.NotBefore.UTC().Format(layout)}},
 		{"expired root in the store", underExpired, []string{"--store", store, "--tags", "3"}, []string{`tag 3 "CN=CLI Expired Root"`,
-			`"CN=CLI Expired Root" has expired`, p.expiredCA.cert.NotAfter.UTC().Format(layout)}},
+			`"CN=CLI Expired Root" has expired`, p.expiredCA.Cert.NotAfter.UTC().Format(layout)}},
 		{"expired root as --ca", underExpired, []string{"--ca", p.files["expired-ca.pem"]}, []string{"expired-ca.pem",
 			`"CN=CLI Expired Root" has expired`}},
 		{"wrong name, --ca", good, []string{"--ca", ca, "--servername", "wrong.example"}, []string{`"wrong.example"`, "not wrong.example", "root.pem"}},
