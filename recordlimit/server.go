@@ -59,7 +59,9 @@ type ServerConn struct {
 const serverReadBuffer = MaxCiphertextTLS12 + HeaderLen
 
 // NewServerConn returns a guard for the server side of transport. maxRecord,
-// when above zero, caps every record whatever the client asks for.
+// when above zero, caps every record whatever the client asks for. The
+// guard reads transport through a buffer of about 16 KiB, which it holds
+// for the life of the connection.
 func NewServerConn(transport net.Conn, maxRecord int) *ServerConn {
 	c := &ServerConn{Conn: transport, maxRecord: maxRecord, in: bufio.NewReaderSize(transport, serverReadBuffer)}
 	c.batcher.w = transport
