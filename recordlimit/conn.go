@@ -205,7 +205,10 @@ func (c *Conn) fail(err error) error {
 	return err
 }
 
-// Read hands the stack at most one record per call, after checking it.
+// Read hands the stack the bytes of checked records: the current one, and,
+// once the negotiation is over, the records after it that are already
+// whole in the buffer, each checked in turn, so that a stack reading into a
+// large buffer takes several small records in one call.
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.left == 0 {
 		// The stored error comes only after the whole of the last record
@@ -226,24 +229,53 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	p = p[:min(len(p), c.left)]
-	var n int
-	var err error
-	if c.rr < c.rw {
-		n = copy(p, (*c.rbuf)[c.rr:c.rw])
-		c.rr += n
-	} else {
-		// Nothing buffered: read the rest of the body straight into p.
-		n, err = c.Conn.Read(p)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	n, err := c.readCurrent(p)
+	for err == nil && n < len(p) && c.left == 0 && c.nextBuffered() {
+		// An error here is stored (a bad header) and returned by the
+		// next call, after what was read so far.
+		if c.nextRecord() != nil {
+			break
+		}
+		var m int
+		m, err = c.readCurrent(p[n:])
+		n += m
+	}
+	return n, err
+}
+
+// readCurrent reads into p from the record being handed over.
+func (c *Conn) readCurrent(p []byte) (int, error) {
+	if c.rr == c.rw {
+		// Nothing buffered: read what the transport has, which may reach
+		// into the records after this one.
+		if err := c.fill(1); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
 		}
 	}
+	n := copy(p[:min(len(p), c.left)], (*c.rbuf)[c.rr:c.rw])
+	c.rr += n
 	c.left -= n
 	if c.left == 0 && c.rr == c.rw {
 		c.releaseReadBuf()
 	}
-	return n, err
+	return n, nil
+}
+
+// nextBuffered reports whether the next record can be checked and handed
+// over without reading the transport: the negotiation is over, nothing has
+// failed, and the whole record is in the buffer.
+func (c *Conn) nextBuffered() bool {
+	if c.rbuf == nil || c.cut != nil || c.rw-c.rr < HeaderLen {
+		return false
+	}
+	c.mu.Lock()
+	done := c.phase == negotiated && c.rerr == nil
+	c.mu.Unlock()
+	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
+	return done && c.rw-c.rr >= HeaderLen+(int(hdr[3])<<8|int(hdr[4]))
 }
 
 // fill makes at least n bytes available in the read buffer.

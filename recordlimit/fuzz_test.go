@@ -445,19 +445,7 @@ func (m *memConn) Close() error                { return nil }
 // error) and that the guard's own buffers stay bounded. The cross-package
 // version with real captured handshakes is fuzz.FuzzReceivePath.
 func FuzzConnRead(f *testing.F) {
-	sh := func(exts ...Extension) []byte {
-		var b cryptobyte.Builder
-		b.AddUint8(typeServerHello)
-		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-			b.AddUint16(0x0303)
-			b.AddBytes(make([]byte, 32))
-			b.AddUint8(0)
-			b.AddUint16(0xc02b)
-			b.AddUint8(0)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { appendExtensions(b, exts) })
-		})
-		return AppendRecords(nil, TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
-	}
+	sh := serverHelloRecord
 	tls12 := sh(Extension{ExtMaxFragmentLength, []byte{1}})
 	tls12 = append(tls12, AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 600), 512)...)
 	tls12 = append(tls12, 20, 3, 3, 0, 1, 1, 23, 3, 3, 2, 0x10)
@@ -492,6 +480,22 @@ func FuzzConnRead(f *testing.F) {
 			t.Fatal("bytes changed on the way through")
 		}
 	})
+}
+
+// serverHelloRecord returns a TLS 1.2 ServerHello carrying exts, as a
+// record.
+func serverHelloRecord(exts ...Extension) []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(typeServerHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(0x0303)
+		b.AddBytes(make([]byte, 32))
+		b.AddUint8(0)
+		b.AddUint16(0xc02b)
+		b.AddUint8(0)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { appendExtensions(b, exts) })
+	})
+	return AppendRecords(nil, TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
 }
 
 // checkReceive reads c to the end in reads of readSize bytes, as the TLS
@@ -554,19 +558,7 @@ func checkReceive(t *testing.T, c *Conn, stream []byte, readSize int) []byte {
 // five bytes of the header with its impossible length to send record_overflow
 // itself. Found by fuzz.FuzzChunkedReceive (read size 2).
 func TestOverflowSignalShortReads(t *testing.T) {
-	var b cryptobyte.Builder
-	b.AddUint8(typeServerHello)
-	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddUint16(0x0303)
-		b.AddBytes(make([]byte, 32))
-		b.AddUint8(0)
-		b.AddUint16(0xc02b)
-		b.AddUint8(0)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			appendExtensions(b, []Extension{{ExtMaxFragmentLength, []byte{1}}})
-		})
-	})
-	stream := AppendRecords(nil, TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
+	stream := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
 	overAt := len(stream)
 	stream = append(stream, AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 513), 513)...)
 	for _, size := range []int{1, 2, 3, 4, 5, 512} {

@@ -1,0 +1,58 @@
+package recordlimit
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// TestReadGathersRecords checks that once the negotiation is over Read
+// hands over, in one call, the records that are whole in the buffer, each
+// checked: the stack gets every good record in order and the error for a
+// bad one on the call after the records before it, whatever its read size.
+func TestReadGathersRecords(t *testing.T) {
+	hello := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}}) // MFL 512 echoed
+	stream := append([]byte(nil), hello...)
+	for i := range 3 {
+		stream = append(stream, AppendRecords(nil, TypeHandshake, 0x0303, bytes.Repeat([]byte{byte(i)}, 300), 512)...)
+	}
+	good := len(stream)
+	for _, tc := range []struct {
+		name  string
+		tail  []byte
+		want  error
+		calls int // Reads to the error with a 64 KiB buffer
+	}{
+		{"unknown type", []byte{99, 3, 3, 0, 1, 0}, ErrBadRecord, 2},
+		{"above the limit", AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 513), 513), ErrRecordOverflow, 2},
+	} {
+		for _, size := range []int{64 << 10, 700, 1} {
+			c := NewConn(&memConn{r: bytes.NewReader(append(append([]byte(nil), stream...), tc.tail...))}, Offer{MaxFragmentLength: MFL512})
+			p := make([]byte, size)
+			var got []byte
+			var err error
+			calls := 0
+			for err == nil && calls < 10000 {
+				var n int
+				n, err = c.Read(p)
+				got = append(got, p[:n]...)
+				calls++
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("%s, reads of %d: error %v, want %v", tc.name, size, err, tc.want)
+			}
+			wantGot := stream[:good]
+			if tc.want == ErrRecordOverflow {
+				// The overflow signal: the header with an impossible length.
+				wantGot = append(append([]byte(nil), stream[:good]...), tc.tail[:3]...)
+				wantGot = append(wantGot, 0xff, 0xff)
+			}
+			if !bytes.Equal(got, wantGot) {
+				t.Errorf("%s, reads of %d: the stack got %d bytes, want %d", tc.name, size, len(got), len(wantGot))
+			}
+			if size == 64<<10 && calls != tc.calls {
+				t.Errorf("%s: %d Reads with a 64 KiB buffer, want %d (all good records in one)", tc.name, calls, tc.calls)
+			}
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package tlsapp
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// ownSites returns the allocations so far whose allocating function (the
+// innermost frame outside the runtime) is in this module's library
+// packages, by function and line.
+func ownSites() map[string]int64 {
+	runtime.GC()
+	runtime.GC() // the profile lags up to two cycles
+	n, _ := runtime.MemProfile(nil, true)
+	recs := make([]runtime.MemProfileRecord, n+100)
+	n, _ = runtime.MemProfile(recs, true)
+	sites := map[string]int64{}
+	for _, r := range recs[:n] {
+		frames := runtime.CallersFrames(r.Stack())
+		for {
+			f, more := frames.Next()
+			if !strings.HasPrefix(f.Function, "runtime.") {
+				for _, pkg := range []string{"github.com/tlsapp/tlsapp/tlsapp.", "github.com/tlsapp/tlsapp/recordlimit."} {
+					if strings.HasPrefix(f.Function, pkg) && !strings.HasSuffix(f.File, "_test.go") {
+						sites[fmt.Sprintf("%s:%d", f.Function, f.Line)] += r.AllocObjects
+					}
+				}
+				break
+			}
+			if !more {
+				break
+			}
+		}
+	}
+	return sites
+}
+
+// TestSteadyStateAllocations checks that, once a connection is warm, Write
+// and Read allocate nothing in tlsapp and recordlimit themselves: every
+// allocation of the steady state (TLS 1.3, 2048-byte records, 1 KiB and
+// 16 KiB operations) is made by the TLS stack underneath. The benchmark
+// (BenchmarkSteadyState in ./bench) counts the stack's own, once per
+// record it is handed.
+func TestSteadyStateAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("profiles every allocation")
+	}
+	for _, size := range []int{1 << 10, 16 << 10} {
+		t.Run(fmt.Sprintf("%dKiB", size>>10), func(t *testing.T) {
+			addr := startGoServer(t, &tls.Config{}, echo)
+			c := dialTest(t, addr, Config{MinVersion: tls.VersionTLS13, RecordSizeLimit: 2048, SendRecordLimit: 2048})
+			buf := make([]byte, size)
+			roundTrip := func() {
+				if _, err := c.Write(buf); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 20 { // warm up: buffers grow, pools fill
+				roundTrip()
+			}
+			old := runtime.MemProfileRate
+			runtime.MemProfileRate = 1
+			defer func() { runtime.MemProfileRate = old }()
+			before := ownSites()
+			for range 200 {
+				roundTrip()
+			}
+			after := ownSites()
+			// An allocation made by every Write or Read shows up at least
+			// 200 times. The buffer pools, which every garbage collection
+			// empties (ownSites runs two), refill with a few: amortised,
+			// not per operation.
+			for site, n := range after {
+				if d := n - before[site]; d > 10 {
+					t.Errorf("%s allocated %d objects in 200 round trips of %d bytes", site, d, size)
+				} else if d > 0 {
+					t.Logf("%s allocated %d objects in 200 round trips (a pool refilling after GC)", site, d)
+				}
+			}
+		})
+	}
+}
