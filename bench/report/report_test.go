@@ -273,6 +273,24 @@ func TestEvaluateMetAndMissed(t *testing.T) {
 				set(t, r, p.name(tlsappName), "allocs/op", get(t, r, p.name(utlsName), "allocs/op"))
 			}
 		}, Met},
+		{"allocs met when each record tlsapp writes costs utls's per-call allocation", 3, func(t *testing.T, r *Results) {
+			set(t, r, "SteadyState/write/16KiB/limit=2048/utls", "allocs/op", 1)
+			set(t, r, "SteadyState/write/16KiB/limit=2048/tlsapp", "allocs/op", 8)
+			for _, p := range steadyPoints(r) {
+				if p != "SteadyState/write/16KiB/limit=2048" {
+					set(t, r, p.name(tlsappName), "allocs/op", get(t, r, p.name(utlsName), "allocs/op"))
+				}
+			}
+		}, Met},
+		{"allocs missed by one record's worth", 3, func(t *testing.T, r *Results) {
+			set(t, r, "SteadyState/write/16KiB/limit=2048/utls", "allocs/op", 1)
+			set(t, r, "SteadyState/write/16KiB/limit=2048/tlsapp", "allocs/op", 9)
+			for _, p := range steadyPoints(r) {
+				if p != "SteadyState/write/16KiB/limit=2048" {
+					set(t, r, p.name(tlsappName), "allocs/op", get(t, r, p.name(utlsName), "allocs/op"))
+				}
+			}
+		}, Missed},
 		{"allocs missed by one", 3, func(t *testing.T, r *Results) {
 			for _, p := range steadyPoints(r) {
 				set(t, r, p.name(tlsappName), "allocs/op", 0)
@@ -393,5 +411,22 @@ func TestProvenance(t *testing.T) {
 	}
 	if len(r.Header) != 1 || len(r.Names) != 1 {
 		t.Errorf("the provenance lines leaked into the results: %v %v", r.Header, r.Names)
+	}
+}
+
+func TestWriteCalls(t *testing.T) {
+	for _, tc := range []struct {
+		p    steadyPoint
+		want int
+	}{
+		{"SteadyState/write/16KiB/limit=2048", 8},
+		{"SteadyState/write/1KiB/limit=2048", 1},
+		{"SteadyState/write/16KiB/limit=none", 1},
+		{"SteadyState/write/16KiB/limit=3000", 6},
+		{"SteadyState/read/16KiB/limit=2048", 1},
+	} {
+		if got := tc.p.writeCalls(); got != tc.want {
+			t.Errorf("%s: %d write calls, want %d", tc.p, got, tc.want)
+		}
 	}
 }

@@ -199,6 +199,17 @@ func steadyPoints(r *Results) []steadyPoint {
 	return ps
 }
 
+// writeCalls is how many times tlsapp calls utls's Write for one Write of
+// the point: once per record when the write is above the limit (utls cannot
+// be told a record size, so tlsapp splits the data), once otherwise.
+func (p steadyPoint) writeCalls() int {
+	var size, limit int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(string(p), "SteadyState/write/"), "%dKiB/limit=%d", &size, &limit); err != nil || limit <= 0 {
+		return 1
+	}
+	return max(1, (size<<10+limit-1)/limit)
+}
+
 func (p steadyPoint) name(client string) string { return string(p) + "/" + client }
 
 func (p steadyPoint) label() string {
@@ -207,8 +218,9 @@ func (p steadyPoint) label() string {
 
 func allocTarget(r *Results) Verdict {
 	v := Verdict{
-		Target: "0 allocs/op in the library's own layers in steady state (tlsapp's allocs/op less plain utls's, same operation and limit)",
-		Value:  math.Inf(-1),
+		Target: "0 allocs/op in the library's own layers in steady state (tlsapp's allocs/op less what utls allocates for the same work: " +
+			"its allocs per Write call times the Write calls tlsapp makes, one per record, for writes above the limit; its allocs/op otherwise)",
+		Value: math.Inf(-1),
 	}
 	var worst []string
 	for _, p := range steadyPoints(r) {
@@ -217,12 +229,18 @@ func allocTarget(r *Results) Verdict {
 		if !ok1 || !ok2 {
 			continue
 		}
-		extra := app - base
+		calls := p.writeCalls()
+		stack := base * float64(calls)
+		extra := app - stack
 		v.Value = math.Max(v.Value, extra)
-		if extra > 0 {
-			worst = append(worst, fmt.Sprintf("%s: +%g (tlsapp %g, utls %g)", p.label(), extra, app, base))
+		share := fmt.Sprintf("utls %g", base)
+		if calls > 1 {
+			share = fmt.Sprintf("utls %g per Write × %d records = %g", base, calls, stack)
 		}
-		v.Figures = append(v.Figures, fmt.Sprintf("%s: tlsapp %g, utls %g allocs/op", p.label(), app, base))
+		if extra > 0 {
+			worst = append(worst, fmt.Sprintf("%s: +%g (tlsapp %g, %s)", p.label(), extra, app, share))
+		}
+		v.Figures = append(v.Figures, fmt.Sprintf("%s: tlsapp %g, %s allocs/op", p.label(), app, share))
 	}
 	if len(v.Figures) == 0 {
 		v.Value = 0
