@@ -230,7 +230,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := c.readCurrent(p)
-	for err == nil && n < len(p) && c.left == 0 && c.nextBuffered() {
+	for err == nil && c.left == 0 && c.nextBuffered(len(p)-n) {
 		// An error here is stored (a bad header) and returned by the
 		// next call, after what was read so far.
 		if c.nextRecord() != nil {
@@ -264,10 +264,18 @@ func (c *Conn) readCurrent(p []byte) (int, error) {
 	return n, nil
 }
 
+// gatherRoom is what Read leaves free in the caller's buffer when it adds
+// whole records after the current one. crypto/tls and utls read into the
+// free space of a bytes.Buffer, which grows (doubling) when a read leaves
+// it less than bytes.MinRead (512) bytes free: filling it to the brim would
+// double the stack's input buffer for the life of the connection.
+const gatherRoom = 512
+
 // nextBuffered reports whether the next record can be checked and handed
-// over without reading the transport: the negotiation is over, nothing has
-// failed, and the whole record is in the buffer.
-func (c *Conn) nextBuffered() bool {
+// over without reading the transport, into room bytes of the caller's
+// buffer: the negotiation is over, nothing has failed, and the whole record
+// is in the buffer and fits in room with gatherRoom to spare.
+func (c *Conn) nextBuffered(room int) bool {
 	if c.rbuf == nil || c.cut != nil || c.rw-c.rr < HeaderLen {
 		return false
 	}
@@ -275,7 +283,8 @@ func (c *Conn) nextBuffered() bool {
 	done := c.phase == negotiated && c.rerr == nil
 	c.mu.Unlock()
 	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
-	return done && c.rw-c.rr >= HeaderLen+(int(hdr[3])<<8|int(hdr[4]))
+	size := HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))
+	return done && c.rw-c.rr >= size && size+gatherRoom <= room
 }
 
 // fill makes at least n bytes available in the read buffer.

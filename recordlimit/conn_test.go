@@ -56,3 +56,27 @@ func TestReadGathersRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestReadLeavesRoom checks that records added after the current one leave
+// gatherRoom bytes of the caller's buffer free, so that a stack reading
+// into a bytes.Buffer does not grow it.
+func TestReadLeavesRoom(t *testing.T) {
+	hello := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
+	rec := AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 300), 512)
+	stream := append(append(append([]byte(nil), hello...), rec...), rec...)
+	for _, tc := range []struct {
+		size, want int
+	}{
+		{len(hello) + len(rec), len(hello)},                         // room for a record, not for the spare
+		{len(hello) + len(rec) + gatherRoom - 1, len(hello)},        // one byte short
+		{len(hello) + len(rec) + gatherRoom, len(hello) + len(rec)}, // exactly enough
+		{len(stream) + gatherRoom, len(stream)},
+	} {
+		c := NewConn(&memConn{r: bytes.NewReader(stream)}, Offer{MaxFragmentLength: MFL512})
+		p := make([]byte, tc.size)
+		n, err := c.Read(p)
+		if err != nil || n != tc.want || !bytes.Equal(p[:n], stream[:n]) {
+			t.Errorf("Read into %d bytes: %d, %v; want %d", tc.size, n, err, tc.want)
+		}
+	}
+}
