@@ -82,6 +82,7 @@ type Conn struct {
 
 	mu     sync.Mutex // guards the fields below
 	phase  readPhase
+	ended  bool // the stack's handshake is over (EndHandshake)
 	agr    Agreement
 	limits Limits
 	// The TLS 1.3 handshake traffic secrets, kept only while needed.
@@ -205,10 +206,19 @@ func (c *Conn) fail(err error) error {
 	return err
 }
 
+// EndHandshake tells the guard that the stack's handshake is over. From then
+// on Read may hand over several records per call, and the record counts no
+// longer need to tell the handshake's records from those after it.
+func (c *Conn) EndHandshake() {
+	c.mu.Lock()
+	c.ended = true
+	c.mu.Unlock()
+}
+
 // Read hands the stack the bytes of checked records: the current one, and,
-// once the negotiation is over, the records after it that are already
-// whole in the buffer, each checked in turn, so that a stack reading into a
-// large buffer takes several small records in one call.
+// once the handshake is over (EndHandshake), the records after it that are
+// already whole in the buffer, each checked in turn, so that a stack
+// reading into a large buffer takes several small records in one call.
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.left == 0 {
 		// The stored error comes only after the whole of the last record
@@ -273,14 +283,14 @@ const gatherRoom = 512
 
 // nextBuffered reports whether the next record can be checked and handed
 // over without reading the transport, into room bytes of the caller's
-// buffer: the negotiation is over, nothing has failed, and the whole record
+// buffer: the handshake is over, nothing has failed, and the whole record
 // is in the buffer and fits in room with gatherRoom to spare.
 func (c *Conn) nextBuffered(room int) bool {
 	if c.rbuf == nil || c.cut != nil || c.rw-c.rr < HeaderLen {
 		return false
 	}
 	c.mu.Lock()
-	done := c.phase == negotiated && c.rerr == nil
+	done := c.ended && c.phase == negotiated && c.rerr == nil
 	c.mu.Unlock()
 	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
 	size := HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))

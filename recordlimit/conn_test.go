@@ -28,6 +28,7 @@ func TestReadGathersRecords(t *testing.T) {
 	} {
 		for _, size := range []int{64 << 10, 700, 1} {
 			c := NewConn(&memConn{r: bytes.NewReader(append(append([]byte(nil), stream...), tc.tail...))}, Offer{MaxFragmentLength: MFL512})
+			c.EndHandshake() // as soon as the ServerHello is read: the stack's part is not scripted here
 			p := make([]byte, size)
 			var got []byte
 			var err error
@@ -73,10 +74,34 @@ func TestReadLeavesRoom(t *testing.T) {
 		{len(stream) + gatherRoom, len(stream)},
 	} {
 		c := NewConn(&memConn{r: bytes.NewReader(stream)}, Offer{MaxFragmentLength: MFL512})
+		c.EndHandshake()
 		p := make([]byte, tc.size)
 		n, err := c.Read(p)
 		if err != nil || n != tc.want || !bytes.Equal(p[:n], stream[:n]) {
 			t.Errorf("Read into %d bytes: %d, %v; want %d", tc.size, n, err, tc.want)
 		}
+	}
+}
+
+// TestReadOneRecordDuringHandshake checks that until EndHandshake Read
+// hands over one record per call, so that the records counted when the
+// handshake ends are the handshake's own.
+func TestReadOneRecordDuringHandshake(t *testing.T) {
+	hello := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
+	rec := AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 300), 512)
+	stream := append(append(append([]byte(nil), hello...), rec...), rec...)
+	c := NewConn(&memConn{r: bytes.NewReader(stream)}, Offer{MaxFragmentLength: MFL512})
+	p := make([]byte, 64<<10)
+	for i, want := range []int{len(hello), len(rec)} {
+		if n, err := c.Read(p); n != want || err != nil {
+			t.Fatalf("Read %d: %d, %v; want %d", i, n, err, want)
+		}
+	}
+	if st := c.Stats(); st.ReceivedBytes != int64(len(hello)+len(rec)) {
+		t.Errorf("%d bytes counted after two records of %d", st.ReceivedBytes, len(hello)+len(rec))
+	}
+	c.EndHandshake()
+	if n, err := c.Read(p); n != len(rec) || err != nil {
+		t.Fatalf("last Read: %d, %v", n, err)
 	}
 }

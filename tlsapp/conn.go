@@ -216,6 +216,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		c.handshakeDone = true
 		st := c.guard.Stats()
 		c.hsSent, c.hsReceived = st.SentBytes, st.ReceivedBytes
+		c.guard.EndHandshake()
 		c.releaseHandshake()
 	}
 	c.mu.Unlock()
