@@ -100,21 +100,5 @@ func handshakeOnce(b *testing.B, cl client, addr string, o opts) hsBytes {
 // predates RFC 8879.
 func compressingServer(b *testing.B) string {
 	p := testPKI(b)
-	return scripted.ServeEach(b, func(s *scripted.Session) error {
-		if err := s.ReadClientHello(); err != nil {
-			return err
-		}
-		var comp *scripted.Compressor
-		if s.OffersCompression(scripted.Zstd.Algorithm) {
-			comp = scripted.Zstd
-		}
-		if err := s.SendServerHello13(); err != nil {
-			return err
-		}
-		if err := s.Finish13(scripted.EncryptedExtensions(), p.Server.Certificate, p.Server.PrivateKey.(crypto.Signer), comp); err != nil {
-			return err
-		}
-		_, err := io.Copy(io.Discard, s.Conn)
-		return err
-	})
+	return scripted.ServeEach(b, scripted.CertServer(p.Server.Certificate, p.Server.PrivateKey.(crypto.Signer), scripted.Zstd, nil))
 }

@@ -37,23 +37,11 @@ func TestCertificateCompression(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			comp := compressors[tc.alg]
 			offered := make(chan bool, 1)
-			addr := scripted.Serve(t, func(s *scripted.Session) error {
-				if err := s.ReadClientHello(); err != nil {
-					return err
-				}
-				use := comp
-				offered <- s.OffersCompression(comp.Algorithm)
-				if !s.OffersCompression(comp.Algorithm) {
-					use = nil
-				}
-				if err := s.SendServerHello13(); err != nil {
-					return err
-				}
-				if err := s.Finish13(scripted.EncryptedExtensions(), chain.Certificate, chain.PrivateKey.(crypto.Signer), use); err != nil {
-					return err
-				}
-				return s.SendApp([]byte("firmware"))
-			})
+			addr := scripted.Serve(t, scripted.CertServer(chain.Certificate, chain.PrivateKey.(crypto.Signer), comp,
+				func(s *scripted.Session) error {
+					offered <- s.OffersCompression(comp.Algorithm)
+					return s.SendApp([]byte("firmware"))
+				}))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			c, err := Dial(ctx, "tcp", addr, &Config{ServerName: "localhost", RootCAs: newTestPKI(t).Pool,

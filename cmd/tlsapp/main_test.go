@@ -391,23 +391,7 @@ func TestProbeCompressingServer(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, pemCert(ta.CA), 0o644)
 	chain := [][]byte{ta.Server.Certificate[0], ta.CA.Raw}
-	addr := scripted.ServeEach(t, func(s *scripted.Session) error {
-		if err := s.ReadClientHello(); err != nil {
-			return err
-		}
-		var comp *scripted.Compressor
-		if s.OffersCompression(scripted.Zstd.Algorithm) {
-			comp = scripted.Zstd
-		}
-		if err := s.SendServerHello13(); err != nil {
-			return err
-		}
-		if err := s.Finish13(scripted.EncryptedExtensions(), chain, ta.Server.PrivateKey.(crypto.Signer), comp); err != nil {
-			return err
-		}
-		_, err := io.Copy(io.Discard, s.Conn)
-		return err
-	})
+	addr := scripted.ServeEach(t, scripted.CertServer(chain, ta.Server.PrivateKey.(crypto.Signer), scripted.Zstd, nil))
 	r := runBin(t, "probe", "--json", "--ca", ca, "--read-time", "200ms", addr)
 	var rep probeReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/andybalholm/brotli"
@@ -209,6 +210,33 @@ func (s *Session) readClientFinished() error {
 		default:
 			return fmt.Errorf("unexpected %v record from the client", h.Type)
 		}
+	}
+}
+
+// CertServer returns a script that reads the ClientHello and completes a
+// TLS 1.3 handshake presenting chain, signed with key: compressed with comp
+// when the client offers comp's algorithm, as it is otherwise. Then it runs
+// after, or, when after is nil, reads until the client hangs up.
+func CertServer(chain [][]byte, key crypto.Signer, comp *Compressor, after func(*Session) error) func(*Session) error {
+	return func(s *Session) error {
+		if err := s.ReadClientHello(); err != nil {
+			return err
+		}
+		use := comp
+		if !s.OffersCompression(comp.Algorithm) {
+			use = nil
+		}
+		if err := s.SendServerHello13(); err != nil {
+			return err
+		}
+		if err := s.Finish13(EncryptedExtensions(), chain, key, use); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(s)
+		}
+		_, err := io.Copy(io.Discard, s.Conn)
+		return err
 	}
 }
 
