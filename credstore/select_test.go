@@ -2,23 +2,17 @@ package credstore
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
-
+	"github.com/tlsapp/tlsapp/internal/testpki"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -26,21 +20,8 @@ import (
 // it and its key as PEM.
 func clientPEM(t *testing.T, issuer *testCA, cn string) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, &key.PublicKey, issuer.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})
+	c := testpki.Issue(t, cn, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), &testpki.Cert{Cert: issuer.cert, Key: issuer.key})
+	return c.PEM, c.KeyPEM
 }
 
 // selectionServer starts a crypto/tls server on 127.0.0.1 presenting chain.

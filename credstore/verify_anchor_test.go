@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
-
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -106,6 +105,10 @@ func TestFieldScenarioTLS(t *testing.T) {
 		}
 	})
 }
+
+// serial numbers the cross-signed certificates, which share a key and so
+// cannot come from testpki.
+var serial int64 = 10
 
 // crossSigned returns an intermediate CA with one key and one subject,
 // certified by each of parents.

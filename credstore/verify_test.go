@@ -3,22 +3,17 @@ package credstore
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
-
+	"github.com/tlsapp/tlsapp/internal/testpki"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -28,39 +23,25 @@ type testCA struct {
 	pem  []byte
 }
 
-var serial int64 = 10
-
+// newCA issues a CA certificate for name, valid for a day, signed by parent
+// (self-signed when nil).
 func newCA(t *testing.T, name string, parent *testCA) *testCA {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	signer, signKey := tmpl, key
+	var issuer *testpki.Cert
 	if parent != nil {
-		signer, signKey = parent.cert, parent.key
+		issuer = &testpki.Cert{Cert: parent.cert, Key: parent.key}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return &testCA{c, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	c := testpki.Issue(t, name, true, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), issuer)
+	return &testCA{c.Cert, c.Key, c.PEM}
 }
 
+// newLeaf issues a server certificate for fota.example and localhost,
+// valid until notAfter, and returns it with issuer as its chain.
 func newLeaf(t *testing.T, issuer *testCA, notAfter time.Time) tls.Certificate {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "fota.example"},
-		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter, DNSNames: []string{"fota.example", "localhost"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, &key.PublicKey, issuer.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der, issuer.cert.Raw}, PrivateKey: key}
+	c := testpki.Issue(t, "fota.example", false, time.Now().Add(-2*time.Hour), notAfter,
+		&testpki.Cert{Cert: issuer.cert, Key: issuer.key}, "fota.example", "localhost")
+	return tls.Certificate{Certificate: [][]byte{c.Cert.Raw, issuer.cert.Raw}, PrivateKey: c.Key}
 }
 
 // fieldStore holds the three roots of the field report under tags 1, 2, 3
