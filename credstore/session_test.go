@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
-
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 

@@ -24,10 +24,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsapp/tlsapp/internal/testnet"
-
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/scripted"
+	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )

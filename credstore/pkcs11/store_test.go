@@ -23,13 +23,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsapp/tlsapp/internal/testnet"
-
 	"github.com/ThalesGroup/crypto11"
 
 	"github.com/tlsapp/tlsapp/credstore"
 	"github.com/tlsapp/tlsapp/credstore/credstoretest"
 	"github.com/tlsapp/tlsapp/credstore/pkcs11"
+	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
