@@ -46,7 +46,10 @@ func (e *PermissionError) Error() string {
 // then fails with an error naming the directory.
 //
 // The store is safe for concurrent use, also by several processes: each
-// credential is replaced atomically, and the last writer wins.
+// credential is replaced atomically, and the last writer wins. It is a
+// Locker across processes (an flock on the file .lock in dir), which Import
+// and ImportKeyPair hold so that a certificate and its key are replaced as
+// one step.
 func OpenDir(dir string) (Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("credstore: cannot create the store directory %s: %w", dir, err)

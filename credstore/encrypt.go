@@ -59,6 +59,9 @@ func (e *encrypted) Put(ctx context.Context, r Ref, value []byte) error {
 	return e.s.Put(ctx, r, secretbox.Seal(nonce[:], value, &nonce, &e.key))
 }
 
+// Lock locks the underlying store.
+func (e *encrypted) Lock(ctx context.Context) (func(), error) { return lockStore(ctx, e.s) }
+
 func (e *encrypted) Delete(ctx context.Context, r Ref) error { return e.s.Delete(ctx, r) }
 
 func (e *encrypted) List(ctx context.Context) ([]Info, error) {

@@ -68,8 +68,16 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // Everything is checked before anything is written, so on error the store is
 // unchanged. Problems with the input are reported as an *ImportError naming
 // the file and where it was to be stored.
+//
+// The check against the stored certificate or key and the write are one
+// step: Import holds the store's lock (see Locker) while it does both.
 func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data []byte) error {
 	ref := Ref{tag, kind}
+	unlock, err := lockStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var value []byte
 	switch kind {
 	case CACert, ClientCert:
@@ -112,6 +120,14 @@ func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data 
 // that a stored certificate always has its key. If writing the certificate
 // fails, the old key is put back (or the new one removed, if there was none);
 // if that fails too, the error says so.
+//
+// The pair replaces both at once for every other importer: ImportKeyPair
+// holds the store's lock (see Locker) from before it reads the old key until
+// both are written, so two imports into one tag, in one process or (with
+// the directory store) in two, leave one pair or the other, whole. A reader
+// that does not take the lock can see the new key beside the old
+// certificate for the moment between the two writes; LoadKeyPair then
+// reads both again under the lock.
 func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certData []byte, keyName string, keyData []byte) error {
 	certRef, keyRef := Ref{tag, ClientCert}, Ref{tag, PrivateKey}
 	certs, err := parseCerts(certData)
@@ -129,6 +145,11 @@ func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certD
 	if err != nil {
 		return &ImportError{keyName, keyRef, err}
 	}
+	unlock, err := lockStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	old, err := s.Get(ctx, keyRef)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -357,7 +378,24 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 // LoadKeyPair returns the client certificate chain and private key stored
 // under tag, for tls.Config.Certificates. The key comes from Signer, so a
 // key on a hardware token stays there.
+//
+// A certificate that does not match the key may be an ImportKeyPair caught
+// between its two writes: LoadKeyPair then reads both again holding the
+// store's lock, and reports ErrKeyMismatch only if they still differ.
 func LoadKeyPair(ctx context.Context, s Store, tag Tag) (tls.Certificate, error) {
+	c, err := loadKeyPair(ctx, s, tag)
+	if !errors.Is(err, ErrKeyMismatch) {
+		return c, err
+	}
+	unlock, lerr := lockStore(ctx, s)
+	if lerr != nil {
+		return tls.Certificate{}, errors.Join(err, lerr)
+	}
+	defer unlock()
+	return loadKeyPair(ctx, s, tag)
+}
+
+func loadKeyPair(ctx context.Context, s Store, tag Tag) (tls.Certificate, error) {
 	certPEM, err := s.Get(ctx, Ref{tag, ClientCert})
 	if err != nil {
 		return tls.Certificate{}, err

@@ -145,12 +145,16 @@ func check(ctx context.Context, r Ref) error {
 func notFound(r Ref) error { return fmt.Errorf("%w: %v", ErrNotFound, r) }
 
 // NewMemory returns an empty in-memory Store.
-func NewMemory() Store { return &memory{m: map[Ref][]byte{}} }
+// It is a Locker within the process.
+func NewMemory() Store { return &memory{m: map[Ref][]byte{}, lock: newChanLock()} }
 
 type memory struct {
-	mu sync.RWMutex
-	m  map[Ref][]byte
+	mu   sync.RWMutex
+	m    map[Ref][]byte
+	lock chanLock
 }
+
+func (s *memory) Lock(ctx context.Context) (func(), error) { return s.lock.Lock(ctx) }
 
 func (s *memory) Get(ctx context.Context, r Ref) ([]byte, error) {
 	if err := check(ctx, r); err != nil {

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tlsapp/tlsapp/credstore"
+	"github.com/tlsapp/tlsapp/internal/testpki"
 )
 
 // TestCred round-trips a store through the built binary: import, list,
@@ -59,5 +66,49 @@ func TestCred(t *testing.T) {
 	}
 	if r := runBin(t, "cred", "show", "--store", store, "--tag", "9"); r.code == 0 {
 		t.Error("show of a missing tag succeeded")
+	}
+}
+
+// TestCredImportPairProcesses runs two "tlsapp cred import --kind cert
+// CERT KEY" processes with different pairs into one store at once, 40
+// times: the tag always holds a certificate and its own key afterwards.
+func TestCredImportPairProcesses(t *testing.T) {
+	ctx := context.Background()
+	ca := testpki.Issue(t, "Pair CA", true, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+	files := t.TempDir()
+	for _, cn := range []string{"a", "b"} {
+		c := testpki.Issue(t, "device-"+cn, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), ca)
+		os.WriteFile(filepath.Join(files, cn+".pem"), c.PEM, 0o644)
+		os.WriteFile(filepath.Join(files, cn+".key"), c.KeyPEM, 0o600)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	bad := 0
+	for round := 0; round < 40; round++ {
+		var cmds []*exec.Cmd
+		for _, cn := range []string{"a", "b"} {
+			cmd := exec.Command(binPath, "cred", "import", "--store", store, "--tag", "5", "--kind", "cert",
+				filepath.Join(files, cn+".pem"), filepath.Join(files, cn+".key"))
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cmds = append(cmds, cmd)
+		}
+		for _, cmd := range cmds {
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		s, err := credstore.OpenDir(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := credstore.LoadKeyPair(ctx, s, 5); errors.Is(err, credstore.ErrKeyMismatch) {
+			bad++
+		} else if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of 40 rounds of two imports left a mismatched pair", bad)
 	}
 }
