@@ -20,7 +20,16 @@
 // [Import] and [ImportKeyPair] check certificates and keys (PEM or DER;
 // PKCS#8, SEC1 or PKCS#1) before anything is written, so bad input leaves the
 // store as it was, and the error names the file. A client certificate is
-// only stored beside the key it belongs to, and the key is written first.
+// only stored beside the key it belongs to, and the key is written first;
+// imports hold the store's lock ([Locker], across processes for the
+// directory store), so concurrent imports never leave a mismatched pair.
+//
+// # Bad files
+//
+// Input and stored files are capped ([MaxSize], [MaxStoredSize]: errors
+// wrap [ErrTooLarge]), only regular files are read ([ReadFile]; a FIFO or
+// /dev/zero is refused at once with [ErrNotRegular]), and [OpenDir] refuses
+// a store folder that group or others can write ([DirPermissionError]).
 //
 // # Using a store for connections
 //

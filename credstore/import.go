@@ -65,6 +65,9 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // naming it (see NoAnchorError). Callers that trust their clock can refuse
 // such certificates first with CheckValidity.
 //
+// Input longer than MaxSize is refused with an error wrapping ErrTooLarge;
+// ReadFile reads a file with that limit, refusing FIFOs and devices.
+//
 // Everything is checked before anything is written, so on error the store is
 // unchanged. Problems with the input are reported as an *ImportError naming
 // the file and where it was to be stored.
@@ -275,6 +278,9 @@ func malformedBlock(block []byte, n int) error {
 
 // parseCerts reads PEM certificates, or one DER certificate.
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("input: %w: %d bytes", ErrTooLarge, len(data))
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w input: empty, no certificate in it", ErrMalformed)
 	}
@@ -318,6 +324,9 @@ func encodeCerts(certs []*x509.Certificate) []byte {
 // EC PARAMETERS blocks (which openssl ecparam writes first) are skipped; any
 // other block beside the one key is refused.
 func parseKey(data []byte) (crypto.Signer, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("input: %w: %d bytes", ErrTooLarge, len(data))
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w input: empty, no private key in it", ErrMalformed)
 	}
