@@ -10,7 +10,10 @@
 // replace), Delete and List (digests and sizes, never contents). There is an
 // in-memory backend ([NewMemory]), a directory backend ([OpenDir]: one folder
 // per tag, files written atomically, private keys readable only by their
-// owner), encryption at rest for any backend ([NewEncrypted]), and a PKCS#11
+// owner), encryption at rest for any backend ([Encrypted]: XChaCha20-Poly1305
+// binding each value to its tag and kind, so a value moved elsewhere is
+// refused with [ErrMoved]; [MigrateEncrypted] rewrites stores of the old
+// format), and a PKCS#11
 // backend in the separate package credstore/pkcs11 whose keys never leave
 // the token; such stores also implement [SignerStore]. Every backend passes
 // the conformance suite in credstore/credstoretest.
