@@ -109,7 +109,9 @@ func storedTickets(t *testing.T, s Store, tag Tag) [][]byte {
 	return out
 }
 
-func ticketN(i int) []byte { return []byte(fmt.Sprintf("ticket-%04d-%s", i, bytes.Repeat([]byte{'t'}, 200))) }
+func ticketN(i int) []byte {
+	return []byte(fmt.Sprintf("ticket-%04d-%s", i, bytes.Repeat([]byte{'t'}, 200)))
+}
 
 // TestSessionWritesPerConnection has a server send 300 tickets in one
 // connection and counts the writes that reach the directory store under the
