@@ -99,7 +99,17 @@ func OpenDir(dir string) (Store, error) {
 			return nil, err
 		}
 	}
-	return &dirStore{dir: dir}, nil
+	s := &dirStore{dir: dir}
+	if len(s.undoDirs()) > 0 {
+		// A pair write was cut short, or is running: the lock waits for
+		// a running one and undoes what a crash left.
+		unlock, err := s.Lock(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		unlock()
+	}
+	return s, nil
 }
 
 // checkDirPerm refuses a folder that group or others can write.

@@ -22,6 +22,9 @@ const lockFileName = ".lock"
 // no stale lock behind. In a store whose directory cannot be written and
 // has no .lock file, there are no writers to keep away, and Lock returns at
 // once.
+//
+// Holding the lock, Lock first undoes any pair write that a crash cut short
+// (see ImportKeyPair).
 func (s *dirStore) Lock(ctx context.Context) (func(), error) {
 	p := filepath.Join(s.dir, lockFileName)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
@@ -41,10 +44,15 @@ func (s *dirStore) Lock(ctx context.Context) (func(), error) {
 	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
 		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() {
+			unlock := func() {
 				syscall.Flock(fd, syscall.LOCK_UN)
 				f.Close()
-			}, nil
+			}
+			if err := s.recoverPairs(); err != nil {
+				unlock()
+				return nil, err
+			}
+			return unlock, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()

@@ -167,6 +167,18 @@ func (e *encrypted) Put(ctx context.Context, r Ref, value []byte) error {
 	return e.s.Put(ctx, r, box)
 }
 
+func (e *encrypted) putPair(ctx context.Context, tag Tag, key, cert []byte) error {
+	sealedKey, err := e.seal(Ref{tag, PrivateKey}, key)
+	if err != nil {
+		return err
+	}
+	sealedCert, err := e.seal(Ref{tag, ClientCert}, cert)
+	if err != nil {
+		return err
+	}
+	return putPair(ctx, e.s, tag, sealedKey, sealedCert)
+}
+
 // Lock locks the underlying store.
 func (e *encrypted) Lock(ctx context.Context) (func(), error) { return lockStore(ctx, e.s) }
 

@@ -127,10 +127,14 @@ func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data 
 // The pair replaces both at once for every other importer: ImportKeyPair
 // holds the store's lock (see Locker) from before it reads the old key until
 // both are written, so two imports into one tag, in one process or (with
-// the directory store) in two, leave one pair or the other, whole. A reader
-// that does not take the lock can see the new key beside the old
-// certificate for the moment between the two writes; LoadKeyPair then
-// reads both again under the lock.
+// the directory store) in two, leave one pair or the other, whole. The
+// memory and directory stores (and Encrypted over them) also replace the
+// pair as one step against a crash: the directory store first makes the
+// old pair durable in an undo file in the tag's folder, and a write cut
+// short is undone by the next OpenDir or lock of the store. A reader that
+// does not take the lock can see the new key beside the old certificate for
+// the moment between the two writes; LoadKeyPair then reads both again
+// under the lock.
 func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certData []byte, keyName string, keyData []byte) error {
 	certRef, keyRef := Ref{tag, ClientCert}, Ref{tag, PrivateKey}
 	certs, err := parseCerts(certData)
@@ -153,14 +157,25 @@ func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certD
 		return err
 	}
 	defer unlock()
+	return putPair(ctx, s, tag, keyPEM, encodeCerts(certs))
+}
+
+// putPair writes a tag's key and certificate as one step if s can (see
+// pairPutter), or else in turn: the key first, then the certificate, and on
+// failure the old key back. The caller holds s's lock.
+func putPair(ctx context.Context, s Store, tag Tag, key, cert []byte) error {
+	if pp, ok := s.(pairPutter); ok {
+		return pp.putPair(ctx, tag, key, cert)
+	}
+	certRef, keyRef := Ref{tag, ClientCert}, Ref{tag, PrivateKey}
 	old, err := s.Get(ctx, keyRef)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := s.Put(ctx, keyRef, keyPEM); err != nil {
+	if err := s.Put(ctx, keyRef, key); err != nil {
 		return err
 	}
-	if err := s.Put(ctx, certRef, encodeCerts(certs)); err != nil {
+	if err := s.Put(ctx, certRef, cert); err != nil {
 		undo := context.WithoutCancel(ctx)
 		var uerr error
 		if old != nil {

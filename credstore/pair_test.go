@@ -119,7 +119,7 @@ func TestPairAcrossProcesses(t *testing.T) {
 }
 
 // TestPairChild is a child of TestPairAcrossProcesses: it waits for the
-// agreed moment and imports its pair 20 times.
+// agreed moment and imports its pair 8 times.
 func TestPairChild(t *testing.T) {
 	if os.Getenv("CREDSTORE_PAIR_CHILD") == "" {
 		t.Skip("run as a child process only")
@@ -132,7 +132,7 @@ func TestPairChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Until(start))
-	for range 20 {
+	for range 8 {
 		if err := ImportKeyPair(context.Background(), s, 5, "c.pem", cert, "k.pem", key); err != nil {
 			t.Fatal(err)
 		}
@@ -146,4 +146,64 @@ func mustOpenDir(t *testing.T, dir string) Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestPairCrash kills a process that imports two pairs in turn into a
+// directory store, at random moments, 30 times: a store opened afterwards
+// holds one pair whole, never the new key beside the old certificate.
+func TestPairCrash(t *testing.T) {
+	if os.Getenv("CREDSTORE_PAIR_CHILD") != "" {
+		t.Skip("run by the parent only")
+	}
+	ctx := context.Background()
+	ca := newCA(t, "Pair CA", nil)
+	files := t.TempDir()
+	for _, cn := range []string{"a", "b"} {
+		c, k := clientPEM(t, ca, cn)
+		os.WriteFile(filepath.Join(files, cn+".pem"), c, 0o644)
+		os.WriteFile(filepath.Join(files, cn+".key"), k, 0o600)
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	mustOpenDir(t, dir)
+	bad, undone := 0, 0
+	for round := 0; round < 30; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPairCrashWriter$")
+		cmd.Env = append(os.Environ(), "CREDSTORE_PAIR_CHILD=1", "CHILD_STORE="+dir, "CHILD_FILES="+files)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(30+round*4) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if m, _ := filepath.Glob(filepath.Join(dir, "*", undoName)); len(m) > 0 {
+			undone++ // killed inside a pair write: OpenDir undoes it
+		}
+		s := mustOpenDir(t, dir)
+		if _, err := LoadKeyPair(ctx, s, 5); errors.Is(err, ErrKeyMismatch) {
+			bad++
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	t.Logf("%d of 30 kills came inside a pair write", undone)
+	if bad > 0 {
+		t.Errorf("%d of 30 kills left a mismatched pair", bad)
+	}
+}
+
+// TestPairCrashWriter is the child of TestPairCrash: it imports pair a and
+// pair b in turn until it is killed.
+func TestPairCrashWriter(t *testing.T) {
+	if os.Getenv("CREDSTORE_PAIR_CHILD") == "" {
+		t.Skip("run as a child process only")
+	}
+	s := mustOpenDir(t, os.Getenv("CHILD_STORE"))
+	var certs, keys [2][]byte
+	for i, cn := range []string{"a", "b"} {
+		certs[i], _ = os.ReadFile(filepath.Join(os.Getenv("CHILD_FILES"), cn+".pem"))
+		keys[i], _ = os.ReadFile(filepath.Join(os.Getenv("CHILD_FILES"), cn+".key"))
+	}
+	for i := 0; ; i++ {
+		ImportKeyPair(context.Background(), s, 5, "c.pem", certs[i%2], "k.pem", keys[i%2])
+	}
 }

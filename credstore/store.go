@@ -156,6 +156,17 @@ type memory struct {
 
 func (s *memory) Lock(ctx context.Context) (func(), error) { return s.lock.Lock(ctx) }
 
+func (s *memory) putPair(ctx context.Context, tag Tag, key, cert []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("credstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[Ref{tag, PrivateKey}] = append([]byte{}, key...)
+	s.m[Ref{tag, ClientCert}] = append([]byte{}, cert...)
+	return nil
+}
+
 func (s *memory) Get(ctx context.Context, r Ref) ([]byte, error) {
 	if err := check(ctx, r); err != nil {
 		return nil, err
