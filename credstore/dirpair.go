@@ -57,7 +57,7 @@ func (s *dirStore) putPair(ctx context.Context, tag Tag, key, cert []byte) error
 		if created {
 			os.Remove(dir)
 		}
-		return fmt.Errorf("credstore: writing the pair of tag %d: %w", tag, err)
+		return fmt.Errorf("credstore: writing %v and cert: cannot write in %s: %w", refs[0], dir, err)
 	}
 	// From here the undo file makes the pair one step: finish whatever ctx
 	// says, and put the old values back on failure.
