@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,6 +26,18 @@ func (e *PermissionError) Error() string {
 	return fmt.Sprintf("credstore: %s is readable by group or others (mode %v); run chmod 600 on it", e.Path, e.Mode.Perm())
 }
 
+// DirPermissionError reports a store folder (the store's directory or a
+// tag's folder) that users other than its owner may write: any of them
+// could replace its CA certificates or keys. OpenDir refuses such a store.
+type DirPermissionError struct {
+	Path string
+	Mode fs.FileMode
+}
+
+func (e *DirPermissionError) Error() string {
+	return fmt.Sprintf("credstore: the store folder %s can be written by group or others (mode %v), who could replace its credentials; run chmod go-w on it", e.Path, e.Mode.Perm())
+}
+
 // OpenDir returns a Store kept in dir: one folder per tag, named by its
 // number, holding ca.pem, cert.pem, key.pem and session.bin. dir is created
 // (readable by its owner only) if needed.
@@ -45,8 +56,18 @@ func (e *PermissionError) Error() string {
 // A store in a directory that cannot be written can still be read; Put
 // then fails with an error naming the directory.
 //
+// OpenDir refuses, with a *DirPermissionError, a store whose directory or
+// any tag folder in it can be written by group or others. Only regular
+// files are read (symbolic links to them are followed): a FIFO, a device or
+// a folder in the place of a credential is an error wrapping ErrNotRegular,
+// found without blocking, and a file longer than MaxStoredSize one wrapping
+// ErrTooLarge; Put refuses values longer than MaxStoredSize.
+//
 // The store is safe for concurrent use, also by several processes: each
-// credential is replaced atomically, and the last writer wins.
+// credential is replaced atomically, and the last writer wins. It is a
+// Locker across processes (an flock on the file .lock in dir), which Import
+// and ImportKeyPair hold so that a certificate and its key are replaced as
+// one step.
 func OpenDir(dir string) (Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("credstore: cannot create the store directory %s: %w", dir, err)
@@ -58,7 +79,54 @@ func OpenDir(dir string) (Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("credstore: opening store: %s is not a directory", dir)
 	}
-	return &dirStore{dir: dir}, nil
+	if err := checkDirPerm(dir, fi); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("credstore: opening store: %w", err)
+	}
+	for _, e := range entries {
+		if _, ok := parseTagName(e.Name()); !ok || !e.IsDir() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue // removed since: nothing to check
+		}
+		if err := checkDirPerm(p, fi); err != nil {
+			return nil, err
+		}
+	}
+	s := &dirStore{dir: dir}
+	if len(s.undoDirs()) > 0 {
+		// A pair write was cut short, or is running: the lock waits for
+		// a running one and undoes what a crash left.
+		unlock, err := s.Lock(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		unlock()
+	}
+	return s, nil
+}
+
+// checkDirPerm refuses a folder that group or others can write.
+func checkDirPerm(p string, fi fs.FileInfo) error {
+	if fi.Mode().Perm()&0o022 != 0 {
+		return &DirPermissionError{Path: p, Mode: fi.Mode()}
+	}
+	return nil
+}
+
+// parseTagName returns the tag a folder name stands for.
+func parseTagName(name string) (Tag, bool) {
+	n, err := strconv.ParseUint(name, 10, 32)
+	if err != nil || strconv.FormatUint(n, 10) != name {
+		return 0, false
+	}
+	return Tag(n), true
 }
 
 type dirStore struct {
@@ -76,7 +144,7 @@ func (s *dirStore) Get(ctx context.Context, r Ref) ([]byte, error) {
 		return nil, err
 	}
 	p := s.path(r)
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, notFound(r)
 	}
@@ -94,9 +162,9 @@ func (s *dirStore) Get(ctx context.Context, r Ref) ([]byte, error) {
 			return nil, &PermissionError{Path: p, Mode: fi.Mode()}
 		}
 	}
-	b, err := io.ReadAll(f)
+	b, err := readLimited(f, MaxStoredSize)
 	if err != nil {
-		return nil, fmt.Errorf("credstore: reading %v: %w", r, err)
+		return nil, fmt.Errorf("credstore: reading %v from %s: %w", r, p, err)
 	}
 	return b, nil
 }
@@ -104,6 +172,9 @@ func (s *dirStore) Get(ctx context.Context, r Ref) ([]byte, error) {
 func (s *dirStore) Put(ctx context.Context, r Ref, value []byte) error {
 	if err := check(ctx, r); err != nil {
 		return err
+	}
+	if len(value) > MaxStoredSize {
+		return fmt.Errorf("credstore: writing %v: %w: %d bytes", r, tooLarge(MaxStoredSize), len(value))
 	}
 	dir := s.tagDir(r.Tag)
 	perm := fs.FileMode(0o644)
@@ -209,22 +280,23 @@ func (s *dirStore) List(ctx context.Context) ([]Info, error) {
 	}
 	var out []Info
 	for _, t := range tags {
-		n, err := strconv.ParseUint(t.Name(), 10, 32)
-		if err != nil || !t.IsDir() || strconv.FormatUint(n, 10) != t.Name() {
+		n, ok := parseTagName(t.Name())
+		if !ok || !t.IsDir() {
 			continue // not a tag folder
 		}
 		for _, k := range Kinds() {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("credstore: %w", err)
 			}
-			b, err := os.ReadFile(filepath.Join(s.dir, t.Name(), fileNames[k]))
+			p := filepath.Join(s.dir, t.Name(), fileNames[k])
+			b, err := readRegular(p, MaxStoredSize)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("credstore: listing: %w", err)
+				return nil, fmt.Errorf("credstore: listing %s: %w", p, err)
 			}
-			out = append(out, InfoOf(Ref{Tag(n), k}, b))
+			out = append(out, InfoOf(Ref{n, k}, b))
 		}
 	}
 	SortInfos(out) // ReadDir sorts by name, and "10" < "9"

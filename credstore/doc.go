@@ -10,7 +10,10 @@
 // replace), Delete and List (digests and sizes, never contents). There is an
 // in-memory backend ([NewMemory]), a directory backend ([OpenDir]: one folder
 // per tag, files written atomically, private keys readable only by their
-// owner), encryption at rest for any backend ([NewEncrypted]), and a PKCS#11
+// owner), encryption at rest for any backend ([Encrypted]: XChaCha20-Poly1305
+// binding each value to its tag and kind, so a value moved elsewhere is
+// refused with [ErrMoved]; [MigrateEncrypted] rewrites stores of the old
+// format), and a PKCS#11
 // backend in the separate package credstore/pkcs11 whose keys never leave
 // the token; such stores also implement [SignerStore]. Every backend passes
 // the conformance suite in credstore/credstoretest.
@@ -20,7 +23,16 @@
 // [Import] and [ImportKeyPair] check certificates and keys (PEM or DER;
 // PKCS#8, SEC1 or PKCS#1) before anything is written, so bad input leaves the
 // store as it was, and the error names the file. A client certificate is
-// only stored beside the key it belongs to, and the key is written first.
+// only stored beside the key it belongs to, and the key is written first;
+// imports hold the store's lock ([Locker], across processes for the
+// directory store), so concurrent imports never leave a mismatched pair.
+//
+// # Bad files
+//
+// Input and stored files are capped ([MaxSize], [MaxStoredSize]: errors
+// wrap [ErrTooLarge]), only regular files are read ([ReadFile]; a FIFO or
+// /dev/zero is refused at once with [ErrNotRegular]), and [OpenDir] refuses
+// a store folder that group or others can write ([DirPermissionError]).
 //
 // # Using a store for connections
 //
@@ -41,5 +53,9 @@
 // # Resuming sessions
 //
 // [NewSessionCache] keeps uTLS resumption state under a tag, so a device that
-// restarts can resume instead of paying for a full handshake.
+// restarts can resume instead of paying for a full handshake. It writes
+// the store at most once per [SessionWriteInterval] (the first ticket at
+// once, the latest at the end of the interval, none that is already
+// stored), so a server sending hundreds of tickets costs two flash writes,
+// not hundreds.
 package credstore

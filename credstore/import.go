@@ -65,11 +65,22 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // naming it (see NoAnchorError). Callers that trust their clock can refuse
 // such certificates first with CheckValidity.
 //
+// Input longer than MaxSize is refused with an error wrapping ErrTooLarge;
+// ReadFile reads a file with that limit, refusing FIFOs and devices.
+//
 // Everything is checked before anything is written, so on error the store is
 // unchanged. Problems with the input are reported as an *ImportError naming
 // the file and where it was to be stored.
+//
+// The check against the stored certificate or key and the write are one
+// step: Import holds the store's lock (see Locker) while it does both.
 func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data []byte) error {
 	ref := Ref{tag, kind}
+	unlock, err := lockStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var value []byte
 	switch kind {
 	case CACert, ClientCert:
@@ -112,6 +123,18 @@ func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data 
 // that a stored certificate always has its key. If writing the certificate
 // fails, the old key is put back (or the new one removed, if there was none);
 // if that fails too, the error says so.
+//
+// The pair replaces both at once for every other importer: ImportKeyPair
+// holds the store's lock (see Locker) from before it reads the old key until
+// both are written, so two imports into one tag, in one process or (with
+// the directory store) in two, leave one pair or the other, whole. The
+// memory and directory stores (and Encrypted over them) also replace the
+// pair as one step against a crash: the directory store first makes the
+// old pair durable in an undo file in the tag's folder, and a write cut
+// short is undone by the next OpenDir or lock of the store. A reader that
+// does not take the lock can see the new key beside the old certificate for
+// the moment between the two writes; LoadKeyPair then reads both again
+// under the lock.
 func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certData []byte, keyName string, keyData []byte) error {
 	certRef, keyRef := Ref{tag, ClientCert}, Ref{tag, PrivateKey}
 	certs, err := parseCerts(certData)
@@ -129,14 +152,30 @@ func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certD
 	if err != nil {
 		return &ImportError{keyName, keyRef, err}
 	}
+	unlock, err := lockStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return putPair(ctx, s, tag, keyPEM, encodeCerts(certs))
+}
+
+// putPair writes a tag's key and certificate as one step if s can (see
+// pairPutter), or else in turn: the key first, then the certificate, and on
+// failure the old key back. The caller holds s's lock.
+func putPair(ctx context.Context, s Store, tag Tag, key, cert []byte) error {
+	if pp, ok := s.(pairPutter); ok {
+		return pp.putPair(ctx, tag, key, cert)
+	}
+	certRef, keyRef := Ref{tag, ClientCert}, Ref{tag, PrivateKey}
 	old, err := s.Get(ctx, keyRef)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := s.Put(ctx, keyRef, keyPEM); err != nil {
+	if err := s.Put(ctx, keyRef, key); err != nil {
 		return err
 	}
-	if err := s.Put(ctx, certRef, encodeCerts(certs)); err != nil {
+	if err := s.Put(ctx, certRef, cert); err != nil {
 		undo := context.WithoutCancel(ctx)
 		var uerr error
 		if old != nil {
@@ -254,6 +293,9 @@ func malformedBlock(block []byte, n int) error {
 
 // parseCerts reads PEM certificates, or one DER certificate.
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("input: %w: %d bytes", ErrTooLarge, len(data))
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w input: empty, no certificate in it", ErrMalformed)
 	}
@@ -297,6 +339,9 @@ func encodeCerts(certs []*x509.Certificate) []byte {
 // EC PARAMETERS blocks (which openssl ecparam writes first) are skipped; any
 // other block beside the one key is refused.
 func parseKey(data []byte) (crypto.Signer, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("input: %w: %d bytes", ErrTooLarge, len(data))
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, fmt.Errorf("%w input: empty, no private key in it", ErrMalformed)
 	}
@@ -357,7 +402,24 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 // LoadKeyPair returns the client certificate chain and private key stored
 // under tag, for tls.Config.Certificates. The key comes from Signer, so a
 // key on a hardware token stays there.
+//
+// A certificate that does not match the key may be an ImportKeyPair caught
+// between its two writes: LoadKeyPair then reads both again holding the
+// store's lock, and reports ErrKeyMismatch only if they still differ.
 func LoadKeyPair(ctx context.Context, s Store, tag Tag) (tls.Certificate, error) {
+	c, err := loadKeyPair(ctx, s, tag)
+	if !errors.Is(err, ErrKeyMismatch) {
+		return c, err
+	}
+	unlock, lerr := lockStore(ctx, s)
+	if lerr != nil {
+		return tls.Certificate{}, errors.Join(err, lerr)
+	}
+	defer unlock()
+	return loadKeyPair(ctx, s, tag)
+}
+
+func loadKeyPair(ctx context.Context, s Store, tag Tag) (tls.Certificate, error) {
 	certPEM, err := s.Get(ctx, Ref{tag, ClientCert})
 	if err != nil {
 		return tls.Certificate{}, err

@@ -145,11 +145,26 @@ func check(ctx context.Context, r Ref) error {
 func notFound(r Ref) error { return fmt.Errorf("%w: %v", ErrNotFound, r) }
 
 // NewMemory returns an empty in-memory Store.
-func NewMemory() Store { return &memory{m: map[Ref][]byte{}} }
+// It is a Locker within the process.
+func NewMemory() Store { return &memory{m: map[Ref][]byte{}, lock: newChanLock()} }
 
 type memory struct {
-	mu sync.RWMutex
-	m  map[Ref][]byte
+	mu   sync.RWMutex
+	m    map[Ref][]byte
+	lock chanLock
+}
+
+func (s *memory) Lock(ctx context.Context) (func(), error) { return s.lock.Lock(ctx) }
+
+func (s *memory) putPair(ctx context.Context, tag Tag, key, cert []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("credstore: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[Ref{tag, PrivateKey}] = append([]byte{}, key...)
+	s.m[Ref{tag, ClientCert}] = append([]byte{}, cert...)
+	return nil
 }
 
 func (s *memory) Get(ctx context.Context, r Ref) ([]byte, error) {

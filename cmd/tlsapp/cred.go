@@ -8,7 +8,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +24,7 @@ security tags, like a cellular modem's sec_tag, one of each kind per tag
 
   tlsapp cred import --store DIR --tag N --kind ca|cert|key FILE
   tlsapp cred import --store DIR --tag N --kind cert CERTFILE KEYFILE
-  tlsapp cred list   --store DIR
+  tlsapp cred list   --store DIR [--tag N]
   tlsapp cred show   --store DIR --tag N [--kind ca|cert|key]
   tlsapp cred rm     --store DIR --tag N --kind ca|cert|key
 
@@ -32,12 +34,48 @@ any error leaves the store as it was. A certificate with its key replaces
 both at once. Certificates that have expired or are not yet valid by this
 machine's clock are refused unless --allow-expired is given. Only import
 creates the store directory. List and show print digests and certificate
-details, never key material.`
+details, never key material.
 
+A tag is a number from 0 to 4294967295. Files to import must be regular
+files of at most 1 MiB (FIFOs and devices such as /dev/zero are refused).
+A store folder that group or others can write is refused: fix it with
+chmod go-w. SIGINT or SIGTERM ends any subcommand at once; a credential
+being written is then left as it was or replaced whole.`
+
+// runCred runs a cred subcommand. It returns as soon as ctx is done (on
+// SIGINT or SIGTERM), even if the subcommand is blocked in a system call:
+// the process then exits, and every store write is atomic.
 func runCred(ctx context.Context, e *env, args []string) error {
+	done := make(chan error, 1)
+	go func() { done <- credCommand(ctx, e, args) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+}
+
+// tagFlag is a --tag value: a uint32, so that 99999999999 is a usage
+// error rather than a tag silently cut to 32 bits.
+type tagFlag credstore.Tag
+
+func (t *tagFlag) String() string { return strconv.FormatUint(uint64(*t), 10) }
+
+func (t *tagFlag) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%q is not a tag: want a number from 0 to %d", s, uint32(math.MaxUint32))
+	}
+	*t = tagFlag(n)
+	return nil
+}
+
+func credCommand(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "cred", "import|list|show|rm [flags] [FILE]", credHelp)
 	store := fs.String("store", "", "the store directory (required)")
-	tag := fs.Uint("tag", 0, "the security tag")
+	var tag tagFlag
+	fs.Var(&tag, "tag", "the security tag `N` (0 to 4294967295); with list, list only that tag")
 	kindName := fs.String("kind", "", "the credential kind: ca, cert or key")
 	allowExpired := fs.Bool("allow-expired", false, "import certificates that have expired or are not yet valid")
 	pos, err := parse(fs, args)
@@ -85,7 +123,7 @@ func runCred(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	t := credstore.Tag(*tag)
+	t := credstore.Tag(tag)
 	switch sub {
 	case "import":
 		if err := need(true, true); err != nil {
@@ -96,7 +134,7 @@ func runCred(ctx context.Context, e *env, args []string) error {
 		}
 		var files [][]byte
 		for _, name := range pos {
-			data, err := os.ReadFile(name)
+			data, err := credstore.ReadFile(name)
 			if err != nil {
 				return err
 			}
@@ -140,7 +178,7 @@ func runCred(ctx context.Context, e *env, args []string) error {
 		}
 		var rows []credRow
 		for _, in := range infos {
-			if sub == "show" && (in.Tag != t || (kindSet && in.Kind != kind)) {
+			if (tagSet && in.Tag != t) || (sub == "show" && kindSet && in.Kind != kind) {
 				continue
 			}
 			row := credRow{Tag: uint32(in.Tag), Kind: in.Kind.String(), Size: in.Size, SHA256: hex.EncodeToString(in.SHA256[:])}

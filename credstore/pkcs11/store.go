@@ -29,13 +29,15 @@ var errPutKey = fmt.Errorf("credstore: pkcs11: keys cannot be written through th
 type Store struct {
 	token *crypto11.Context
 	rest  credstore.Store
-	owned bool       // Close closes token
-	mu    sync.Mutex // makes GenerateKey's check and generation one step
+	owned bool          // Close closes token
+	mu    sync.Mutex    // makes GenerateKey's check and generation one step
+	lock  chan struct{} // Lock when rest is not a credstore.Locker
 }
 
 var (
 	_ credstore.Store       = (*Store)(nil)
 	_ credstore.SignerStore = (*Store)(nil)
+	_ credstore.Locker      = (*Store)(nil)
 )
 
 // Open loads the PKCS#11 module cfg names, logs in to its token and returns
@@ -53,7 +55,23 @@ func Open(cfg *crypto11.Config, rest credstore.Store) (*Store, error) {
 // New returns a Store over a token the caller has already opened with
 // crypto11, keeping other credentials in rest. Close does not close c.
 func New(c *crypto11.Context, rest credstore.Store) *Store {
-	return &Store{token: c, rest: rest}
+	return &Store{token: c, rest: rest, lock: make(chan struct{}, 1)}
+}
+
+// Lock implements credstore.Locker: it locks rest if rest is a Locker (the
+// directory store is, across processes), and else the Store within the
+// process, so that credstore.Import's check of a certificate against the
+// token's key and its write are one step.
+func (s *Store) Lock(ctx context.Context) (func(), error) {
+	if l, ok := s.rest.(credstore.Locker); ok {
+		return l.Lock(ctx)
+	}
+	select {
+	case s.lock <- struct{}{}:
+		return func() { <-s.lock }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("credstore: pkcs11: waiting for the store lock: %w", ctx.Err())
+	}
 }
 
 // Close closes the token if Open opened it.
