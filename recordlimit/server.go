@@ -2,8 +2,10 @@ package recordlimit
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 )
 
@@ -38,11 +40,18 @@ type ServerConn struct {
 
 	// Read side: in gathers what the socket has in reads of up to
 	// serverReadBuffer bytes, so that a client's small records do not cost
-	// the server a read call each; scan is the ClientHello, reassembled
-	// until parsed.
+	// the server a read call each. The ClientHello is reassembled in hello
+	// as its records pass, each byte looked at once: hdr holds a record
+	// header being read (hdrN bytes of it), remain the bytes left of the
+	// current record's body. refused is set when the hello's record-size
+	// requests break the RFCs: every Read returns it.
 	in       *bufio.Reader
-	scan     []byte
+	hdr      [HeaderLen]byte
+	hdrN     int
+	remain   int
+	hello    []byte
 	scanDone bool
+	refused  error
 
 	// Write side, guarded by batcher.mu.
 	batcher
@@ -92,7 +101,8 @@ func (c *ServerConn) Offer() (Offer, bool) {
 // Cap returns the most content bytes the server puts in one record: the
 // smallest of the maxRecord option, the client's max_fragment_length, and
 // its record_size_limit (less the content-type byte in TLS 1.3, or while the
-// version is not known yet).
+// version is not known yet). When the client offers both extensions,
+// record_size_limit governs (RFC 8449, Section 5).
 func (c *ServerConn) Cap() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -104,14 +114,16 @@ func (c *ServerConn) capLocked() int {
 	if c.maxRecord > 0 {
 		n = min(n, c.maxRecord)
 	}
-	if c.offer.MaxFragmentLength.Valid() {
-		n = min(n, c.offer.MaxFragmentLength.Bytes())
-	}
-	if l := c.offer.RecordSizeLimit; l >= MinRecordSizeLimit {
+	switch l := c.offer.RecordSizeLimit; {
+	case l >= MinRecordSizeLimit:
+		// RFC 8449 section 5: with both extensions offered,
+		// record_size_limit governs and max_fragment_length is ignored.
 		if c.version != VersionTLS12 {
 			l-- // TLS 1.3 counts the inner content-type byte
 		}
 		n = min(n, l)
+	case c.offer.MaxFragmentLength.Valid():
+		n = min(n, c.offer.MaxFragmentLength.Bytes())
 	}
 	return n
 }
@@ -121,74 +133,171 @@ func (c *ServerConn) Stats() Stats {
 	return Stats{SentRecords: c.sent.records.Load(), SentBytes: c.sent.bytes.Load(), LargestSent: int(c.sent.largest.Load())}
 }
 
-// Read passes the client's bytes through, reading its ClientHello on the way.
+// Read passes the client's bytes through, reading its ClientHello on the
+// way. A ClientHello whose max_fragment_length or record_size_limit breaks
+// RFC 6066 or RFC 8449 is refused before the stack sees it: the guard sends
+// the fatal alert (illegal_parameter or decode_error) and Read returns the
+// *NegotiationError, wrapped, from then on.
 func (c *ServerConn) Read(p []byte) (int, error) {
+	if c.refused != nil {
+		return 0, c.refused
+	}
 	n, err := c.in.Read(p)
 	if n > 0 && !c.scanDone {
-		c.scanHello(p[:n])
+		if rerr := c.scanHello(p[:n]); rerr != nil {
+			c.refuse(rerr)
+			return 0, c.refused
+		}
 	}
 	return n, err
 }
 
-// scanHello collects the client's first handshake records until the
-// ClientHello is complete. A malformed or oversized hello stops the scan:
-// the stack rejects it.
-func (c *ServerConn) scanHello(b []byte) {
-	c.scan = append(c.scan, b...)
-	var hs handshakeBuffer
-	for s := c.scan; ; {
-		if len(s) < HeaderLen {
-			return
-		}
-		h, err := ParseHeader(s)
-		if err != nil || h.Type != TypeHandshake {
-			c.stopScan()
-			return
-		}
-		if len(s) < HeaderLen+h.Len {
-			return
-		}
-		hs.add(s[HeaderLen : HeaderLen+h.Len])
-		s = s[HeaderLen+h.Len:]
-		typ, msg, ok, err := hs.next()
-		if err != nil {
-			c.stopScan()
-			return
-		}
-		if !ok {
-			continue
-		}
-		if typ == typeClientHello {
-			if ch, err := ParseClientHello(msg); err == nil {
-				c.mu.Lock()
-				c.offer, c.haveOffer = offerOf(ch), true
-				c.mu.Unlock()
-			}
-		}
-		c.stopScan()
-		return
+// refuse sends the alert err carries and makes the connection fail with it.
+func (c *ServerConn) refuse(err error) {
+	c.refused = fmt.Errorf("recordlimit: ClientHello refused: %w", err)
+	a, _ := AlertOf(err)
+	c.batcher.mu.Lock()
+	defer c.batcher.mu.Unlock()
+	if c.batcher.err == nil {
+		c.Conn.Write(appendAlertRecord(nil, a))
+		c.batcher.err = c.refused
 	}
 }
 
-func (c *ServerConn) stopScan() { c.scan, c.scanDone = nil, true }
+// scanHello follows the client's records in b until its ClientHello is
+// complete, then reads the offer from it. Each byte is looked at once and
+// only the hello's own bytes are kept (at most 4 + maxHandshakeMessage), so
+// the cost is linear in the hello however it is cut into records and reads.
+// Anything that is not a well-formed ClientHello in handshake records stops
+// the scan: the stack rejects it. It returns the error of an offer the
+// server must refuse.
+func (c *ServerConn) scanHello(b []byte) error {
+	for len(b) > 0 && !c.scanDone {
+		if c.remain == 0 {
+			k := copy(c.hdr[c.hdrN:], b)
+			c.hdrN += k
+			b = b[k:]
+			if c.hdrN < HeaderLen {
+				return nil
+			}
+			c.hdrN = 0
+			h, err := ParseHeader(c.hdr[:])
+			if err != nil || h.Type != TypeHandshake {
+				c.stopScan()
+				return nil
+			}
+			c.remain = h.Len
+			continue
+		}
+		k := min(c.remain, len(b))
+		c.remain -= k
+		if err := c.addHello(b[:k]); err != nil {
+			return err
+		}
+		b = b[k:]
+	}
+	return nil
+}
 
-// offerOf reads the record-size requests of a ClientHello. Invalid values
-// are ignored: the cap only ever gets smaller for a valid request.
-func offerOf(ch ClientHello) Offer {
-	var o Offer
-	if b, ok := findExtension(ch.Extensions, ExtMaxFragmentLength); ok {
-		if m, err := ParseMaxFragmentLength(b); err == nil {
+// addHello appends a fragment of the first handshake message and, once it
+// is whole, reads the client's offer from it.
+func (c *ServerConn) addHello(frag []byte) error {
+	for !c.scanDone {
+		want := 4
+		if len(c.hello) >= 4 {
+			if c.hello[0] != typeClientHello {
+				c.stopScan()
+				return nil
+			}
+			n := int(c.hello[1])<<16 | int(c.hello[2])<<8 | int(c.hello[3])
+			if n > maxHandshakeMessage {
+				c.stopScan()
+				return nil
+			}
+			want = 4 + n
+			if len(c.hello) == want {
+				return c.endScan()
+			}
+			c.hello = slices.Grow(c.hello, want-len(c.hello))
+		}
+		if len(frag) == 0 {
+			return nil
+		}
+		k := min(want-len(c.hello), len(frag))
+		c.hello = append(c.hello, frag[:k]...)
+		frag = frag[k:]
+	}
+	return nil
+}
+
+// endScan reads the offer from the complete ClientHello.
+func (c *ServerConn) endScan() error {
+	o, refuse, ok := clientOffer(c.hello[4:])
+	c.stopScan()
+	if !ok {
+		return nil
+	}
+	if refuse != nil {
+		return refuse
+	}
+	c.mu.Lock()
+	c.offer, c.haveOffer = o, true
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *ServerConn) stopScan() { c.hello, c.scanDone = nil, true }
+
+// clientOffer reads the record-size requests of a ClientHello body without
+// copying it, in time linear in its size. refuse is a *NegotiationError when
+// a request breaks the RFCs and the server must answer with its alert:
+//   - record_size_limit: a body that is not 2 bytes is a decode_error, a
+//     value below 64 an illegal_parameter (RFC 8449, Section 4); a value
+//     above the protocol maximum means the maximum;
+//   - max_fragment_length, when record_size_limit is absent: a body that is
+//     not 1 byte is a decode_error, a code outside 1..4 an
+//     illegal_parameter (RFC 6066, Section 4). Alongside record_size_limit
+//     it is ignored (RFC 8449, Section 5), and recorded only if valid.
+//
+// ok is false for a hello malformed in other ways, left to the stack.
+func clientOffer(body []byte) (o Offer, refuse error, ok bool) {
+	f, err := splitClientHello(body)
+	if err != nil {
+		return o, nil, false
+	}
+	var mfl, rsl []byte
+	var haveMFL, haveRSL bool
+	err = walkExtensions(f.extensions, func(typ uint16, data []byte) error {
+		switch typ {
+		case ExtMaxFragmentLength:
+			mfl, haveMFL = data, true
+		case ExtRecordSizeLimit:
+			rsl, haveRSL = data, true
+		}
+		return nil
+	})
+	if err != nil {
+		return o, nil, false
+	}
+	if haveRSL {
+		l, err := ParseRecordSizeLimit(rsl)
+		if err != nil {
+			return o, err, true
+		}
+		o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
+		if m, err := ParseMaxFragmentLength(mfl); haveMFL && err == nil {
 			o.MaxFragmentLength = m
 		}
+		return o, nil, true
 	}
-	if b, ok := findExtension(ch.Extensions, ExtRecordSizeLimit); ok {
-		if l, err := ParseRecordSizeLimit(b); err == nil {
-			// RFC 8449 section 4 lets a peer state more than the protocol
-			// allows; such a value means "no limit beyond the protocol's".
-			o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
+	if haveMFL {
+		m, err := ParseMaxFragmentLength(mfl)
+		if err != nil {
+			return o, err, true
 		}
+		o.MaxFragmentLength = m
 	}
-	return o
+	return o, nil, true
 }
 
 // Write takes whole records from the server stack and sends them re-framed

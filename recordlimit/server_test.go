@@ -1,0 +1,143 @@
+package recordlimit
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// bigClientHello returns a ClientHello message (header included) of about
+// size bytes with the given extensions and, when pad, a padding extension
+// (21) that fills the rest; without pad the rest is filled with empty
+// extensions of distinct private-use types, the worst case for a duplicate
+// check.
+func bigClientHello(size int, pad bool, exts ...Extension) []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(typeClientHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(0x0303)
+		b.AddBytes(make([]byte, 32))
+		b.AddUint8(0)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(0xc02f); b.AddUint16(0x1301) })
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(0) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			n := 0
+			for _, e := range exts {
+				b.AddUint16(e.Type)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Data) })
+				n += 4 + len(e.Data)
+			}
+			rest := size - 4 - 2 - 32 - 1 - 6 - 2 - 2 - n
+			if pad {
+				b.AddUint16(21)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, rest-4)) })
+				return
+			}
+			for t := 0; rest >= 4; t, rest = t+1, rest-4 {
+				b.AddUint16(uint16(0x1000 + t)) // unassigned code points, all distinct
+				b.AddUint16(0)
+			}
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+// chunkConn hands out its stream n bytes per Read, like a socket fed by a
+// slow client.
+type chunkConn struct {
+	net.Conn
+	stream []byte
+	n      int
+	out    bytes.Buffer
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.stream) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p, c.stream[:min(c.n, len(c.stream))])
+	c.stream = c.stream[k:]
+	return k, nil
+}
+
+func (c *chunkConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+
+// readHello reads stream through a server guard the way crypto/tls does
+// (into a buffer of 1 KiB), with the transport handing over one record per
+// read, and returns the guard and the error that ended the reads.
+func readHello(stream []byte, recordSize int) (*ServerConn, *chunkConn, error) {
+	cc := &chunkConn{stream: stream, n: HeaderLen + recordSize}
+	g := NewServerConn(cc, 0)
+	p := make([]byte, 1024)
+	for {
+		if _, err := g.Read(p); err != nil {
+			return g, cc, err
+		}
+	}
+}
+
+// The 64 KiB ClientHello of issue 12, in records of one byte each.
+func oneByteRecordHello(pad bool) (msg, stream []byte) {
+	msg = bigClientHello(64<<10, pad, Extension{ExtRecordSizeLimit, []byte{0x01, 0x00}})
+	return msg, AppendRecords(nil, TypeHandshake, 0x0301, msg, 1)
+}
+
+// BenchmarkServerHelloScan measures the server guard reading a 64 KiB
+// ClientHello sent in 1-byte records, one record per transport read (the
+// hostile client of issue 12). The scan must cost time and memory linear in
+// the hello.
+func BenchmarkServerHelloScan(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		pad  bool
+	}{{"padding", true}, {"16k-extensions", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			_, stream := oneByteRecordHello(tc.pad)
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for b.Loop() {
+				g, _, err := readHello(stream, 1)
+				if !errors.Is(err, io.EOF) {
+					b.Fatal(err)
+				}
+				if o, ok := g.Offer(); !ok || o.RecordSizeLimit != 256 {
+					b.Fatalf("offer %+v, %v", o, ok)
+				}
+			}
+		})
+	}
+}
+
+// TestServerHelloScanAllocations bounds the memory the server guard
+// allocates to read the 64 KiB ClientHello in 1-byte records: a small
+// multiple of the hello itself (the read buffer is 18 KiB, the reassembled
+// message 64 KiB), whether it carries one large extension or 16,000 empty
+// ones. The quadratic scan allocated 9 GiB here.
+func TestServerHelloScanAllocations(t *testing.T) {
+	for _, pad := range []bool{true, false} {
+		msg, stream := oneByteRecordHello(pad)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g, _, err := readHello(stream, 1)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		if o, ok := g.Offer(); !ok || o.RecordSizeLimit != 256 {
+			t.Fatalf("offer %+v, %v", o, ok)
+		}
+		alloc := after.TotalAlloc - before.TotalAlloc
+		limit := uint64(2*len(msg) + 2*serverReadBuffer + 16<<10)
+		t.Logf("padding %v: %d-byte hello in %d records (%d bytes on the wire): %d bytes allocated (bound %d)",
+			pad, len(msg), len(stream)/(HeaderLen+1), len(stream), alloc, limit)
+		if alloc > limit {
+			t.Errorf("padding %v: reading a %d-byte hello allocated %d bytes, more than %d", pad, len(msg), alloc, limit)
+		}
+	}
+}
