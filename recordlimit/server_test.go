@@ -3,6 +3,7 @@ package recordlimit
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -138,6 +139,66 @@ func TestServerHelloScanAllocations(t *testing.T) {
 			pad, len(msg), len(stream)/(HeaderLen+1), len(stream), alloc, limit)
 		if alloc > limit {
 			t.Errorf("padding %v: reading a %d-byte hello allocated %d bytes, more than %d", pad, len(msg), alloc, limit)
+		}
+	}
+}
+
+// TestServerHelloScanCuts reads ClientHellos through the server guard cut
+// into records of every size from 1 byte, read in chunks of several sizes
+// (one byte per read included), with a second message after the hello in
+// the same record: the offer read, or the refusal, is the same however the
+// hello is cut, the stack gets every byte unchanged, and a refused hello
+// makes the guard send exactly one fatal alert.
+func TestServerHelloScanCuts(t *testing.T) {
+	tests := []struct {
+		name   string
+		exts   []Extension
+		want   Offer
+		refuse Alert
+	}{
+		{"rsl 2048", []Extension{{ExtRecordSizeLimit, []byte{8, 0}}}, Offer{RecordSizeLimit: 2048}, 0},
+		{"mfl 1024", []Extension{{ExtMaxFragmentLength, []byte{2}}}, Offer{MaxFragmentLength: MFL1024}, 0},
+		{"both", []Extension{{ExtMaxFragmentLength, []byte{1}}, {ExtRecordSizeLimit, []byte{1, 0}}}, Offer{MaxFragmentLength: MFL512, RecordSizeLimit: 256}, 0},
+		{"rsl 63", []Extension{{ExtRecordSizeLimit, []byte{0, 63}}}, Offer{}, AlertIllegalParameter},
+		{"rsl 3 bytes", []Extension{{ExtRecordSizeLimit, []byte{0, 64, 0}}}, Offer{}, AlertDecodeError},
+		{"mfl 5", []Extension{{ExtMaxFragmentLength, []byte{5}}}, Offer{}, AlertIllegalParameter},
+	}
+	for _, tt := range tests {
+		msg := bigClientHello(600, true, tt.exts...)
+		body := append(append([]byte(nil), msg...), 16, 0, 0, 1, 0) // a next message, as in a coalesced flight
+		for recSize := 1; recSize <= len(body); recSize += max(1, recSize/3) {
+			stream := AppendRecords(nil, TypeHandshake, 0x0301, body, recSize)
+			for _, chunk := range []int{1, 5, 6, 64, len(stream)} {
+				cc := &chunkConn{stream: stream, n: chunk}
+				g := NewServerConn(cc, 0)
+				var got []byte
+				p := make([]byte, 700)
+				var err error
+				for err == nil {
+					var n int
+					n, err = g.Read(p)
+					got = append(got, p[:n]...)
+				}
+				where := fmt.Sprintf("%s, records of %d, reads of %d", tt.name, recSize, chunk)
+				if tt.refuse != 0 {
+					if a, ok := AlertOf(err); !ok || a != tt.refuse || !errors.Is(err, ErrNegotiation) {
+						t.Fatalf("%s: error %v, want a refusal with %v", where, err, tt.refuse)
+					}
+					if want := appendAlertRecord(nil, tt.refuse); !bytes.Equal(cc.out.Bytes(), want) {
+						t.Fatalf("%s: the guard sent % x, want the alert % x", where, cc.out.Bytes(), want)
+					}
+					if _, err2 := g.Read(p); !errors.Is(err2, ErrNegotiation) {
+						t.Fatalf("%s: a Read after the refusal returned %v", where, err2)
+					}
+					continue
+				}
+				if !errors.Is(err, io.EOF) || !bytes.Equal(got, stream) || cc.out.Len() != 0 {
+					t.Fatalf("%s: %v, the stack got %d of %d bytes, the guard sent %d", where, err, len(got), len(stream), cc.out.Len())
+				}
+				if o, ok := g.Offer(); !ok || o != tt.want {
+					t.Fatalf("%s: offer %+v (%v), want %+v", where, o, ok, tt.want)
+				}
+			}
 		}
 	}
 }
