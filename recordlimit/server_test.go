@@ -202,3 +202,81 @@ func TestServerHelloScanCuts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzServerHelloScan drives the server guard's ClientHello scan with
+// arbitrary client bytes read in arbitrary chunks. The stack must get every
+// byte unchanged until a refusal; a refusal carries its alert, is sent as
+// exactly one alert record and happens only for an offer the RFCs forbid;
+// the outcome does not depend on the read size; and the guard keeps no more
+// than one hello.
+func FuzzServerHelloScan(f *testing.F) {
+	for _, exts := range [][]Extension{
+		{{ExtRecordSizeLimit, []byte{1, 0}}},
+		{{ExtRecordSizeLimit, []byte{0, 10}}},
+		{{ExtMaxFragmentLength, []byte{7}}},
+		{{ExtMaxFragmentLength, []byte{1}}, {ExtRecordSizeLimit, []byte{0, 64, 0}}},
+	} {
+		msg := bigClientHello(300, true, exts...)
+		f.Add(AppendRecords(nil, TypeHandshake, 0x0301, msg, 100), uint8(7))
+		f.Add(AppendRecords(nil, TypeHandshake, 0x0301, msg, 1), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
+		type outcome struct {
+			got     []byte
+			offer   Offer
+			have    bool
+			alert   Alert
+			refused bool
+			sent    []byte
+		}
+		run := func(n int) outcome {
+			cc := &chunkConn{stream: stream, n: n}
+			g := NewServerConn(cc, 0)
+			var o outcome
+			p := make([]byte, 512)
+			for {
+				k, err := g.Read(p)
+				o.got = append(o.got, p[:k]...)
+				if len(g.hello) > 4+maxHandshakeMessage {
+					t.Fatalf("the guard holds %d bytes of hello", len(g.hello))
+				}
+				if err != nil {
+					if !errors.Is(err, io.EOF) {
+						if !errors.Is(err, ErrNegotiation) {
+							t.Fatalf("Read failed with %v", err)
+						}
+						o.refused = true
+						o.alert, _ = AlertOf(err)
+					}
+					break
+				}
+			}
+			o.offer, o.have = g.Offer()
+			o.sent = cc.out.Bytes()
+			return o
+		}
+		a, b := run(int(chunk)%64+1), run(len(stream)+1)
+		if a.refused != b.refused || a.alert != b.alert || a.offer != b.offer || a.have != b.have {
+			t.Fatalf("reads of %d: %+v; one read: %+v", int(chunk)%64+1, a, b)
+		}
+		for _, o := range []outcome{a, b} {
+			if o.refused {
+				if o.alert != AlertIllegalParameter && o.alert != AlertDecodeError {
+					t.Fatalf("refused with %v", o.alert)
+				}
+				if !bytes.Equal(o.sent, appendAlertRecord(nil, o.alert)) {
+					t.Fatalf("the guard sent % x for a refusal with %v", o.sent, o.alert)
+				}
+				continue
+			}
+			if !bytes.Equal(o.got, stream) || len(o.sent) != 0 {
+				t.Fatalf("the stack got %d of %d bytes, the guard sent %d", len(o.got), len(stream), len(o.sent))
+			}
+			if o.have {
+				if err := o.offer.Validate(); err != nil {
+					t.Fatalf("offer %+v: %v", o.offer, err)
+				}
+			}
+		}
+	})
+}

@@ -82,7 +82,8 @@ type ServerConn struct {
 // opts.SessionCache; without one the server sends no session tickets (its
 // per-connection configuration could not decrypt them, and a crypto/tls
 // TLS 1.3 ticket can be larger than the cap). cfg's WrapSession and
-// UnwrapSession, when set, apply to the state kept in the cache.
+// UnwrapSession, when set, apply to the state kept in the cache; session
+// ticket keys set on cfg are not used, since tickets are names in the cache.
 func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 	guard := recordlimit.NewServerConn(raw, opts.MaxRecord)
 	c := cfg.Clone()
