@@ -2,6 +2,7 @@ package recordlimit
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -45,13 +46,24 @@ type ServerConn struct {
 	// header being read (hdrN bytes of it), remain the bytes left of the
 	// current record's body. refused is set when the hello's record-size
 	// requests break the RFCs: every Read returns it.
+	//
+	// After the first ClientHello the scan goes on over ChangeCipherSpec
+	// records for one more handshake message: a second ClientHello, sent
+	// after a HelloRetryRequest, must keep the record-size extensions of the
+	// first byte for byte (RFC 8446, Section 4.1.2), or is refused with
+	// illegal_parameter: in Read if the HelloRetryRequest has been sent
+	// (retried), else when the stack sends its ServerHello (pending).
 	in       *bufio.Reader
 	hdr      [HeaderLen]byte
 	hdrN     int
 	remain   int
+	skip     bool // the current record is a ChangeCipherSpec, passed over
 	hello    []byte
+	first    *recordExtensions // the first hello's, once read
 	scanDone bool
 	refused  error
+	pending  error // a second hello's refusal, for when the stack answers it (guarded by mu)
+	retried  bool  // the stack sent a HelloRetryRequest (guarded by mu)
 
 	// Write side, guarded by batcher.mu.
 	batcher
@@ -182,7 +194,12 @@ func (c *ServerConn) scanHello(b []byte) error {
 			}
 			c.hdrN = 0
 			h, err := ParseHeader(c.hdr[:])
-			if err != nil || h.Type != TypeHandshake {
+			switch {
+			case err == nil && h.Type == TypeHandshake:
+				c.skip = false
+			case err == nil && h.Type == TypeChangeCipherSpec && c.first != nil && len(c.hello) == 0:
+				c.skip = true
+			default:
 				c.stopScan()
 				return nil
 			}
@@ -191,8 +208,10 @@ func (c *ServerConn) scanHello(b []byte) error {
 		}
 		k := min(c.remain, len(b))
 		c.remain -= k
-		if err := c.addHello(b[:k]); err != nil {
-			return err
+		if !c.skip {
+			if err := c.addHello(b[:k]); err != nil {
+				return err
+			}
 		}
 		b = b[k:]
 	}
@@ -230,26 +249,74 @@ func (c *ServerConn) addHello(frag []byte) error {
 	return nil
 }
 
-// endScan reads the offer from the complete ClientHello.
+// endScan reads the offer from a complete ClientHello: the first one sets
+// the offer; a second one must repeat the first's record-size extensions.
 func (c *ServerConn) endScan() error {
-	o, refuse, ok := clientOffer(c.hello[4:])
-	c.stopScan()
+	exts, ok := clientExtensions(c.hello[4:])
 	if !ok {
+		c.stopScan()
 		return nil
 	}
-	if refuse != nil {
-		return refuse
+	if c.first != nil {
+		c.stopScan()
+		if exts.equal(*c.first) {
+			return nil
+		}
+		err := negErr(0, AlertIllegalParameter, "the ClientHello after HelloRetryRequest changes max_fragment_length or record_size_limit")
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.retried {
+			return err
+		}
+		c.pending = err // sent before the HelloRetryRequest: refused when the stack answers
+		return nil
+	}
+	o, err := exts.offer()
+	if err != nil {
+		c.stopScan()
+		return err
 	}
 	c.mu.Lock()
 	c.offer, c.haveOffer = o, true
 	c.mu.Unlock()
+	c.first = &exts
+	c.hello = c.hello[:0] // on to a second hello, if the server asks for one
 	return nil
 }
 
 func (c *ServerConn) stopScan() { c.hello, c.scanDone = nil, true }
 
-// clientOffer reads the record-size requests of a ClientHello body without
-// copying it, in time linear in its size. refuse is a *NegotiationError when
+// recordExtensions are the record-size extensions of a ClientHello, as sent.
+type recordExtensions struct {
+	mfl, rsl         []byte
+	haveMFL, haveRSL bool
+}
+
+func (e recordExtensions) equal(o recordExtensions) bool {
+	return e.haveMFL == o.haveMFL && e.haveRSL == o.haveRSL && string(e.mfl) == string(o.mfl) && string(e.rsl) == string(o.rsl)
+}
+
+// clientExtensions finds the record-size extensions of a ClientHello body,
+// copied, without copying the rest, in time linear in its size. ok is false
+// for a malformed hello (duplicate extensions included), left to the stack.
+func clientExtensions(body []byte) (e recordExtensions, ok bool) {
+	f, err := splitClientHello(body)
+	if err != nil {
+		return e, false
+	}
+	err = walkExtensions(f.extensions, func(typ uint16, data []byte) error {
+		switch typ {
+		case ExtMaxFragmentLength:
+			e.mfl, e.haveMFL = slices.Clone(data), true
+		case ExtRecordSizeLimit:
+			e.rsl, e.haveRSL = slices.Clone(data), true
+		}
+		return nil
+	})
+	return e, err == nil
+}
+
+// offer reads the client's requests. The error is a *NegotiationError when
 // a request breaks the RFCs and the server must answer with its alert:
 //   - record_size_limit: a body that is not 2 bytes is a decode_error, a
 //     value below 64 an illegal_parameter (RFC 8449, Section 4); a value
@@ -258,46 +325,39 @@ func (c *ServerConn) stopScan() { c.hello, c.scanDone = nil, true }
 //     not 1 byte is a decode_error, a code outside 1..4 an
 //     illegal_parameter (RFC 6066, Section 4). Alongside record_size_limit
 //     it is ignored (RFC 8449, Section 5), and recorded only if valid.
-//
-// ok is false for a hello malformed in other ways, left to the stack.
-func clientOffer(body []byte) (o Offer, refuse error, ok bool) {
-	f, err := splitClientHello(body)
-	if err != nil {
-		return o, nil, false
-	}
-	var mfl, rsl []byte
-	var haveMFL, haveRSL bool
-	err = walkExtensions(f.extensions, func(typ uint16, data []byte) error {
-		switch typ {
-		case ExtMaxFragmentLength:
-			mfl, haveMFL = data, true
-		case ExtRecordSizeLimit:
-			rsl, haveRSL = data, true
-		}
-		return nil
-	})
-	if err != nil {
-		return o, nil, false
-	}
-	if haveRSL {
-		l, err := ParseRecordSizeLimit(rsl)
+func (e recordExtensions) offer() (Offer, error) {
+	var o Offer
+	if e.haveRSL {
+		l, err := ParseRecordSizeLimit(e.rsl)
 		if err != nil {
-			return o, err, true
+			return o, err
 		}
 		o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
-		if m, err := ParseMaxFragmentLength(mfl); haveMFL && err == nil {
+		if m, err := ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
 			o.MaxFragmentLength = m
 		}
-		return o, nil, true
+		return o, nil
 	}
-	if haveMFL {
-		m, err := ParseMaxFragmentLength(mfl)
+	if e.haveMFL {
+		m, err := ParseMaxFragmentLength(e.mfl)
 		if err != nil {
-			return o, err, true
+			return o, err
 		}
 		o.MaxFragmentLength = m
 	}
-	return o, nil, true
+	return o, nil
+}
+
+// clientOffer reads the record-size requests of a ClientHello body: the
+// offer, the refusal the server must send (see recordExtensions.offer), and
+// whether the hello could be read at all.
+func clientOffer(body []byte) (o Offer, refuse error, ok bool) {
+	e, ok := clientExtensions(body)
+	if !ok {
+		return o, nil, false
+	}
+	o, refuse = e.offer()
+	return o, refuse, true
 }
 
 // Write takes whole records from the server stack and sends them re-framed
@@ -317,6 +377,12 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 		rec := s[:HeaderLen+h.Len]
 		s = s[HeaderLen+h.Len:]
 		if out, err = c.reframe(out, h, rec); err != nil {
+			var r refusal
+			if errors.As(err, &r) {
+				// Instead of the stack's answer: what came before it, and the alert.
+				c.batcher.send(appendAlertRecord(out, r.alert))
+				err = r.err
+			}
 			c.batcher.err = err
 			return 0, err
 		}
@@ -335,7 +401,9 @@ func (c *ServerConn) reframe(out []byte, h Header, rec []byte) ([]byte, error) {
 	c.mu.Unlock()
 	switch {
 	case h.Type == TypeHandshake && version == 0:
-		c.readServerHello(rec[HeaderLen:])
+		if err := c.readServerHello(rec[HeaderLen:]); err != nil {
+			return out, err
+		}
 		return AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], c.Cap()), nil
 	case h.Type == TypeHandshake && !(version == VersionTLS12 && c.srvCCS):
 		return AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], c.Cap()), nil
@@ -347,22 +415,40 @@ func (c *ServerConn) reframe(out []byte, h Header, rec []byte) ([]byte, error) {
 	return append(out, rec...), nil
 }
 
+// refusal is the error of a ServerHello the guard replaces with an alert.
+type refusal struct {
+	alert Alert
+	err   error
+}
+
+func (r refusal) Error() string { return r.err.Error() }
+
 // readServerHello learns the version and suite from the server's hello. A
-// HelloRetryRequest leaves them unknown until the real ServerHello.
-func (c *ServerConn) readServerHello(body []byte) {
+// HelloRetryRequest leaves them unknown until the real ServerHello. The
+// ServerHello that answers a second ClientHello the guard refuses is a
+// refusal.
+func (c *ServerConn) readServerHello(body []byte) error {
 	var hs handshakeBuffer
 	hs.add(body)
 	typ, msg, ok, _ := hs.next()
 	if !ok || typ != typeServerHello {
-		return
+		return nil
 	}
 	sh, err := ParseServerHello(msg)
-	if err != nil || sh.HelloRetry {
-		return
+	if err != nil {
+		return nil
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sh.HelloRetry {
+		c.retried = true
+		return nil
+	}
+	if c.retried && c.pending != nil {
+		return refusal{alert: AlertIllegalParameter, err: fmt.Errorf("recordlimit: ClientHello refused: %w", c.pending)}
+	}
 	c.version, c.suite = sh.Version, sh.Suite
-	c.mu.Unlock()
+	return nil
 }
 
 // reseal re-encrypts one record of the server's TLS 1.3 handshake epoch in

@@ -280,3 +280,92 @@ func FuzzServerHelloScan(f *testing.F) {
 		}
 	})
 }
+
+// helloRetryRecord returns a TLS 1.3 HelloRetryRequest as a record.
+func helloRetryRecord() []byte {
+	var b cryptobyte.Builder
+	b.AddUint8(typeServerHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(0x0303)
+		b.AddBytes(helloRetryRandom[:])
+		b.AddUint8(0)
+		b.AddUint16(0x1301)
+		b.AddUint8(0)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			appendExtensions(b, []Extension{{extSupportedVersions, []byte{3, 4}}, {51, []byte{0, 29}}})
+		})
+	})
+	return AppendRecords(nil, TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
+}
+
+// TestServerRetryHelloRefusal checks both moments at which the guard
+// refuses a second ClientHello that changes record_size_limit: when it
+// arrives after the HelloRetryRequest (Read fails, the alert goes out before
+// the stack sees the hello), and when it arrived with the first hello (the
+// guard sends the alert in place of the stack's ServerHello); an unchanged
+// second hello lets the ServerHello through.
+func TestServerRetryHelloRefusal(t *testing.T) {
+	rsl := func(v byte) Extension { return Extension{ExtRecordSizeLimit, []byte{v, 0}} }
+	first := AppendRecords(nil, TypeHandshake, 0x0301, bigClientHello(300, true, rsl(2)), 0)
+	ccs := []byte{20, 3, 3, 0, 1, 1}
+	hrr := helloRetryRecord()
+	sh := serverHelloRecord(Extension{extSupportedVersions, []byte{3, 4}})
+	alert := appendAlertRecord(nil, AlertIllegalParameter)
+	for _, tc := range []struct {
+		name    string
+		second  Extension
+		early   bool
+		readErr bool // the refusal comes from Read, else from the ServerHello's Write
+		refused bool
+	}{
+		{"changed, after the HRR", rsl(4), false, true, true},
+		{"changed, sent early", rsl(4), true, false, true},
+		{"unchanged, after the HRR", rsl(2), false, false, false},
+		{"unchanged, sent early", rsl(2), true, false, false},
+	} {
+		second := append(append([]byte(nil), ccs...), AppendRecords(nil, TypeHandshake, 0x0303, bigClientHello(300, true, tc.second), 0)...)
+		stream := first
+		if tc.early {
+			stream = append(append([]byte(nil), first...), second...)
+		}
+		cc := &chunkConn{stream: stream, n: len(stream)}
+		g := NewServerConn(cc, 0)
+		p := make([]byte, 4096)
+		if _, err := g.Read(p); err != nil {
+			t.Fatalf("%s: reading the first hello: %v", tc.name, err)
+		}
+		if _, err := g.Write(hrr); err != nil {
+			t.Fatalf("%s: writing the HRR: %v", tc.name, err)
+		}
+		if !tc.early {
+			cc.stream = second
+			cc.n = len(second)
+		}
+		_, rerr := g.Read(p)
+		if tc.readErr {
+			if a, ok := AlertOf(rerr); !ok || a != AlertIllegalParameter {
+				t.Fatalf("%s: Read of the second hello: %v, want a refusal", tc.name, rerr)
+			}
+			if want := append(append([]byte(nil), hrr...), alert...); !bytes.Equal(cc.out.Bytes(), want) {
+				t.Fatalf("%s: the client got % x, want the HRR and the alert", tc.name, cc.out.Bytes())
+			}
+			continue
+		}
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			t.Fatalf("%s: Read of the second hello: %v", tc.name, rerr)
+		}
+		_, werr := g.Write(sh)
+		want := append(append([]byte(nil), hrr...), sh...)
+		if tc.refused {
+			if a, ok := AlertOf(werr); !ok || a != AlertIllegalParameter {
+				t.Fatalf("%s: Write of the ServerHello: %v, want a refusal", tc.name, werr)
+			}
+			want = append(append([]byte(nil), hrr...), alert...)
+		} else if werr != nil {
+			t.Fatalf("%s: Write of the ServerHello: %v", tc.name, werr)
+		}
+		if !bytes.Equal(cc.out.Bytes(), want) {
+			t.Fatalf("%s: the client got % x, want % x", tc.name, cc.out.Bytes(), want)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package tlsapp
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"io"
 	"net"
@@ -27,6 +29,23 @@ type rawExt struct {
 // extra extensions appended as given, byte for byte.
 func rawClientHello(t *testing.T, v uint16, extra ...rawExt) []byte {
 	t.Helper()
+	random := make([]byte, 32)
+	rand.Read(random)
+	var share []byte
+	if v == tls.VersionTLS13 {
+		key, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		share = key.PublicKey().Bytes()
+	}
+	return rawHello(v, random, share, extra...)
+}
+
+// rawHello builds the ClientHello record of rawClientHello with the given
+// random and, in TLS 1.3, X25519 key share (none: an empty key_share list,
+// which makes the server ask for one with a HelloRetryRequest).
+func rawHello(v uint16, random, share []byte, extra ...rawExt) []byte {
 	exts := []rawExt{
 		{10, []byte{0, 4, 0, 29, 0, 23}}, // supported_groups: x25519, secp256r1
 		{11, []byte{1, 0}},               // ec_point_formats: uncompressed
@@ -35,14 +54,12 @@ func rawClientHello(t *testing.T, v uint16, extra ...rawExt) []byte {
 	suite := uint16(tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
 	if v == tls.VersionTLS13 {
 		suite = tls.TLS_AES_128_GCM_SHA256
-		key, err := ecdh.X25519().GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var ks cryptobyte.Builder
 		ks.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			b.AddUint16(29)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(key.PublicKey().Bytes()) })
+			if share != nil {
+				b.AddUint16(29)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(share) })
+			}
 		})
 		exts = append(exts,
 			rawExt{43, []byte{2, 3, 4}},   // supported_versions: TLS 1.3
@@ -57,8 +74,6 @@ func rawClientHello(t *testing.T, v uint16, extra ...rawExt) []byte {
 		b.AddUint8(1) // client_hello
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 			b.AddUint16(0x0303)
-			random := make([]byte, 32)
-			rand.Read(random)
 			b.AddBytes(random)
 			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 32)) })
 			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(suite) })
@@ -198,6 +213,104 @@ func TestServerRecordSizeLimitGoverns(t *testing.T) {
 			m := maxLen(relay.records(1), nil)
 			if m > limit || m <= 512+expansion13+1 {
 				t.Errorf("largest server record %d bytes; want above the MFL's 512 and at most %d", m, limit)
+			}
+		})
+	}
+}
+
+// readRecord reads one record by this test's own framing.
+func readRecord(t *testing.T, c net.Conn) (typ byte, body []byte) {
+	t.Helper()
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(c, hdr); err != nil {
+		t.Fatalf("reading a server record: %v", err)
+	}
+	body = make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatalf("reading a server record: %v", err)
+	}
+	return hdr[0], body
+}
+
+// helloRetryRandom is the ServerHello.random of a HelloRetryRequest.
+var helloRetryRandom = sha256.Sum256([]byte("HelloRetryRequest"))
+
+// TestServerRefusesChangedRetryHello plays tlsfuzzer's HelloRetryRequest
+// scenarios of test-record-size-limit.py with raw hellos over TCP against
+// NewListener: a first TLS 1.3 ClientHello without a key share gets a
+// HelloRetryRequest; the second ClientHello must repeat record_size_limit
+// unchanged (RFC 8446 section 4.1.2), else the server sends a fatal
+// illegal_parameter instead of its ServerHello. "sent early" sends the
+// second hello before the HelloRetryRequest has arrived.
+func TestServerRefusesChangedRetryHello(t *testing.T) {
+	leakCheck(t)
+	addr := startHandshakeServer(t, ServerOptions{})
+	rsl := func(v uint16) rawExt { return rawExt{recordlimit.ExtRecordSizeLimit, []byte{byte(v >> 8), byte(v)}} }
+	tests := []struct {
+		name          string
+		first, second []rawExt
+		early         bool
+		refused       bool
+	}{
+		{"HRR sanity", []rawExt{rsl(16385)}, []rawExt{rsl(16385)}, false, false},
+		{"HRR without the extension", nil, nil, false, false},
+		{"modified extension in 2nd CH in HRR handshake", []rawExt{rsl(16385)}, []rawExt{rsl(16384)}, false, true},
+		{"removed extension in 2nd CH in HRR handshake", []rawExt{rsl(16385)}, nil, false, true},
+		{"added extension in 2nd CH in HRR handshake", nil, []rawExt{rsl(16385)}, false, true},
+		{"max_fragment_length modified in 2nd CH", []rawExt{{recordlimit.ExtMaxFragmentLength, []byte{1}}}, []rawExt{{recordlimit.ExtMaxFragmentLength, []byte{4}}}, false, true},
+		{"modified extension in 2nd CH sent early", []rawExt{rsl(512)}, []rawExt{rsl(4096)}, true, true},
+		{"unchanged 2nd CH sent early", []rawExt{rsl(512)}, []rawExt{rsl(512)}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			random := make([]byte, 32)
+			rand.Read(random)
+			key, err := ecdh.X25519().GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := rawHello(tls.VersionTLS13, random, nil, tt.first...)
+			retry := rawHello(tls.VersionTLS13, random, key.PublicKey().Bytes(), tt.second...)
+			retry[2] = 3 // records after the first hello say 0x0303 (RFC 8446 section 5.1)
+			second := append([]byte{20, 3, 3, 0, 1, 1}, retry...)
+			if tt.early {
+				first = append(first, second...)
+			}
+			if _, err := c.Write(first); err != nil {
+				t.Fatal(err)
+			}
+			typ, body := readRecord(t, c)
+			if typ != 22 || len(body) < 38 || body[0] != 2 || !bytes.Equal(body[6:38], helloRetryRandom[:]) {
+				t.Fatalf("first server record: type %d, % x; want a HelloRetryRequest", typ, body[:min(len(body), 8)])
+			}
+			if !tt.early {
+				if _, err := c.Write(second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for {
+				typ, body = readRecord(t, c)
+				if typ != 20 { // the server's ChangeCipherSpec after its HelloRetryRequest
+					break
+				}
+			}
+			if !tt.refused {
+				if typ != 22 || len(body) < 38 || body[0] != 2 || bytes.Equal(body[6:38], helloRetryRandom[:]) {
+					t.Fatalf("answer to the second hello: type %d, % x; want a ServerHello", typ, body[:min(len(body), 8)])
+				}
+				return
+			}
+			if typ != 21 || len(body) != 2 || body[0] != 2 || recordlimit.Alert(body[1]) != recordlimit.AlertIllegalParameter {
+				t.Fatalf("answer to the second hello: type %d, % x; want a fatal illegal_parameter", typ, body[:min(len(body), 8)])
+			}
+			if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Errorf("after its alert the server sent more or did not close: %d, %v", n, err)
 			}
 		})
 	}
