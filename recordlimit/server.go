@@ -16,7 +16,9 @@ import (
 // client asked for, without answering the extensions (the stack cannot add
 // them to its hello):
 //   - it reads the client's max_fragment_length and record_size_limit from
-//     the ClientHello, passing every byte through unchanged;
+//     the ClientHello, passing every byte through unchanged, in time linear
+//     in the hello; an offer the RFCs forbid is refused with their alert
+//     before the stack answers (see Read);
 //   - it learns the version and suite from the server's own ServerHello;
 //   - it splits the server's plaintext handshake records (ServerHello, and in
 //     TLS 1.2 Certificate and the rest of the flight) and, in TLS 1.3,
@@ -218,8 +220,9 @@ func (c *ServerConn) scanHello(b []byte) error {
 	return nil
 }
 
-// addHello appends a fragment of the first handshake message and, once it
-// is whole, reads the client's offer from it.
+// addHello appends a fragment of the ClientHello being reassembled (the
+// first, or the one after a HelloRetryRequest) and, once it is whole, reads
+// the client's offer from it.
 func (c *ServerConn) addHello(frag []byte) error {
 	for !c.scanDone {
 		want := 4
