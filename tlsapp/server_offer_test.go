@@ -1,6 +1,7 @@
 package tlsapp
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -313,5 +314,52 @@ func TestServerRefusesChangedRetryHello(t *testing.T) {
 				t.Errorf("after its alert the server sent more or did not close: %d, %v", n, err)
 			}
 		})
+	}
+}
+
+// TestServerSlowHugeHello sends NewListener a 64 KiB TLS 1.2 ClientHello
+// (record_size_limit 256, then a padding extension) in 65,000 records of
+// one byte, 64 records per TCP segment: the server must read the offer
+// from it and keep every record of its flight, up to ServerHelloDone,
+// within the 256 bytes asked for, as seen on the wire. (The cost of the
+// scan is measured by recordlimit's BenchmarkServerHelloScan and bounded by
+// TestServerHelloScanAllocations, one record per read: here the kernel
+// coalesces the segments into large reads.)
+func TestServerSlowHugeHello(t *testing.T) {
+	leakCheck(t)
+	addr := startHandshakeServer(t, ServerOptions{})
+	small := rawClientHello(t, tls.VersionTLS12, rawExt{recordlimit.ExtRecordSizeLimit, []byte{1, 0}})
+	pad := 64<<10 - len(small) - 4
+	rec := rawClientHello(t, tls.VersionTLS12, rawExt{recordlimit.ExtRecordSizeLimit, []byte{1, 0}}, rawExt{21, make([]byte, pad)})
+	msg := rec[5:]
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	c.(*net.TCPConn).SetNoDelay(true)
+	w := bufio.NewWriterSize(c, 6*64) // 64 records of one byte per write
+	for _, b := range msg {
+		w.Write([]byte{22, 3, 1, 0, 1, b})
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for done := false; !done; {
+		typ, body := readRecord(t, c)
+		if typ != 22 {
+			t.Fatalf("server record of type %d (% x) in its first flight", typ, body[:min(len(body), 8)])
+		}
+		sizes = append(sizes, len(body))
+		if len(body) > 256 {
+			t.Errorf("server record of %d bytes; the client asked for 256", len(body))
+		}
+		done = bytes.HasSuffix(body, []byte{14, 0, 0, 0}) // ServerHelloDone ends the flight
+	}
+	t.Logf("a %d-byte hello in %d one-byte records; server flight in records of %v bytes", len(msg), len(msg), sizes)
+	if len(sizes) < 3 {
+		t.Errorf("server flight in %d records", len(sizes))
 	}
 }
