@@ -41,7 +41,10 @@ const serverSessionLifetime = 7 * 24 * time.Hour
 // It holds at most a given number of sessions and bytes of session state,
 // dropping the least recently used first, and forgets a session after 7
 // days. A ticket whose session was dropped leads to a full handshake. The
-// cache is safe for concurrent use; a restart forgets every session.
+// cache is safe for concurrent use; a restart forgets every session. A
+// session resumes with the identity (a client's certificates included) it
+// was made with: share one cache only between listeners that accept the
+// same clients.
 type ServerSessionCache struct {
 	maxEntries, maxBytes int
 
