@@ -293,9 +293,9 @@ func FuzzParseClientHello(f *testing.F) {
 		if len(ch.Random) != 32 || len(ch.Versions) == 0 {
 			t.Fatalf("random %d bytes, versions %v", len(ch.Random), ch.Versions)
 		}
-		o := offerOf(ch)
+		o, _, _ := clientOffer(body)
 		if err := o.Validate(); err != nil {
-			t.Fatalf("offerOf gave an invalid offer: %v", err)
+			t.Fatalf("clientOffer gave an invalid offer: %v", err)
 		}
 		// The server side caps with whatever it read: never above 16 KiB,
 		// never below what RFC 8449 allows.

@@ -94,35 +94,53 @@ type ClientHello struct {
 	Extensions []Extension
 }
 
+// clientHelloFields is a ClientHello split into its parts, unparsed.
+type clientHelloFields struct {
+	legacy     uint16
+	random     []byte
+	suites     cryptobyte.String
+	extensions cryptobyte.String // the extension list, without its length
+}
+
+// splitClientHello splits a ClientHello message body into its fields.
+func splitClientHello(body []byte) (clientHelloFields, error) {
+	var f clientHelloFields
+	var sessionID, compression cryptobyte.String
+	s := cryptobyte.String(body)
+	if !s.ReadUint16(&f.legacy) ||
+		!s.ReadBytes(&f.random, 32) ||
+		!s.ReadUint8LengthPrefixed(&sessionID) ||
+		!s.ReadUint16LengthPrefixed(&f.suites) ||
+		!s.ReadUint8LengthPrefixed(&compression) {
+		return f, negErr(0, AlertDecodeError, "malformed ClientHello")
+	}
+	if !s.Empty() {
+		if !s.ReadUint16LengthPrefixed(&f.extensions) || !s.Empty() {
+			return f, negErr(0, AlertDecodeError, "malformed ClientHello extensions")
+		}
+	}
+	return f, nil
+}
+
 // ParseClientHello parses a ClientHello message body.
 func ParseClientHello(body []byte) (ClientHello, error) {
 	var ch ClientHello
-	var legacy uint16
-	var sessionID, suites, compression cryptobyte.String
-	s := cryptobyte.String(body)
-	if !s.ReadUint16(&legacy) ||
-		!s.ReadBytes(&ch.Random, 32) ||
-		!s.ReadUint8LengthPrefixed(&sessionID) ||
-		!s.ReadUint16LengthPrefixed(&suites) ||
-		!s.ReadUint8LengthPrefixed(&compression) {
-		return ch, negErr(0, AlertDecodeError, "malformed ClientHello")
+	f, err := splitClientHello(body)
+	if err != nil {
+		return ch, err
 	}
-	for !suites.Empty() {
+	ch.Random = f.random
+	if len(f.suites)%2 != 0 {
+		return ch, negErr(0, AlertDecodeError, "malformed ClientHello cipher suites")
+	}
+	ch.Suites = make([]uint16, 0, len(f.suites)/2)
+	for suites := f.suites; !suites.Empty(); {
 		var id uint16
-		if !suites.ReadUint16(&id) {
-			return ch, negErr(0, AlertDecodeError, "malformed ClientHello cipher suites")
-		}
+		suites.ReadUint16(&id)
 		ch.Suites = append(ch.Suites, id)
 	}
-	if !s.Empty() {
-		var exts cryptobyte.String
-		if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
-			return ch, negErr(0, AlertDecodeError, "malformed ClientHello extensions")
-		}
-		var err error
-		if ch.Extensions, err = parseExtensions(exts); err != nil {
-			return ch, err
-		}
+	if ch.Extensions, err = parseExtensions(f.extensions); err != nil {
+		return ch, err
 	}
 	for _, e := range ch.Extensions {
 		if e.Type != extSupportedVersions {
@@ -142,27 +160,55 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		}
 	}
 	if ch.Versions == nil {
-		ch.Versions = []uint16{legacy}
+		ch.Versions = []uint16{f.legacy}
 	}
 	return ch, nil
+}
+
+// extensionSet is a set of extension types: one bit per code point, so that
+// checking a list for duplicates costs one step per extension.
+type extensionSet [1 << 16 / 64]uint64
+
+// add adds typ and reports whether it was not in the set yet.
+func (s *extensionSet) add(typ uint16) bool {
+	w, bit := typ/64, uint64(1)<<(typ%64)
+	if s[w]&bit != 0 {
+		return false
+	}
+	s[w] |= bit
+	return true
+}
+
+// walkExtensions calls fn for each extension of a list, in order, rejecting
+// a malformed list and duplicates, in time linear in the list. fn may stop
+// the walk with an error.
+func walkExtensions(s cryptobyte.String, fn func(typ uint16, data []byte) error) error {
+	var seen extensionSet
+	for !s.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !s.ReadUint16(&typ) || !s.ReadUint16LengthPrefixed(&data) {
+			return negErr(0, AlertDecodeError, "malformed extension list")
+		}
+		if !seen.add(typ) {
+			return negErr(typ, AlertIllegalParameter, "extension %d appears twice", typ)
+		}
+		if err := fn(typ, data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseExtensions parses an extension list, rejecting duplicates.
 func parseExtensions(s cryptobyte.String) ([]Extension, error) {
 	var exts []Extension
-	for !s.Empty() {
-		var e Extension
-		var data cryptobyte.String
-		if !s.ReadUint16(&e.Type) || !s.ReadUint16LengthPrefixed(&data) {
-			return nil, negErr(0, AlertDecodeError, "malformed extension list")
-		}
-		for _, prev := range exts {
-			if prev.Type == e.Type {
-				return nil, negErr(e.Type, AlertIllegalParameter, "extension %d appears twice", e.Type)
-			}
-		}
-		e.Data = data
-		exts = append(exts, e)
+	err := walkExtensions(s, func(typ uint16, data []byte) error {
+		exts = append(exts, Extension{Type: typ, Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return exts, nil
 }

@@ -2,8 +2,11 @@ package recordlimit
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 )
 
@@ -13,7 +16,9 @@ import (
 // client asked for, without answering the extensions (the stack cannot add
 // them to its hello):
 //   - it reads the client's max_fragment_length and record_size_limit from
-//     the ClientHello, passing every byte through unchanged;
+//     the ClientHello, passing every byte through unchanged, in time linear
+//     in the hello; an offer the RFCs forbid is refused with their alert
+//     before the stack answers (see Read);
 //   - it learns the version and suite from the server's own ServerHello;
 //   - it splits the server's plaintext handshake records (ServerHello, and in
 //     TLS 1.2 Certificate and the rest of the flight) and, in TLS 1.3,
@@ -38,11 +43,29 @@ type ServerConn struct {
 
 	// Read side: in gathers what the socket has in reads of up to
 	// serverReadBuffer bytes, so that a client's small records do not cost
-	// the server a read call each; scan is the ClientHello, reassembled
-	// until parsed.
+	// the server a read call each. The ClientHello is reassembled in hello
+	// as its records pass, each byte looked at once: hdr holds a record
+	// header being read (hdrN bytes of it), remain the bytes left of the
+	// current record's body. refused is set when the hello's record-size
+	// requests break the RFCs: every Read returns it.
+	//
+	// After the first ClientHello the scan goes on over ChangeCipherSpec
+	// records for one more handshake message: a second ClientHello, sent
+	// after a HelloRetryRequest, must keep the record-size extensions of the
+	// first byte for byte (RFC 8446, Section 4.1.2), or is refused with
+	// illegal_parameter: in Read if the HelloRetryRequest has been sent
+	// (retried), else when the stack sends its ServerHello (pending).
 	in       *bufio.Reader
-	scan     []byte
+	hdr      [HeaderLen]byte
+	hdrN     int
+	remain   int
+	skip     bool // the current record is a ChangeCipherSpec, passed over
+	hello    []byte
+	first    *recordExtensions // the first hello's, once read
 	scanDone bool
+	refused  error
+	pending  error // a second hello's refusal, for when the stack answers it (guarded by mu)
+	retried  bool  // the stack sent a HelloRetryRequest (guarded by mu)
 
 	// Write side, guarded by batcher.mu.
 	batcher
@@ -92,7 +115,8 @@ func (c *ServerConn) Offer() (Offer, bool) {
 // Cap returns the most content bytes the server puts in one record: the
 // smallest of the maxRecord option, the client's max_fragment_length, and
 // its record_size_limit (less the content-type byte in TLS 1.3, or while the
-// version is not known yet).
+// version is not known yet). When the client offers both extensions,
+// record_size_limit governs (RFC 8449, Section 5).
 func (c *ServerConn) Cap() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -104,14 +128,16 @@ func (c *ServerConn) capLocked() int {
 	if c.maxRecord > 0 {
 		n = min(n, c.maxRecord)
 	}
-	if c.offer.MaxFragmentLength.Valid() {
-		n = min(n, c.offer.MaxFragmentLength.Bytes())
-	}
-	if l := c.offer.RecordSizeLimit; l >= MinRecordSizeLimit {
+	switch l := c.offer.RecordSizeLimit; {
+	case l >= MinRecordSizeLimit:
+		// RFC 8449 section 5: with both extensions offered,
+		// record_size_limit governs and max_fragment_length is ignored.
 		if c.version != VersionTLS12 {
 			l-- // TLS 1.3 counts the inner content-type byte
 		}
 		n = min(n, l)
+	case c.offer.MaxFragmentLength.Valid():
+		n = min(n, c.offer.MaxFragmentLength.Bytes())
 	}
 	return n
 }
@@ -121,74 +147,220 @@ func (c *ServerConn) Stats() Stats {
 	return Stats{SentRecords: c.sent.records.Load(), SentBytes: c.sent.bytes.Load(), LargestSent: int(c.sent.largest.Load())}
 }
 
-// Read passes the client's bytes through, reading its ClientHello on the way.
+// Read passes the client's bytes through, reading its ClientHello on the
+// way. A ClientHello whose max_fragment_length or record_size_limit breaks
+// RFC 6066 or RFC 8449 is refused before the stack sees it: the guard sends
+// the fatal alert (illegal_parameter or decode_error) and Read returns the
+// *NegotiationError, wrapped, from then on.
 func (c *ServerConn) Read(p []byte) (int, error) {
+	if c.refused != nil {
+		return 0, c.refused
+	}
 	n, err := c.in.Read(p)
 	if n > 0 && !c.scanDone {
-		c.scanHello(p[:n])
+		if rerr := c.scanHello(p[:n]); rerr != nil {
+			c.refuse(rerr)
+			return 0, c.refused
+		}
 	}
 	return n, err
 }
 
-// scanHello collects the client's first handshake records until the
-// ClientHello is complete. A malformed or oversized hello stops the scan:
-// the stack rejects it.
-func (c *ServerConn) scanHello(b []byte) {
-	c.scan = append(c.scan, b...)
-	var hs handshakeBuffer
-	for s := c.scan; ; {
-		if len(s) < HeaderLen {
-			return
-		}
-		h, err := ParseHeader(s)
-		if err != nil || h.Type != TypeHandshake {
-			c.stopScan()
-			return
-		}
-		if len(s) < HeaderLen+h.Len {
-			return
-		}
-		hs.add(s[HeaderLen : HeaderLen+h.Len])
-		s = s[HeaderLen+h.Len:]
-		typ, msg, ok, err := hs.next()
-		if err != nil {
-			c.stopScan()
-			return
-		}
-		if !ok {
-			continue
-		}
-		if typ == typeClientHello {
-			if ch, err := ParseClientHello(msg); err == nil {
-				c.mu.Lock()
-				c.offer, c.haveOffer = offerOf(ch), true
-				c.mu.Unlock()
-			}
-		}
-		c.stopScan()
-		return
+// refuse sends the alert err carries and makes the connection fail with it.
+func (c *ServerConn) refuse(err error) {
+	c.refused = fmt.Errorf("recordlimit: ClientHello refused: %w", err)
+	a, _ := AlertOf(err)
+	c.batcher.mu.Lock()
+	defer c.batcher.mu.Unlock()
+	if c.batcher.err == nil {
+		c.Conn.Write(appendAlertRecord(nil, a))
+		c.batcher.err = c.refused
 	}
 }
 
-func (c *ServerConn) stopScan() { c.scan, c.scanDone = nil, true }
+// scanHello follows the client's records in b until its ClientHello is
+// complete, then reads the offer from it. Each byte is looked at once and
+// only the hello's own bytes are kept (at most 4 + maxHandshakeMessage), so
+// the cost is linear in the hello however it is cut into records and reads.
+// Anything that is not a well-formed ClientHello in handshake records stops
+// the scan: the stack rejects it. It returns the error of an offer the
+// server must refuse.
+func (c *ServerConn) scanHello(b []byte) error {
+	for len(b) > 0 && !c.scanDone {
+		if c.remain == 0 {
+			k := copy(c.hdr[c.hdrN:], b)
+			c.hdrN += k
+			b = b[k:]
+			if c.hdrN < HeaderLen {
+				return nil
+			}
+			c.hdrN = 0
+			h, err := ParseHeader(c.hdr[:])
+			switch {
+			case err == nil && h.Type == TypeHandshake:
+				c.skip = false
+			case err == nil && h.Type == TypeChangeCipherSpec && c.first != nil && len(c.hello) == 0:
+				c.skip = true
+			default:
+				c.stopScan()
+				return nil
+			}
+			c.remain = h.Len
+			continue
+		}
+		k := min(c.remain, len(b))
+		c.remain -= k
+		if !c.skip {
+			if err := c.addHello(b[:k]); err != nil {
+				return err
+			}
+		}
+		b = b[k:]
+	}
+	return nil
+}
 
-// offerOf reads the record-size requests of a ClientHello. Invalid values
-// are ignored: the cap only ever gets smaller for a valid request.
-func offerOf(ch ClientHello) Offer {
+// addHello appends a fragment of the ClientHello being reassembled (the
+// first, or the one after a HelloRetryRequest) and, once it is whole, reads
+// the client's offer from it.
+func (c *ServerConn) addHello(frag []byte) error {
+	for !c.scanDone {
+		want := 4
+		if len(c.hello) >= 4 {
+			if c.hello[0] != typeClientHello {
+				c.stopScan()
+				return nil
+			}
+			n := int(c.hello[1])<<16 | int(c.hello[2])<<8 | int(c.hello[3])
+			if n > maxHandshakeMessage {
+				c.stopScan()
+				return nil
+			}
+			want = 4 + n
+			if len(c.hello) == want {
+				return c.endScan()
+			}
+			c.hello = slices.Grow(c.hello, want-len(c.hello))
+		}
+		if len(frag) == 0 {
+			return nil
+		}
+		k := min(want-len(c.hello), len(frag))
+		c.hello = append(c.hello, frag[:k]...)
+		frag = frag[k:]
+	}
+	return nil
+}
+
+// endScan reads the offer from a complete ClientHello: the first one sets
+// the offer; a second one must repeat the first's record-size extensions.
+func (c *ServerConn) endScan() error {
+	exts, ok := clientExtensions(c.hello[4:])
+	if !ok {
+		c.stopScan()
+		return nil
+	}
+	if c.first != nil {
+		c.stopScan()
+		if exts.equal(*c.first) {
+			return nil
+		}
+		err := negErr(0, AlertIllegalParameter, "the ClientHello after HelloRetryRequest changes max_fragment_length or record_size_limit")
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.retried {
+			return err
+		}
+		c.pending = err // sent before the HelloRetryRequest: refused when the stack answers
+		return nil
+	}
+	o, err := exts.offer()
+	if err != nil {
+		c.stopScan()
+		return err
+	}
+	c.mu.Lock()
+	c.offer, c.haveOffer = o, true
+	c.mu.Unlock()
+	c.first = &exts
+	c.hello = c.hello[:0] // on to a second hello, if the server asks for one
+	return nil
+}
+
+func (c *ServerConn) stopScan() { c.hello, c.scanDone = nil, true }
+
+// recordExtensions are the record-size extensions of a ClientHello, as sent.
+type recordExtensions struct {
+	mfl, rsl         []byte
+	haveMFL, haveRSL bool
+}
+
+func (e recordExtensions) equal(o recordExtensions) bool {
+	return e.haveMFL == o.haveMFL && e.haveRSL == o.haveRSL && string(e.mfl) == string(o.mfl) && string(e.rsl) == string(o.rsl)
+}
+
+// clientExtensions finds the record-size extensions of a ClientHello body,
+// copied, without copying the rest, in time linear in its size. ok is false
+// for a malformed hello (duplicate extensions included), left to the stack.
+func clientExtensions(body []byte) (e recordExtensions, ok bool) {
+	f, err := splitClientHello(body)
+	if err != nil {
+		return e, false
+	}
+	err = walkExtensions(f.extensions, func(typ uint16, data []byte) error {
+		switch typ {
+		case ExtMaxFragmentLength:
+			e.mfl, e.haveMFL = slices.Clone(data), true
+		case ExtRecordSizeLimit:
+			e.rsl, e.haveRSL = slices.Clone(data), true
+		}
+		return nil
+	})
+	return e, err == nil
+}
+
+// offer reads the client's requests. The error is a *NegotiationError when
+// a request breaks the RFCs and the server must answer with its alert:
+//   - record_size_limit: a body that is not 2 bytes is a decode_error, a
+//     value below 64 an illegal_parameter (RFC 8449, Section 4); a value
+//     above the protocol maximum means the maximum;
+//   - max_fragment_length, when record_size_limit is absent: a body that is
+//     not 1 byte is a decode_error, a code outside 1..4 an
+//     illegal_parameter (RFC 6066, Section 4). Alongside record_size_limit
+//     it is ignored (RFC 8449, Section 5), and recorded only if valid.
+func (e recordExtensions) offer() (Offer, error) {
 	var o Offer
-	if b, ok := findExtension(ch.Extensions, ExtMaxFragmentLength); ok {
-		if m, err := ParseMaxFragmentLength(b); err == nil {
+	if e.haveRSL {
+		l, err := ParseRecordSizeLimit(e.rsl)
+		if err != nil {
+			return o, err
+		}
+		o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
+		if m, err := ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
 			o.MaxFragmentLength = m
 		}
+		return o, nil
 	}
-	if b, ok := findExtension(ch.Extensions, ExtRecordSizeLimit); ok {
-		if l, err := ParseRecordSizeLimit(b); err == nil {
-			// RFC 8449 section 4 lets a peer state more than the protocol
-			// allows; such a value means "no limit beyond the protocol's".
-			o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
+	if e.haveMFL {
+		m, err := ParseMaxFragmentLength(e.mfl)
+		if err != nil {
+			return o, err
 		}
+		o.MaxFragmentLength = m
 	}
-	return o
+	return o, nil
+}
+
+// clientOffer reads the record-size requests of a ClientHello body: the
+// offer, the refusal the server must send (see recordExtensions.offer), and
+// whether the hello could be read at all.
+func clientOffer(body []byte) (o Offer, refuse error, ok bool) {
+	e, ok := clientExtensions(body)
+	if !ok {
+		return o, nil, false
+	}
+	o, refuse = e.offer()
+	return o, refuse, true
 }
 
 // Write takes whole records from the server stack and sends them re-framed
@@ -208,6 +380,12 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 		rec := s[:HeaderLen+h.Len]
 		s = s[HeaderLen+h.Len:]
 		if out, err = c.reframe(out, h, rec); err != nil {
+			var r refusal
+			if errors.As(err, &r) {
+				// Instead of the stack's answer: what came before it, and the alert.
+				c.batcher.send(appendAlertRecord(out, r.alert))
+				err = r.err
+			}
 			c.batcher.err = err
 			return 0, err
 		}
@@ -226,7 +404,9 @@ func (c *ServerConn) reframe(out []byte, h Header, rec []byte) ([]byte, error) {
 	c.mu.Unlock()
 	switch {
 	case h.Type == TypeHandshake && version == 0:
-		c.readServerHello(rec[HeaderLen:])
+		if err := c.readServerHello(rec[HeaderLen:]); err != nil {
+			return out, err
+		}
 		return AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], c.Cap()), nil
 	case h.Type == TypeHandshake && !(version == VersionTLS12 && c.srvCCS):
 		return AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], c.Cap()), nil
@@ -238,22 +418,40 @@ func (c *ServerConn) reframe(out []byte, h Header, rec []byte) ([]byte, error) {
 	return append(out, rec...), nil
 }
 
+// refusal is the error of a ServerHello the guard replaces with an alert.
+type refusal struct {
+	alert Alert
+	err   error
+}
+
+func (r refusal) Error() string { return r.err.Error() }
+
 // readServerHello learns the version and suite from the server's hello. A
-// HelloRetryRequest leaves them unknown until the real ServerHello.
-func (c *ServerConn) readServerHello(body []byte) {
+// HelloRetryRequest leaves them unknown until the real ServerHello. The
+// ServerHello that answers a second ClientHello the guard refuses is a
+// refusal.
+func (c *ServerConn) readServerHello(body []byte) error {
 	var hs handshakeBuffer
 	hs.add(body)
 	typ, msg, ok, _ := hs.next()
 	if !ok || typ != typeServerHello {
-		return
+		return nil
 	}
 	sh, err := ParseServerHello(msg)
-	if err != nil || sh.HelloRetry {
-		return
+	if err != nil {
+		return nil
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sh.HelloRetry {
+		c.retried = true
+		return nil
+	}
+	if c.retried && c.pending != nil {
+		return refusal{alert: AlertIllegalParameter, err: fmt.Errorf("recordlimit: ClientHello refused: %w", c.pending)}
+	}
 	c.version, c.suite = sh.Version, sh.Suite
-	c.mu.Unlock()
+	return nil
 }
 
 // reseal re-encrypts one record of the server's TLS 1.3 handshake epoch in

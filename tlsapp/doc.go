@@ -22,4 +22,10 @@
 // selection of a credential store's tags (credstore.Select), which also
 // supplies the client certificate and the session cache; the trust anchor
 // that verified the server is reported.
+//
+// The server side, NewListener and Server, keeps every record a crypto/tls
+// server sends within what each client asked for (and ServerOptions.MaxRecord),
+// refuses malformed record-size offers with the RFCs' alerts, and resumes
+// sessions through a ServerSessionCache whose tickets are short names, so
+// that even tickets fit the smallest records.
 package tlsapp

@@ -15,13 +15,23 @@ type ServerOptions struct {
 	// clients that cannot ask (like a modem without max_fragment_length
 	// support). 0 means only what clients ask for.
 	MaxRecord int
+
+	// SessionCache keeps the state of resumable sessions (TLS 1.2 and 1.3)
+	// on the server, so that a session ticket is only a short random name
+	// for it: small enough for any cap (see ServerSessionCache), whatever
+	// the session carries, a client's certificate chain included.
+	// NewListener makes one per listener when it is nil. A connection made
+	// by Server without one sends no tickets and never resumes.
+	SessionCache *ServerSessionCache
 }
 
-// minTicketCap is the smallest cap at which the server still sends TLS 1.3
-// session tickets: a ticket is an application-epoch record of a few hundred
-// bytes that the server cannot re-encrypt, so below this cap tickets are
-// turned off rather than sent too large.
-const minTicketCap = 512
+// minTicketCap is the smallest cap at which the server sends session
+// tickets. A TLS 1.3 ticket travels in an application-epoch record that the
+// guard cannot re-encrypt; with ServerSessionCache's names its message is
+// ticketMessageLen bytes, within every cap a client can ask for
+// (record_size_limit 64 leaves 63). Only a MaxRecord below it turns tickets
+// off.
+const minTicketCap = ticketMessageLen
 
 // NewListener wraps inner: each accepted connection is a *ServerConn running
 // a crypto/tls server handshake with cfg; every record the server sends,
@@ -31,7 +41,14 @@ const minTicketCap = 512
 // The accepted connections are plain net.Conns to net/http (not *tls.Conn),
 // so an http.Server over this listener speaks HTTP/1.1 and sees no
 // Request.TLS; set cfg.NextProtos to []string{"http/1.1"}.
+//
+// Sessions resume across the listener's connections through
+// opts.SessionCache, or a cache of DefaultServerSessions sessions made for
+// the listener.
 func NewListener(inner net.Listener, cfg *tls.Config, opts ServerOptions) net.Listener {
+	if opts.SessionCache == nil {
+		opts.SessionCache = NewServerSessionCache(DefaultServerSessions, DefaultServerSessionBytes)
+	}
 	return &listener{Listener: inner, cfg: cfg, opts: opts}
 }
 
@@ -61,12 +78,18 @@ type ServerConn struct {
 }
 
 // Server returns a server connection over raw; the handshake runs on the
-// first Read or Write, or on HandshakeContext.
+// first Read or Write, or on HandshakeContext. Sessions resume through
+// opts.SessionCache; without one the server sends no session tickets (its
+// per-connection configuration could not decrypt them, and a crypto/tls
+// TLS 1.3 ticket can be larger than the cap). cfg's WrapSession and
+// UnwrapSession, when set, apply to the state kept in the cache; session
+// ticket keys set on cfg are not used, since tickets are names in the cache.
 func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 	guard := recordlimit.NewServerConn(raw, opts.MaxRecord)
 	c := cfg.Clone()
 	c.DynamicRecordSizingDisabled = true
 	c.KeyLogWriter = guard.KeyLogWriter(cfg.KeyLogWriter)
+	opts.SessionCache.install(c)
 	userGet := cfg.GetConfigForClient
 	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		base := c
@@ -79,6 +102,7 @@ func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 				base = got.Clone()
 				base.DynamicRecordSizingDisabled = true
 				base.KeyLogWriter = c.KeyLogWriter
+				opts.SessionCache.install(base)
 			}
 		}
 		if guard.Cap() < minTicketCap && !base.SessionTicketsDisabled {

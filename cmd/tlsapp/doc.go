@@ -41,7 +41,13 @@
 // # serve
 //
 // serve is an HTTPS file server whose records never exceed --max-record
-// bytes, nor what the client asked for.
+// bytes, nor what the client asked for. It is made to face the public:
+// nothing outside --dir is served (symbolic links out of it included), dot
+// names are hidden unless --dotfiles, a Range header of more than
+// --max-ranges ranges gets the whole file, --max-conns bounds the open
+// connections, timeouts cut off slow and idle clients, and every request
+// is logged on stderr in one line. Sessions resume (TLS 1.2 and 1.3) with
+// tickets small enough for any record limit.
 //
 // # cred
 //

@@ -20,6 +20,9 @@ type serveReport struct {
 	TLS       string `json:"tls"`
 	CAFile    string `json:"ca_file,omitempty"`
 	Cert      string `json:"cert"`
+	MaxConns  int    `json:"max_conns"`
+	Dotfiles  bool   `json:"dotfiles"`
+	MaxRanges int    `json:"max_ranges"`
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -32,7 +35,15 @@ max_fragment_length or record_size_limit.
 Without --cert and --key it makes a throw-away CA and server certificate for
 127.0.0.1 and localhost; --write-ca saves that CA so that clients can trust it
 (tlsapp get --ca FILE). The first line printed is the address served, which
-makes --addr 127.0.0.1:0 usable from scripts. Stops on SIGINT or SIGTERM.`)
+makes --addr 127.0.0.1:0 usable from scripts. Stops on SIGINT or SIGTERM.
+
+Made to face the public: nothing outside --dir is served, symbolic links
+out of it included (os.Root); names starting with a dot are neither served
+nor listed unless --dotfiles; a Range header of more than --max-ranges
+ranges gets the whole file; at most --max-conns connections are open at
+once (more wait in the kernel's queue); slow or idle clients are cut off by
+the timeouts; each request is logged on stderr in one line: time, client,
+method, quoted target, protocol, status, body bytes, duration.`)
 	dir := fs.String("dir", ".", "`directory` to serve")
 	addr := fs.String("addr", "127.0.0.1:8443", "`address` to listen on")
 	certFile := fs.String("cert", "", "server certificate chain `FILE` (PEM)")
@@ -40,6 +51,13 @@ makes --addr 127.0.0.1:0 usable from scripts. Stops on SIGINT or SIGTERM.`)
 	writeCA := fs.String("write-ca", "", "with a throw-away certificate, write its CA to `FILE` (PEM)")
 	maxRecord := fs.Int("max-record", 16384, "largest record content the server sends, in `bytes` (64 to 16384)")
 	version := fs.String("tls", "", "TLS `version` to allow: 1.2 or 1.3 (default: both)")
+	maxConns := fs.Int("max-conns", 256, "most connections open at once")
+	dotfiles := fs.Bool("dotfiles", false, "serve and list names starting with a dot")
+	maxRanges := fs.Int("max-ranges", 8, "most ranges answered in one Range header; more get the whole file")
+	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "bound on the TLS handshake and a request's headers")
+	readTimeout := fs.Duration("read-timeout", 30*time.Second, "bound on reading a whole request")
+	writeTimeout := fs.Duration("write-timeout", 10*time.Minute, "bound on writing a response (slow devices need minutes for large files)")
+	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "how long a keep-alive connection may wait for its next request")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -50,20 +68,28 @@ makes --addr 127.0.0.1:0 usable from scripts. Stops on SIGINT or SIGTERM.`)
 	if *maxRecord < 64 || *maxRecord > 16384 {
 		return usagef("--max-record must be between 64 and 16384")
 	}
+	if *maxConns < 1 || *maxRanges < 1 {
+		return usagef("--max-conns and --max-ranges must be at least 1")
+	}
+	for _, d := range []*time.Duration{readHeaderTimeout, readTimeout, writeTimeout, idleTimeout} {
+		if *d <= 0 {
+			return usagef("timeouts must be above zero")
+		}
+	}
 	v, err := parseVersion(*version)
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(*dir); err != nil {
+	root, err := os.OpenRoot(*dir)
+	if err != nil {
 		return err
-	} else if !st.IsDir() {
-		return fmt.Errorf("%s is not a directory", *dir)
 	}
+	defer root.Close()
 	cfg := &tls.Config{NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
 	if v != 0 {
 		cfg.MinVersion, cfg.MaxVersion = v, v
 	}
-	r := serveReport{Dir: *dir, MaxRecord: *maxRecord, TLS: *version}
+	r := serveReport{Dir: *dir, MaxRecord: *maxRecord, TLS: *version, MaxConns: *maxConns, Dotfiles: *dotfiles, MaxRanges: *maxRanges}
 	if r.TLS == "" {
 		r.TLS = "1.2,1.3"
 	}
@@ -106,8 +132,12 @@ makes --addr 127.0.0.1:0 usable from scripts. Stops on SIGINT or SIGTERM.`)
 		r.Dir = abs
 	}
 	srv := &http.Server{
-		Handler:           http.FileServer(http.Dir(*dir)),
-		ReadHeaderTimeout: 30 * time.Second,
+		Handler:           newFileServer(root, fileServerOptions{allowDotfiles: *dotfiles, maxRanges: *maxRanges, log: e.stderr}),
+		ReadHeaderTimeout: *readHeaderTimeout,
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
+		IdleTimeout:       *idleTimeout,
+		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          quietLog(),
 	}
 	if e.json {
@@ -119,12 +149,13 @@ makes --addr 127.0.0.1:0 usable from scripts. Stops on SIGINT or SIGTERM.`)
 		fmt.Fprintf(e.stdout, "  records    at most %d content bytes, or less if the client asks (tlsapp.NewListener)\n", r.MaxRecord)
 		fmt.Fprintf(e.stdout, "  TLS        %s\n", r.TLS)
 		fmt.Fprintf(e.stdout, "  cert       %s\n", r.Cert)
+		fmt.Fprintf(e.stdout, "  limits     %d connections, %d ranges per request, dotfiles %s\n", r.MaxConns, r.MaxRanges, map[bool]string{false: "hidden", true: "served"}[r.Dotfiles])
 		if r.CAFile != "" {
 			fmt.Fprintf(e.stdout, "  CA         written to %s (tlsapp get --ca %s %s)\n", r.CAFile, r.CAFile, r.URL)
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(serverListener(inner, cfg, *maxRecord)) }()
+	go func() { errc <- srv.Serve(serverListener(newLimitListener(inner, *maxConns), cfg, *maxRecord)) }()
 	select {
 	case err := <-errc:
 		return err
