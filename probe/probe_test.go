@@ -180,4 +180,3 @@ func TestRunCertCompression(t *testing.T) {
 		t.Errorf("compression %+v", cc)
 	}
 }
-
