@@ -58,6 +58,10 @@ type Options struct {
 	Timeout  time.Duration
 	// Parallel is how many record-size cases run at once (default 4).
 	Parallel int
+	// Trace, when set, is called with every record of every connection
+	// (tlsapp.Config.Trace) and a label naming the connection, such as
+	// "TLS 1.3 record_size_limit 2048". Connections may run concurrently.
+	Trace func(conn string, r tlsapp.TraceRecord)
 }
 
 // ParseTarget accepts HOST:PORT or https://HOST[:PORT][/PATH] and returns
@@ -320,19 +324,22 @@ func (t *recordTrace) markRequested() {
 
 // connect dials with cfg, sends a GET for path and reads the answer for a
 // bounded time and amount.
-func (o *Options) connect(ctx context.Context, cfg *tlsapp.Config, path string, extra string) *attempt {
-	return o.connectWith(ctx, cfg, path, extra, nil)
+func (o *Options) connect(ctx context.Context, label string, cfg *tlsapp.Config, path string, extra string) *attempt {
+	return o.connectWith(ctx, label, cfg, path, extra, nil)
 }
 
 // connectWith is connect, handing the response header to hs when it is not
 // nil.
-func (o *Options) connectWith(ctx context.Context, cfg *tlsapp.Config, path, extra string, hs interface{ header([]byte) }) *attempt {
+func (o *Options) connectWith(ctx context.Context, label string, cfg *tlsapp.Config, path, extra string, hs interface{ header([]byte) }) *attempt {
 	a := &attempt{}
-	next := cfg.Trace
+	next, user := cfg.Trace, o.Trace
 	cfg.Trace = func(r tlsapp.TraceRecord) {
 		a.trace.record(r)
 		if next != nil {
 			next(r)
+		}
+		if user != nil {
+			user(label, r)
 		}
 	}
 	hctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -429,14 +436,14 @@ func (o *Options) plain(ctx context.Context, v uint16) (Connection, []*x509.Cert
 	c := Connection{Version: versionName(v), VersionCode: v}
 	cfg := o.config(v)
 	cfg.ClientSessionCache = tlsapp.NewLRUClientSessionCache(4)
-	a := o.connect(ctx, cfg, o.Path, "")
+	a := o.connect(ctx, c.Version+" plain", cfg, o.Path, "")
 	a.fill(&c)
 	if a.hsErr {
 		c.Result = ResultFailed
 		return c, nil
 	}
 	c.Result = ResultOK
-	b := o.connect(ctx, cfg, o.Path, "")
+	b := o.connect(ctx, c.Version+" resumption", cfg, o.Path, "")
 	c.Resumption = &Resumption{Resumed: b.rs.Resumed, HandshakeBytesSent: b.rs.HandshakeBytesSent,
 		HandshakeBytesReceived: b.rs.HandshakeBytesReceived}
 	if b.hsErr {
@@ -465,7 +472,7 @@ func (o *Options) compression(ctx context.Context, versions []Connection) *Compr
 	cc.Algorithm = c13.CertCompression
 	cfg := o.config(tls.VersionTLS13)
 	cfg.DisableCertCompression = true
-	if a := o.connect(ctx, cfg, o.Path, ""); !a.hsErr {
+	if a := o.connect(ctx, "TLS 1.3 compression not offered", cfg, o.Path, ""); !a.hsErr {
 		cc.HandshakeBytesUncompressed = a.rs.HandshakeBytesReceived
 	}
 	return cc
@@ -479,7 +486,7 @@ func (o *Options) limitCase(ctx context.Context, c *Connection) {
 	} else {
 		cfg.RecordSizeLimit = c.Limit
 	}
-	a := o.connect(ctx, cfg, o.Path, "")
+	a := o.connect(ctx, fmt.Sprintf("%s %s %d", c.Version, c.Extension, c.Limit), cfg, o.Path, "")
 	a.fill(c)
 	c.Bound = caseBound(c.VersionCode, c.SuiteCode, c.Extension, c.Limit)
 	if a.hsErr {

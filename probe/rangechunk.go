@@ -77,6 +77,16 @@ func RangeChunk(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsapp
 // Headers that vary in length by more than the Content-Range digits (a
 // different ETag per chunk) are not foreseen.
 func MeasureRange(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsapp.Config) (*RangeResult, error) {
+	return measureRange(ctx, rawURL, deviceLimit, cfg, nil)
+}
+
+// MeasureRange is the package's MeasureRange with o.Config, reporting every
+// record to o.Trace; the other fields of o are not used.
+func (o Options) MeasureRange(ctx context.Context, rawURL string, deviceLimit int) (*RangeResult, error) {
+	return measureRange(ctx, rawURL, deviceLimit, &o.Config, o.Trace)
+}
+
+func measureRange(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsapp.Config, trace func(string, tlsapp.TraceRecord)) (*RangeResult, error) {
 	if deviceLimit < 64 || deviceLimit > 16384 {
 		return nil, fmt.Errorf("probe: device limit %d is outside 64..16384", deviceLimit)
 	}
@@ -90,7 +100,7 @@ func MeasureRange(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsa
 	if _, err := url.Parse(rawURL); err != nil {
 		return nil, err
 	}
-	o := &Options{Addr: addr, Host: host, Path: path, ReadMax: 1 << 20, ReadTime: 30 * time.Second, Timeout: 30 * time.Second}
+	o := &Options{Addr: addr, Host: host, Path: path, ReadMax: 1 << 20, ReadTime: 30 * time.Second, Timeout: 30 * time.Second, Trace: trace}
 	if cfg != nil {
 		o.Config = *cfg
 	}
@@ -154,7 +164,8 @@ type rangeAnswer struct {
 func (o *Options) rangeGet(ctx context.Context, first, last int64) (rangeAnswer, error) {
 	cfg := o.Config
 	hw := &rangeHeader{}
-	a := o.connectWith(ctx, &cfg, o.Path, fmt.Sprintf("Range: bytes=%d-%d\r\n", first, last), hw)
+	rng := fmt.Sprintf("bytes=%d-%d", first, last)
+	a := o.connectWith(ctx, "range "+rng, &cfg, o.Path, "Range: "+rng+"\r\n", hw)
 	if a.err != nil {
 		return rangeAnswer{}, a.err
 	}
