@@ -19,7 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 var binPath string
@@ -315,4 +314,3 @@ func goServer(t *testing.T, tlsVersion uint16) (addr, ca string) {
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), ca
 }
-

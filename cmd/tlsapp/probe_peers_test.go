@@ -418,8 +418,8 @@ func TestProbeOutputGolden(t *testing.T) {
 	v13.Resumption = &probe.Resumption{Resumed: true, HandshakeBytesSent: 400, HandshakeBytesReceived: 300}
 	v13.VerifiedBy = []string{"CN=test CA"}
 	capped := &probe.Report{Target: "127.0.0.1:8443", ServerName: "127.0.0.1", Path: "/fw.bin",
-		Versions: []probe.Connection{v12, v13},
-		Chain:    []probe.Cert{{Subject: "CN=127.0.0.1", Issuer: "CN=test CA", Bytes: 420, Key: "ECDSA P-256", NotAfter: expiry}},
+		Versions:   []probe.Connection{v12, v13},
+		Chain:      []probe.Cert{{Subject: "CN=127.0.0.1", Issuer: "CN=test CA", Bytes: 420, Key: "ECDSA P-256", NotAfter: expiry}},
 		ChainBytes: 420, CertCompression: &probe.Compression{Algorithm: "none", HandshakeBytesReceived: 770},
 		Cases: []probe.Connection{
 			conn(tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "record_size_limit", 2048, "ignored", 2072),
