@@ -90,6 +90,9 @@ type Conn struct {
 
 	sent, recv dirStats
 
+	// certAlg is the algorithm of a TLS 1.3 CompressedCertificate (certcomp.go).
+	certAlg atomic.Uint32
+
 	// Read side, used only by Read.
 	rbuf       *[]byte
 	rr, rw     int
@@ -517,6 +520,7 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 			if err := checkCompressedCertificate(msg); err != nil {
 				return err
 			}
+			c.certAlg.Store(uint32(msg[0])<<8 | uint32(msg[1])) // checked: at least 5 bytes
 		case mtyp == typeFinished:
 			c.endServerEpoch(agr)
 			return nil

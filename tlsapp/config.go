@@ -104,6 +104,12 @@ type Config struct {
 	// format, for debugging with a packet analyser. It weakens security.
 	KeyLogWriter io.Writer
 
+	// Trace, when set, is called with every TLS record that crosses the
+	// transport, in either direction, as it crosses (see TraceRecord). It is
+	// called from the goroutines that read and write the connection, so it
+	// must be quick and safe for concurrent use.
+	Trace func(TraceRecord)
+
 	// Time returns the current time for certificate checks; nil means
 	// time.Now.
 	Time func() time.Time

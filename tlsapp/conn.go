@@ -89,7 +89,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		c.err = err
 		return c
 	}
-	c.guard = recordlimit.NewConn(raw, offer)
+	c.guard = recordlimit.NewConn(c.traced(raw), offer)
 	uc := &utls.Config{
 		ServerName:                  cfg.ServerName,
 		RootCAs:                     cfg.RootCAs,
@@ -337,6 +337,7 @@ func (c *Conn) RecordState() RecordState {
 		Agreed:                   agr.Kind,
 		AgreedMaxFragmentLength:  agr.MaxFragmentLength.Bytes(),
 		PeerRecordSizeLimit:      agr.PeerRecordSizeLimit,
+		CertCompression:          c.guard.CertCompression(),
 		SendLimit:                c.sendLimit(lim.Send),
 		ReceiveLimit:             lim.Receive,
 		LargestSent:              st.LargestSent,

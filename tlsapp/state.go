@@ -23,6 +23,11 @@ type RecordState struct {
 	// PeerRecordSizeLimit is the server's record_size_limit (KindRSL).
 	PeerRecordSizeLimit int
 
+	// CertCompression is the RFC 8879 algorithm the server compressed its
+	// TLS 1.3 Certificate message with (1 zlib, 2 brotli, 3 zstd), read
+	// from the decrypted handshake; 0 when it sent the chain uncompressed.
+	CertCompression uint16
+
 	// SendLimit is the most content bytes the client puts in one
 	// application data record: the limit the server is owed, or
 	// Config.SendRecordLimit when that is lower.

@@ -35,6 +35,7 @@ func main() {
 	passes := flag.Int("passes", 1, "how many times to run go test; the samples of every pass are pooled")
 	bench := flag.String("bench", ".", "passed to go test -bench")
 	sizeTargets := flag.String("size.targets", "all", "platforms for BenchmarkBinarySize: all, or GOOS/GOARCH[/vGOARM],...")
+	link := flag.Bool("link", false, "run BenchmarkLink over the emulated cellular links (about 8 minutes a pass)")
 	in := flag.String("in", "", "comma-separated files of saved go test -bench output to report on instead of running the benchmarks")
 	save := flag.String("save", "", "write the raw go test output to this file too")
 	out := flag.String("o", "BENCHMARKS.md", "the report, relative to the module root")
@@ -81,6 +82,9 @@ func main() {
 	} else {
 		args := []string{"test", "-run", "^$", "-bench", *bench, "-benchtime", *benchtime,
 			"-count", strconv.Itoa(*count), "-timeout", "0", "./bench/", "-args", "-size.targets=" + *sizeTargets}
+		if *link {
+			args = append(args, "-link")
+		}
 		shown := "go " + shellJoin(args)
 		if *passes > 1 {
 			shown += fmt.Sprintf("  (%d times, one after the other)", *passes)

@@ -89,13 +89,17 @@ func transferRatio(r *Results, dir string, p pair, limit, client string) (ratio,
 // Evaluate checks the run against each target of the issue, in the
 // issue's order.
 func Evaluate(r *Results) []Verdict {
-	return []Verdict{
+	vs := []Verdict{
 		throughputTarget(r, "Download", "download"),
 		throughputTarget(r, "Upload", "upload"),
 		heapTarget(r),
 		allocTarget(r),
 		sizeTarget(r),
 	}
+	if hasPrefix(r, "Link/") {
+		vs = append(vs, linkTarget(r)) // only runs with BenchmarkLink
+	}
+	return vs
 }
 
 const (

@@ -7,7 +7,7 @@
 //
 //	tlsapp demo                        an offline demonstration, nothing to set up
 //	tlsapp get [flags] URL             an HTTPS download through the constrained client
-//	tlsapp probe [flags] HOST:PORT     will a device work with this server?
+//	tlsapp probe [flags] HOST:PORT|URL will a device work with this server?
 //	tlsapp serve [flags]               an HTTPS file server with small records
 //	tlsapp cred import|list|show|rm    manage a credential store directory
 //
@@ -32,11 +32,17 @@
 //
 // # probe
 //
-// probe connects to a server in TLS 1.2 and 1.3 offering each record-size
-// extension at 512, 1024, 2048 and 4096 bytes, reports what the server agreed
-// to and the largest record it sent, its certificate chain, which anchors
-// verify it, whether it compresses certificates and resumes sessions, and a
-// verdict for a device limited to --device-limit bytes.
+// probe (flags and printing over package probe) connects to a server in TLS
+// 1.2 and 1.3 offering nothing, then each record-size extension at 512, 1024,
+// 2048 and 4096 bytes, and reports what the server agreed to and the records
+// it sent, its certificate chain, which anchors verify it, the certificate
+// compression it used, whether it resumes sessions, the largest Range chunk
+// whose answer fits a device that keeps its own TLS, and a verdict for a
+// device limited to --device-limit bytes: works (agreed and kept), works
+// (capped without answering), fits only by luck, or fails. After a failed
+// handshake it says what failed (an expired certificate, an unknown
+// authority, an alert). --trace prints one line per TLS record and --keylog
+// FILE writes the session secrets for Wireshark.
 //
 // # serve
 //

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -20,8 +19,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tlsapp/tlsapp/internal/scripted"
 )
 
 var binPath string
@@ -316,89 +313,4 @@ func goServer(t *testing.T, tlsVersion uint16) (addr, ca string) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), ca
-}
-
-func TestProbeGoServer(t *testing.T) {
-	addr, ca := goServer(t, 0)
-	r := runBin(t, "probe", "--json", "--ca", ca, "--read-time", "1s", addr)
-	if r.code != 3 {
-		t.Errorf("probe exited %d, want 3 (the device will not work)", r.code)
-	}
-	var rep probeReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Cases) != 16 {
-		t.Fatalf("%d cases, want 16", len(rep.Cases))
-	}
-	for _, c := range rep.Cases {
-		if c.Result != "ignored" {
-			t.Errorf("%s %s %d: %s (%s), want ignored", c.Version, c.Extension, c.Limit, c.Result, c.Error)
-		}
-		if c.LargestReceived <= c.Bound || c.Within {
-			t.Errorf("%s %s %d: largest %d within bound %d: the Go server's 16 KiB records were not seen",
-				c.Version, c.Extension, c.Limit, c.LargestReceived, c.Bound)
-		}
-	}
-	if rep.Verdict.Works || !strings.Contains(rep.Verdict.Summary, "ignores both extensions") {
-		t.Errorf("verdict %+v", rep.Verdict)
-	}
-	if len(rep.Anchors) != 1 || !rep.Anchors[0].Verifies {
-		t.Errorf("anchors %+v", rep.Anchors)
-	}
-	if len(rep.Chain) != 2 || rep.ChainBytes == 0 {
-		t.Errorf("chain %+v", rep.Chain)
-	}
-	for _, v := range rep.Versions {
-		if !v.OK || v.Resumption == nil || !v.Resumption.Resumed {
-			t.Errorf("%s: %+v %+v", v.Version, v, v.Resumption)
-		}
-	}
-	if rep.CertCompression.Detected != "no" {
-		t.Errorf("compression: %+v", rep.CertCompression)
-	}
-
-	// The human report says the same.
-	h := runBin(t, "probe", "--ca", ca, "--read-time", "1s", addr)
-	if !strings.Contains(h.stdout, "ignored") || !strings.Contains(h.stdout, "will not work") {
-		t.Errorf("human report")
-	}
-}
-
-func TestProbeVerification(t *testing.T) {
-	addr, _ := goServer(t, tls.VersionTLS12)
-	r := runBin(t, "probe", "--read-time", "1s", addr)
-	if r.code != 1 || !strings.Contains(r.stdout, "--insecure") {
-		t.Errorf("unverifiable server: status %d", r.code)
-	}
-	r = runBin(t, "probe", "--insecure", "--read-time", "1s", addr)
-	if r.code != 3 || !strings.Contains(r.stderr, "VERIFICATION IS OFF") || !strings.Contains(r.stdout, "VERIFICATION WAS OFF") {
-		t.Errorf("--insecure: status %d", r.code)
-	}
-	if !strings.Contains(r.stdout, "TLS 1.3  no") || !strings.Contains(r.stdout, "skipped") {
-		t.Errorf("a TLS 1.2-only server is not reported as such")
-	}
-}
-
-// TestProbeCompressingServer checks that probe detects certificate
-// compression against a TLS 1.3 server that compresses its chain with zstd
-// when offered (the scripted server: no server on this machine compresses).
-func TestProbeCompressingServer(t *testing.T) {
-	ta, err := newThrowaway("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(ca, pemCert(ta.CA), 0o644)
-	chain := [][]byte{ta.Server.Certificate[0], ta.CA.Raw}
-	addr := scripted.ServeEach(t, scripted.CertServer(chain, ta.Server.PrivateKey.(crypto.Signer), scripted.Zstd, nil))
-	r := runBin(t, "probe", "--json", "--ca", ca, "--read-time", "200ms", addr)
-	var rep probeReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("%v; stderr %s", err, r.stderr)
-	}
-	cc := rep.CertCompression
-	if cc.Detected != "yes" || cc.HandshakeBytesOffered >= cc.HandshakeBytesWithout {
-		t.Errorf("compression: %+v", cc)
-	}
 }

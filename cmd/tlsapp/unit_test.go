@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -33,39 +32,6 @@ func TestParseContentRange(t *testing.T) {
 		if (err == nil) != tc.ok || tc.ok && (s != tc.start || l != tc.last || tot != tc.total) {
 			t.Errorf("%q: %d %d %d %v", tc.in, s, l, tot, err)
 		}
-	}
-}
-
-func TestVerdict(t *testing.T) {
-	c := func(v uint16, ext string, limit int, result string, largest int) probeCase {
-		b := recordBound(v, tls.TLS_AES_128_GCM_SHA256, limit)
-		if v == tls.VersionTLS12 {
-			b = recordBound(v, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, limit)
-		}
-		return probeCase{Version: versionName(v), version: v, Extension: ext, Limit: limit, Result: result,
-			LargestReceived: largest, Bound: b, Within: largest <= b}
-	}
-	// An OpenSSL-like server: MFL honoured, RSL ignored.
-	r := &probeReport{DeviceLimit: 2048, Cases: []probeCase{
-		c(tls.VersionTLS12, "max_fragment_length", 2048, "agreed", 2072),
-		c(tls.VersionTLS13, "max_fragment_length", 1024, "agreed", 1041),
-		c(tls.VersionTLS13, "max_fragment_length", 2048, "agreed", 2065),
-		c(tls.VersionTLS13, "max_fragment_length", 4096, "agreed", 4113),
-		c(tls.VersionTLS13, "record_size_limit", 2048, "ignored", 16401),
-	}}
-	v := verdict(r)
-	if !v.Works || !strings.Contains(v.Recommend, "--tls 1.3 --mfl 2048") {
-		t.Errorf("OpenSSL-like: %+v", v)
-	}
-	// A server that agrees and then lies.
-	r.Cases = []probeCase{c(tls.VersionTLS12, "max_fragment_length", 2048, "violated", 16408)}
-	if v := verdict(r); v.Works || len(v.Details) != 1 {
-		t.Errorf("liar: %+v", v)
-	}
-	// Ignored, small answers: only by luck.
-	r.Cases = []probeCase{c(tls.VersionTLS13, "record_size_limit", 2048, "ignored", 900)}
-	if v := verdict(r); v.Works || !strings.Contains(v.Summary, "only by luck") {
-		t.Errorf("lucky: %+v", v)
 	}
 }
 

@@ -1,0 +1,204 @@
+package probe
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+const (
+	gcm12 = tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+	cha12 = tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+	gcm13 = tls.TLS_AES_128_GCM_SHA256
+)
+
+// plainConn is a plain connection that received response bytes with the
+// largest record largest.
+func plainConn(v, suite uint16, largest int, response int64) Connection {
+	return Connection{Version: versionName(v), VersionCode: v, Suite: suiteName(suite), SuiteCode: suite,
+		Result: ResultOK, LargestReceived: largest, ResponseBytes: response}
+}
+
+// caseConn is a record-size case.
+func caseConn(v, suite uint16, ext string, limit int, result string, largest int, response int64) Connection {
+	c := plainConn(v, suite, largest, response)
+	c.Extension, c.Limit, c.Result = ext, limit, result
+	c.Bound = caseBound(v, suite, ext, limit)
+	return c
+}
+
+var expiry = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// verdictCases are reports as the probe makes them against the kinds of
+// server met in the field, and the verdict each must get.
+var verdictCases = []struct {
+	name  string
+	limit int
+	r     Report
+	want  VerdictKind
+}{
+	// tlsapp serve --max-record 2048: the 1.2 AES-GCM records are 2072 B,
+	// the 1.3 ones 2065 B; each is within its own version's bound. (The
+	// old verdict compared 2072 with the TLS 1.3 bound and said "will not
+	// work".)
+	{"capped 2048, both versions", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS12, gcm12, 2072, 256<<10),
+		plainConn(tls.VersionTLS13, gcm13, 2065, 256<<10),
+	}, Cases: []Connection{
+		caseConn(tls.VersionTLS12, gcm12, ExtRecordSizeLimit, 2048, ResultIgnored, 2072, 256<<10),
+		caseConn(tls.VersionTLS13, gcm13, ExtMaxFragmentLength, 1024, ResultIgnored, 1041, 256<<10),
+	}}, WorksCapped},
+	// ChaCha20 in TLS 1.2 has no explicit nonce: 2048 + 16.
+	{"capped 2048, TLS 1.2 ChaCha20", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS12, cha12, 2064, 200<<10),
+	}}, WorksCapped},
+	// One byte over in TLS 1.2 ChaCha20 is over.
+	{"2065 B in TLS 1.2 ChaCha20", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS12, cha12, 2065, 200<<10),
+	}}, Fails},
+	// Capped, but the file was small: records of a dynamic-sizing server
+	// stay small for the first 128 KiB.
+	{"small body", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS12, gcm12, 1400, 20<<10),
+		plainConn(tls.VersionTLS13, gcm13, 1400, 20<<10),
+	}}, Luck},
+	// A Go server: 16 KiB records.
+	{"uncapped Go server", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS12, gcm12, 16408, 256<<10),
+		plainConn(tls.VersionTLS13, gcm13, 16401, 256<<10),
+	}, Cases: []Connection{
+		caseConn(tls.VersionTLS13, gcm13, ExtRecordSizeLimit, 2048, ResultIgnored, 16401, 256<<10),
+	}}, Fails},
+	// Ignores the extensions but silently keeps to an offered 2048 while
+	// sending 4096-byte records to a client that offers nothing.
+	{"keeps an offer silently", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS13, gcm13, 4113, 256<<10),
+	}, Cases: []Connection{
+		caseConn(tls.VersionTLS13, gcm13, ExtRecordSizeLimit, 2048, ResultIgnored, 2064, 256<<10),
+	}}, WorksCapped},
+	// OpenSSL: max_fragment_length honoured, record_size_limit ignored.
+	{"OpenSSL-like", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS13, gcm13, 16401, 256<<10),
+	}, Cases: []Connection{
+		caseConn(tls.VersionTLS12, gcm12, ExtMaxFragmentLength, 2048, ResultAgreed, 2072, 256<<10),
+		caseConn(tls.VersionTLS13, gcm13, ExtMaxFragmentLength, 2048, ResultAgreed, 2065, 256<<10),
+		caseConn(tls.VersionTLS13, gcm13, ExtMaxFragmentLength, 4096, ResultAgreed, 4113, 256<<10),
+		caseConn(tls.VersionTLS13, gcm13, ExtRecordSizeLimit, 2048, ResultIgnored, 16401, 256<<10),
+	}}, WorksAgreed},
+	// GnuTLS in TLS 1.2 with MFL only: echoes it and sends 16 KiB.
+	{"agrees and lies", 2048, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS12, gcm12, 16408, 256<<10),
+	}, Cases: []Connection{
+		caseConn(tls.VersionTLS12, gcm12, ExtMaxFragmentLength, 2048, ResultViolated, 16408, 0),
+	}}, Fails},
+	// An agreement above the device's limit does not help it.
+	{"agrees only above the limit", 1024, Report{Versions: []Connection{
+		plainConn(tls.VersionTLS13, gcm13, 16401, 256<<10),
+	}, Cases: []Connection{
+		caseConn(tls.VersionTLS13, gcm13, ExtMaxFragmentLength, 2048, ResultAgreed, 2065, 256<<10),
+	}}, Fails},
+	{"expired leaf", 2048, Report{Failure: &Failure{Kind: FailExpired, Certificate: "CN=127.0.0.1", Leaf: true,
+		NotAfter: &expiry, Message: "x509: certificate has expired or is not yet valid"}}, Fails},
+	{"unknown CA", 2048, Report{Failure: &Failure{Kind: FailUnknownAuthority, Certificate: "CN=127.0.0.1",
+		Leaf: true, Message: "x509: certificate signed by unknown authority"}}, Fails},
+}
+
+// TestJudge checks the verdict of each report, and its whole output against
+// a golden file (go test -run TestJudge -update rewrites them).
+func TestJudge(t *testing.T) {
+	for _, tc := range verdictCases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Judge(&tc.r, tc.limit)
+			if v.Kind != tc.want {
+				t.Errorf("verdict %q (%s), want %q", v.Kind, v.Summary, tc.want)
+			}
+			if v.Works != (tc.want == WorksAgreed || tc.want == WorksCapped) {
+				t.Errorf("Works %v for %q", v.Works, v.Kind)
+			}
+			if again := tc.r.Verdict(tc.limit); again.Summary != v.Summary {
+				t.Errorf("not a pure function: %q then %q", v.Summary, again.Summary)
+			}
+			got, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "verdict", slug(tc.name)+".json"), append(got, '\n'))
+		})
+	}
+}
+
+// slug makes a test name a file name.
+func slug(s string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' {
+			return r
+		}
+		return '-'
+	}, s), "-")
+}
+
+// golden compares got with the file at path, or rewrites it with -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n got %s\nwant %s", path, got, want)
+	}
+}
+
+// TestRecordBound checks the per-version, per-suite bounds against the
+// arithmetic of RFC 8446, RFC 5288 and RFC 7905.
+func TestRecordBound(t *testing.T) {
+	for _, tc := range []struct {
+		version, suite uint16
+		ext            string
+		limit, want    int
+	}{
+		{tls.VersionTLS13, gcm13, "", 2048, 2065},
+		{tls.VersionTLS13, gcm13, ExtRecordSizeLimit, 2048, 2064},
+		{tls.VersionTLS13, tls.TLS_CHACHA20_POLY1305_SHA256, ExtMaxFragmentLength, 512, 529},
+		{tls.VersionTLS12, gcm12, "", 2048, 2072},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, ExtRecordSizeLimit, 2048, 2072},
+		{tls.VersionTLS12, cha12, ExtMaxFragmentLength, 2048, 2064},
+	} {
+		if got := caseBound(tc.version, tc.suite, tc.ext, tc.limit); got != tc.want {
+			t.Errorf("%x %x %s %d: %d, want %d", tc.version, tc.suite, tc.ext, tc.limit, got, tc.want)
+		}
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in, addr, host, path string
+		ok                   bool
+	}{
+		{"127.0.0.1:8443", "127.0.0.1:8443", "127.0.0.1", "", true},
+		{"https://127.0.0.1:8443/fw.bin", "127.0.0.1:8443", "127.0.0.1", "/fw.bin", true},
+		{"https://example.com/a?b=c", "example.com:443", "example.com", "/a?b=c", true},
+		{"https://[::1]:4433/", "[::1]:4433", "::1", "/", true},
+		{"http://127.0.0.1:80/", "", "", "", false},
+		{"127.0.0.1", "", "", "", false},
+	} {
+		addr, host, path, err := ParseTarget(tc.in)
+		if (err == nil) != tc.ok || addr != tc.addr || host != tc.host || path != tc.path {
+			t.Errorf("%q: %q %q %q %v", tc.in, addr, host, path, err)
+		}
+	}
+}
