@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -68,6 +70,7 @@ func (rs *resource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func startHTTPS(t *testing.T, h http.Handler) (string, download.Options) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the cuts make handshakes fail
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
@@ -172,4 +175,23 @@ func rawTLSServer(t *testing.T, respond func(n int, w *bufio.Writer), closeNotif
 		Dialer:  &tlsapp.Dialer{Config: &tlsapp.Config{RootCAs: pool}},
 		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 	}
+}
+
+// pemServerFiles issues a server certificate for 127.0.0.1 and writes it
+// and its key as PEM files for an external server; the options trust it.
+func pemServerFiles(t *testing.T) (cert, key string, opt download.Options) {
+	t.Helper()
+	ca := testpki.Issue(t, "download test CA", true, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+	leaf := testpki.Issue(t, "127.0.0.1", false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), ca, "127.0.0.1")
+	dir := t.TempDir()
+	cert, key = dir+"/cert.pem", dir+"/key.pem"
+	if err := os.WriteFile(cert, leaf.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, leaf.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return cert, key, download.Options{Dialer: &tlsapp.Dialer{Config: &tlsapp.Config{RootCAs: pool}}}
 }
