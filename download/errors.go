@@ -103,8 +103,8 @@ func Retriable(err error) bool {
 
 // Cause names the kind of failure err is, for a report of why a
 // reconnection happened: "truncated", "idle-timeout", "cut" (inside a body
-// or record), "closed", "reset", "refused", "timeout", "status", "canceled"
-// or "other".
+// or record), "closed", "reset", "refused", "timeout", "status", "changed",
+// "no-validator", "canceled" or "other".
 func Cause(err error) string {
 	var se *StatusError
 	var ne net.Error
@@ -115,6 +115,10 @@ func Cause(err error) string {
 		return "canceled"
 	case errors.Is(err, ErrTruncated):
 		return "truncated"
+	case errors.Is(err, ErrChanged):
+		return "changed"
+	case errors.Is(err, ErrNoValidator):
+		return "no-validator"
 	case errors.Is(err, ErrIdleTimeout):
 		return "idle-timeout"
 	case errors.Is(err, io.ErrUnexpectedEOF):
