@@ -156,6 +156,11 @@ func TestGetIntoDir(t *testing.T) {
 	if fileSHA(t, filepath.Join(dir, "fw.bin")) != sum {
 		t.Fatal("wrong file")
 	}
+	// Without -o the body goes to stdout, the summary to stderr.
+	r := runBin(t, "get", "--ca", ca, "--range-chunk", "30000", "--sha256", sum, base+"/dl/fw.bin")
+	if s := sha256.Sum256([]byte(r.stdout)); r.code != 0 || hex.EncodeToString(s[:]) != sum || !strings.Contains(r.stderr, "tlsapp get: done") {
+		t.Errorf("to stdout: status %d, %d bytes", r.code, len(r.stdout))
+	}
 }
 
 // startBin starts the binary and waits until path holds at least n bytes.
@@ -283,6 +288,9 @@ func TestGetJSONGolden(t *testing.T) {
 			r := runBin(t, append(append([]string{"get", "--json", "--ca", ca, "-o", out, "--sha256", sum}, tc.args...), url)...)
 			if r.code != tc.code {
 				t.Fatalf("status %d, want %d", r.code, tc.code)
+			}
+			if _, err := os.Stat(out); (err == nil) != (tc.code == 0) {
+				t.Errorf("status %d and the target: %v", r.code, err)
 			}
 			got := maskJSON(t, r.stdout, url, filepath.Dir(out))
 			golden := filepath.Join("testdata", tc.name+".json")
