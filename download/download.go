@@ -670,8 +670,11 @@ func (j *job) confirm(x *exchange) (bool, error) {
 	}
 	resp.Body.Close()
 	j.noteConn(x.conn)
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode >= 500:
 		return false, &StatusError{Code: resp.StatusCode, Status: resp.Status}
+	case resp.StatusCode != http.StatusOK:
+		return false, j.restart(fmt.Sprintf("all %d bytes were held, and HEAD, answered %s, cannot confirm they are current", j.offset, resp.Status))
 	}
 	v := validatorOf(resp.Header)
 	switch {
