@@ -281,7 +281,11 @@ func (j *job) open(f *os.File, meta string) error {
 				return err
 			}
 			j.offset, j.res.ResumedFrom = held, held
-			j.event(Event{Kind: EventResume, Offset: held, Reason: j.val.String()})
+			why := j.val.String()
+			if j.val.none() {
+				why += "; the SHA-256 will catch a splice"
+			}
+			j.event(Event{Kind: EventResume, Offset: held, Reason: why})
 			return nil
 		}
 	}
