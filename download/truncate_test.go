@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,6 @@ import (
 	"github.com/tlsapp/tlsapp/download"
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/testnet"
-	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 // TestNoContentLength serves HTTP/1.0 bodies without Content-Length, which
@@ -166,4 +166,29 @@ func urlHost(u string) string {
 	return req.URL.Host
 }
 
-var _ = tlsapp.Dialer{}
+// TestUnknownEnd: over a connection that cannot report close_notify (a
+// crypto/tls client), a body without Content-Length is not taken as
+// complete unless a digest or size checks it.
+func TestUnknownEnd(t *testing.T) {
+	body := random(t, 64<<10)
+	url, opt := rawTLSServer(t, func(n int, w *bufio.Writer) {
+		io.WriteString(w, "HTTP/1.0 200 OK\r\n\r\n")
+		w.Write(body)
+	}, func(int) bool { return true })
+	opt.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: opt.Dialer.Config.RootCAs}}}
+	path := filepath.Join(t.TempDir(), "fw.bin")
+	if _, err := download.File(context.Background(), url, path, opt); !errors.Is(err, download.ErrUnknownEnd) {
+		t.Fatalf("err %v, want ErrUnknownEnd", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("a file was renamed into place")
+	}
+	opt.SHA256 = sum(body)
+	res, err := download.File(context.Background(), url, path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, body) || len(res.Connections) != 0 {
+		t.Fatalf("wrong body, or %d tlsapp connections reported", len(res.Connections))
+	}
+}
