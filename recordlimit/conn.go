@@ -105,6 +105,8 @@ type Conn struct {
 	// cut is io.ErrUnexpectedEOF once the transport ended inside a record;
 	// Read returns it after handing over the bytes of that record it holds.
 	cut error
+	// eof is set once Read has returned io.EOF to the stack.
+	eof atomic.Bool
 
 	// Write side, guarded by out.mu.
 	batcher
@@ -218,11 +220,21 @@ func (c *Conn) EndHandshake() {
 	c.mu.Unlock()
 }
 
+// ReturnedEOF reports whether Read has returned io.EOF (the transport's end)
+// to the stack. A stack that reports io.EOF while the guard never returned
+// it read the end from a close_notify alert.
+func (c *Conn) ReturnedEOF() bool { return c.eof.Load() }
+
 // Read hands the stack the bytes of checked records: the current one, and,
 // once the handshake is over (EndHandshake), the records after it that are
 // already whole in the buffer, each checked in turn, so that a stack
 // reading into a large buffer takes several small records in one call.
-func (c *Conn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (n int, err error) {
+	defer func() {
+		if err == io.EOF {
+			c.eof.Store(true)
+		}
+	}()
 	if c.left == 0 {
 		// The stored error comes only after the whole of the last record
 		// handed over, so that a stack reading a few bytes at a time still
@@ -242,7 +254,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := c.readCurrent(p)
+	n, err = c.readCurrent(p)
 	for err == nil && c.left == 0 && c.nextBuffered(len(p)-n) {
 		// An error here is stored (a bad header) and returned by the
 		// next call, after what was read so far.

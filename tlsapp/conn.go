@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	utls "github.com/refraction-networking/utls"
 
@@ -31,6 +33,8 @@ type Conn struct {
 
 	wmu sync.Mutex // serialises Write so that a Write's records stay together
 
+	closeNotify atomic.Bool // Read returned io.EOF from the server's close_notify
+
 	mu                 sync.Mutex // guards the fields below
 	handshakeDone      bool
 	hsSent, hsReceived int64
@@ -42,28 +46,7 @@ type Conn struct {
 // ctx bounds the dial and the handshake; once Dial returns it has no effect
 // on the connection.
 func Dial(ctx context.Context, network, addr string, cfg *Config) (*Conn, error) {
-	if cfg == nil {
-		cfg = &Config{}
-	}
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.ServerName == "" {
-		c := *cfg
-		if c.ServerName, _, err = net.SplitHostPort(addr); err != nil {
-			raw.Close()
-			return nil, err
-		}
-		cfg = &c
-	}
-	c := Client(raw, cfg)
-	if err := c.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		return nil, err
-	}
-	return c, nil
+	return (&Dialer{Config: cfg}).dial(ctx, network, addr)
 }
 
 // Client returns a client connection over raw, which may be any net.Conn: a
@@ -253,6 +236,11 @@ func (c *Conn) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.u.Read(b)
+	if err == io.EOF && !c.guard.ReturnedEOF() {
+		// utls returns io.EOF for a close_notify and for the transport's
+		// end alike; only the guard below it knows which it was.
+		c.closeNotify.Store(true)
+	}
 	return n, c.mapErr(err)
 }
 
@@ -319,6 +307,12 @@ func (c *Conn) ConnectionState() tls.ConnectionState {
 	}
 }
 
+// CloseNotifyReceived reports whether the server ended the connection with
+// a close_notify alert. A Read that returns io.EOF while this is false met a
+// transport that closed without one: data that ends at the connection's close
+// (an HTTP body without Content-Length) may have been cut.
+func (c *Conn) CloseNotifyReceived() bool { return c.closeNotify.Load() }
+
 // RecordState reports the record-size negotiation and the records seen so
 // far.
 func (c *Conn) RecordState() RecordState {
@@ -346,6 +340,7 @@ func (c *Conn) RecordState() RecordState {
 		RecordsReceived:          st.ReceivedRecords,
 		BytesSent:                st.SentBytes,
 		BytesReceived:            st.ReceivedBytes,
+		CloseNotify:              c.closeNotify.Load(),
 	}
 	rs.Resumed = c.u.ConnectionState().DidResume
 	c.mu.Lock()

@@ -43,6 +43,12 @@ type RecordState struct {
 	// wire (record headers included) up to the end of the handshake.
 	HandshakeBytesSent, HandshakeBytesReceived int64
 
+	// CloseNotify says that the server ended the connection with a
+	// close_notify alert (RFC 8446 §6.1), seen by a Read that returned
+	// io.EOF. A connection that ended with io.EOF and no close_notify was
+	// closed by the transport alone, at a record boundary.
+	CloseNotify bool
+
 	// Anchors are the trust anchors that verified the server's chain (none
 	// when verification is off, or for a resumed session whose full
 	// handshake happened in another process).

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/credstore"
+	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -33,8 +34,8 @@ type clientFlags struct {
 
 func (f *clientFlags) register(fs *flag.FlagSet, limits bool) {
 	if limits {
-		fs.IntVar(&f.mfl, "mfl", 0, "offer max_fragment_length `N` (512, 1024, 2048 or 4096; 0: do not offer)")
-		fs.IntVar(&f.rsl, "rsl", 0, "offer record_size_limit `N` (64 to 16385; 0: do not offer)")
+		fs.Var(limitFlag{&f.mfl, "max_fragment_length", validMFL}, "mfl", "offer max_fragment_length `N` (512, 1024, 2048 or 4096; 0: do not offer)")
+		fs.Var(limitFlag{&f.rsl, "record_size_limit", validRSL}, "rsl", "offer record_size_limit `N` (64 to 16385; 0: do not offer)")
 		fs.StringVar(&f.version, "tls", "", "TLS `version` to use: 1.2 or 1.3 (default: either)")
 	}
 	fs.Var(&f.ca, "ca", "trust the CA certificates in `FILE` (PEM or DER; repeatable; default: the system pool)")
@@ -45,6 +46,33 @@ func (f *clientFlags) register(fs *flag.FlagSet, limits bool) {
 	fs.StringVar(&f.serverName, "servername", "", "`name` the server certificate must carry (default: the host)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each dial and handshake")
 }
+
+// limitFlag is an --mfl or --rsl value, checked as it is parsed so that a
+// bad one is a usage error before anything is dialled.
+type limitFlag struct {
+	v     *int
+	name  string
+	valid func(int) bool
+}
+
+func (l limitFlag) String() string {
+	if l.v == nil {
+		return "0"
+	}
+	return strconv.Itoa(*l.v)
+}
+
+func (l limitFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || (n != 0 && !l.valid(n)) {
+		return fmt.Errorf("%q is not a %s this client can offer", s, l.name)
+	}
+	*l.v = n
+	return nil
+}
+
+func validMFL(n int) bool { _, err := recordlimit.MaxFragmentLengthFor(n); return err == nil }
+func validRSL(n int) bool { return recordlimit.Offer{RecordSizeLimit: n}.Validate() == nil }
 
 // parseVersion turns "1.2" or "1.3" into a crypto/tls version ("" is 0).
 func parseVersion(s string) (uint16, error) {
@@ -374,6 +402,7 @@ type recordReport struct {
 	BytesReceived            int64          `json:"bytes_received"`
 	HandshakeBytesSent       int64          `json:"handshake_bytes_sent"`
 	HandshakeBytesReceived   int64          `json:"handshake_bytes_received"`
+	CloseNotify              bool           `json:"close_notify"`
 	Anchors                  []anchorReport `json:"anchors"`
 }
 
@@ -420,6 +449,7 @@ func reportOf(rs tlsapp.RecordState) recordReport {
 		BytesReceived:            rs.BytesReceived,
 		HandshakeBytesSent:       rs.HandshakeBytesSent,
 		HandshakeBytesReceived:   rs.HandshakeBytesReceived,
+		CloseNotify:              rs.CloseNotify,
 		Anchors:                  anchorsOf(rs.Anchors),
 	}
 }

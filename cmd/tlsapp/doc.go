@@ -25,10 +25,13 @@
 //
 // # get
 //
-// get downloads a URL with net/http, dialling through the tlsapp client. It can
-// fetch the body in Range requests of a fixed size (--range-chunk), resume a
-// partial download after a dropped connection (--resume), and verify a SHA-256
-// (--sha256) before the file takes its final name.
+// get downloads a URL with package download over net/http, dialling through the
+// tlsapp client. It can fetch the body in Range requests of a fixed size
+// (--range-chunk), resume a partial download after a dropped connection or in a
+// later run (--resume; every ranged request carries If-Range, and a changed
+// resource starts over or, with --no-restart, fails), and verify the size and a
+// SHA-256 (--sha256) before the file takes its final name. A body without
+// Content-Length is complete only if the server sent close_notify.
 //
 // # probe
 //

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -42,13 +43,69 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if s, ok := (<-sigs).(syscall.Signal); ok {
+			cancel(signalError{s})
+		}
+		signal.Stop(sigs) // a second signal kills the process
+	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// signalError is the cause of the context's end when a signal stopped the
+// command; the exit status is then 128 + the signal's number (130 for
+// SIGINT), as shells report it.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return "interrupted by " + e.sig.String() }
+
+// version is what --version prints: the module version and VCS revision
+// the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "tlsapp (unknown version)"
+	}
+	v := "tlsapp " + bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
 }
 
 // run runs the command line args and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	code := runCommand(ctx, args, stdout, stderr)
+	var se signalError
+	if code != 0 && errors.As(context.Cause(ctx), &se) {
+		return 128 + int(se.sig)
+	}
+	return code
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(stdout, version())
+		return 0
+	}
+	if len(args) == 2 && args[0] == "help" {
+		// tlsapp help CMD: the command's own help, on stdout.
+		for _, c := range commands {
+			if c.name == args[1] {
+				return runCommand(ctx, []string{c.name, "-h"}, stdout, stdout)
+			}
+		}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		w := stderr
 		if len(args) > 0 {
@@ -104,7 +161,7 @@ func mainUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  tlsapp %-6s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'tlsapp COMMAND -h' for a command's flags. Start with 'tlsapp demo'.\n")
+	fmt.Fprintf(w, "\nRun 'tlsapp help COMMAND' (or 'tlsapp COMMAND -h') for a command's flags, 'tlsapp --version'\nfor the build. Start with 'tlsapp demo'.\n")
 }
 
 // newFlagSet returns a FlagSet for a subcommand with the --json flag and a

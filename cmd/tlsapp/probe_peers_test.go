@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -30,8 +29,6 @@ import (
 	"github.com/tlsapp/tlsapp/probe"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // peerFiles writes a throw-away CA, and a server certificate and key for
 // 127.0.0.1 that it issued, as PEM files.

@@ -15,26 +15,6 @@ import (
 	"time"
 )
 
-func TestParseContentRange(t *testing.T) {
-	for _, tc := range []struct {
-		in                 string
-		start, last, total int64
-		ok                 bool
-	}{
-		{"bytes 0-4095/262144", 0, 4095, 262144, true},
-		{"bytes 4096-8191/*", 4096, 8191, -1, true},
-		{"bytes 10-5/100", 0, 0, 0, false},
-		{"bytes */100", 0, 0, 0, false},
-		{"items 0-1/2", 0, 0, 0, false},
-		{"", 0, 0, 0, false},
-	} {
-		s, l, tot, err := parseContentRange(tc.in)
-		if (err == nil) != tc.ok || tc.ok && (s != tc.start || l != tc.last || tot != tc.total) {
-			t.Errorf("%q: %d %d %d %v", tc.in, s, l, tot, err)
-		}
-	}
-}
-
 // TestGetMutualTLS downloads from a Go server that requires a client
 // certificate.
 func TestGetMutualTLS(t *testing.T) {

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/tlsapp/tlsapp/download"
+)
+
+// getReport is what get prints, for people or as JSON.
+type getReport struct {
+	URL            string         `json:"url"`
+	Output         string         `json:"output"`
+	OK             bool           `json:"ok"`
+	Error          string         `json:"error,omitempty"`
+	Cause          string         `json:"cause,omitempty"` // download.Cause of the error
+	Bytes          int64          `json:"bytes"`
+	Total          int64          `json:"total"` // -1: unknown
+	ResumedFrom    int64          `json:"resumed_from"`
+	Validator      string         `json:"validator,omitempty"`
+	SHA256         string         `json:"sha256,omitempty"`
+	SHA256Expected string         `json:"sha256_expected,omitempty"`
+	SHA256OK       *bool          `json:"sha256_ok,omitempty"`
+	Requests       int            `json:"requests"`
+	Retries        int            `json:"retries"`
+	Restarts       int            `json:"restarts"`
+	Events         []getEvent     `json:"events"`
+	Seconds        float64        `json:"seconds"`
+	BytesPerSecond float64        `json:"bytes_per_second"`
+	HeapInUse      uint64         `json:"heap_in_use_bytes"`
+	HeapAllocated  uint64         `json:"heap_allocated_bytes"`
+	Largest        largestReport  `json:"largest_record"`
+	Connections    []recordReport `json:"connections"`
+	Partial        string         `json:"partial_file,omitempty"`
+	Notes          []string       `json:"notes,omitempty"`
+
+	e        *env
+	w        io.Writer // where the report goes
+	start    time.Time
+	before   runtime.MemStats
+	mu       sync.Mutex // guards lastDraw and drawn
+	lastDraw time.Time
+	drawn    bool
+}
+
+// getEvent is a download.Event: a resumption, a reconnection and why, a
+// restart and why.
+type getEvent struct {
+	Kind    string `json:"kind"`
+	Offset  int64  `json:"offset"`
+	Attempt int    `json:"attempt,omitempty"`
+	WaitMS  int64  `json:"wait_ms,omitempty"`
+	Reason  string `json:"reason"`
+	Error   string `json:"error,omitempty"`
+}
+
+// largestReport is the largest record each way over every connection.
+type largestReport struct {
+	Sent     int `json:"sent"`
+	Received int `json:"received"`
+}
+
+func newGetReport(e *env, url, dest string, want []byte) *getReport {
+	r := &getReport{URL: url, Output: dest, Total: -1, Events: []getEvent{}, e: e, w: e.stdout}
+	if dest == "" {
+		r.Output, r.w = "stdout", e.stderr
+	}
+	if want != nil {
+		r.SHA256Expected = hex.EncodeToString(want)
+	}
+	return r
+}
+
+func (r *getReport) begin() {
+	runtime.GC()
+	runtime.ReadMemStats(&r.before)
+	r.start = time.Now()
+}
+
+// event records a download event and tells a person about reconnections and
+// restarts as they happen.
+func (r *getReport) event(ev download.Event) {
+	ge := getEvent{Kind: string(ev.Kind), Offset: ev.Offset, Attempt: ev.Attempt, WaitMS: ev.Wait.Milliseconds(), Reason: ev.Reason}
+	if ev.Err != nil {
+		ge.Error = ev.Err.Error()
+	}
+	r.Events = append(r.Events, ge)
+	if r.e.json {
+		return
+	}
+	r.clearProgress()
+	switch ev.Kind {
+	case download.EventRetry:
+		fmt.Fprintf(r.e.stderr, "tlsapp get: %v (%s); reconnecting in %v to continue at byte %d\n", ev.Err, ev.Reason, ev.Wait.Round(time.Millisecond), ev.Offset)
+	case download.EventRestart:
+		fmt.Fprintf(r.e.stderr, "tlsapp get: starting over from byte 0, dropping %d bytes: %s\n", ev.Offset, ev.Reason)
+	case download.EventResume:
+		fmt.Fprintf(r.e.stderr, "tlsapp get: resuming at byte %d (%s)\n", ev.Offset, ev.Reason)
+	case download.EventRangeIgnored:
+		fmt.Fprintf(r.e.stderr, "tlsapp get: %s; skipping the %d bytes already held\n", ev.Reason, ev.Offset)
+	}
+}
+
+// progress draws one line on stderr, at most ten times a second, in the
+// units of the summary.
+func (r *getReport) progress(done, total int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.lastDraw) >= 100*time.Millisecond || done == total {
+		r.lastDraw = now
+		of := ""
+		if total >= 0 {
+			of = fmt.Sprintf(" of %s (%d%%)", byteSize(total), done*100/max(total, 1))
+		}
+		fmt.Fprintf(r.e.stderr, "\r\033[K  downloading  %s%s, %s", byteSize(done), of, rate(done-r.ResumedFrom, now.Sub(r.start)))
+		r.drawn = true
+	}
+}
+
+func (r *getReport) clearProgress() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.drawn {
+		fmt.Fprint(r.e.stderr, "\r\033[K")
+		r.drawn = false
+	}
+}
+
+// end fills the report from the download's result.
+func (r *getReport) end(res *download.Result, err error, resume bool) {
+	r.clearProgress()
+	elapsed := time.Since(r.start)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	r.HeapAllocated, r.HeapInUse = after.TotalAlloc-r.before.TotalAlloc, after.HeapAlloc
+	r.Seconds = elapsed.Seconds()
+	r.Bytes, r.Total, r.ResumedFrom = res.Size, res.Total, res.ResumedFrom
+	r.Validator, r.Requests, r.Retries, r.Restarts, r.Partial = res.Validator, res.Requests, res.Retries, res.Restarts, res.Partial
+	if elapsed > 0 {
+		r.BytesPerSecond = float64(res.Size-res.ResumedFrom) / elapsed.Seconds()
+	}
+	r.Connections = []recordReport{}
+	for _, s := range res.Connections {
+		r.Connections = append(r.Connections, reportOf(s))
+		r.Largest.Sent = max(r.Largest.Sent, s.LargestSent)
+		r.Largest.Received = max(r.Largest.Received, s.LargestReceived)
+	}
+	var de *download.DigestError
+	switch {
+	case err == nil:
+		r.OK = true
+		r.SHA256 = hex.EncodeToString(res.SHA256)
+	case errors.As(err, &de):
+		r.SHA256 = hex.EncodeToString(de.Got)
+	}
+	if r.SHA256Expected != "" && r.SHA256 != "" {
+		ok := r.SHA256 == r.SHA256Expected
+		r.SHA256OK = &ok
+	}
+	if err != nil {
+		r.Error, r.Cause = err.Error(), download.Cause(err)
+		if r.Partial != "" && !resume {
+			r.Notes = append(r.Notes, "run again with --resume to continue")
+		}
+	}
+}
+
+// emit prints the report; a failure is reported with status 1.
+func (r *getReport) emit(err error) error {
+	if r.e.json {
+		r.e.emitJSONTo(r.w, r)
+	} else {
+		printGet(r.w, r)
+		if err != nil {
+			fmt.Fprintf(r.e.stderr, "tlsapp get: %v\n", err)
+		}
+	}
+	if err != nil {
+		return errReported
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func printGet(w io.Writer, r *getReport) {
+	status := "done"
+	if !r.OK {
+		status = "FAILED"
+	}
+	fmt.Fprintf(w, "tlsapp get: %s\n\n", status)
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error        %s (%s)\n", r.Error, r.Cause)
+	}
+	fmt.Fprintf(w, "  url          %s\n", r.URL)
+	total := "unknown size"
+	if r.Total >= 0 {
+		total = "of " + byteSize(r.Total)
+	}
+	fmt.Fprintf(w, "  output       %s: %s %s", r.Output, byteSize(r.Bytes), total)
+	if r.ResumedFrom > 0 {
+		fmt.Fprintf(w, " (resumed from %d)", r.ResumedFrom)
+	}
+	fmt.Fprintln(w)
+	if r.Validator != "" {
+		fmt.Fprintf(w, "  validator    %s\n", r.Validator)
+	}
+	if r.SHA256 != "" {
+		check := ""
+		if r.SHA256OK != nil {
+			check = " matches --sha256"
+			if !*r.SHA256OK {
+				check = " MISMATCH, expected " + r.SHA256Expected
+			}
+		}
+		fmt.Fprintf(w, "  sha256       %s%s\n", r.SHA256, check)
+	}
+	fmt.Fprintf(w, "  transfer     %s in %.2fs (%s), %d request(s), %d connection(s), %d retr%s, %d restart(s)\n",
+		byteSize(r.Bytes-r.ResumedFrom), r.Seconds, rate(r.Bytes-r.ResumedFrom, time.Duration(r.Seconds*float64(time.Second))),
+		r.Requests, len(r.Connections), r.Retries, map[bool]string{true: "y", false: "ies"}[r.Retries == 1], r.Restarts)
+	for _, ev := range r.Events {
+		if ev.Kind == string(download.EventRetry) || ev.Kind == string(download.EventRestart) {
+			fmt.Fprintf(w, "  %-12s at byte %d: %s\n", ev.Kind, ev.Offset, ev.Reason)
+		}
+	}
+	if len(r.Connections) > 0 {
+		c := r.Connections[0]
+		fmt.Fprintf(w, "  tls          %s, %s\n", c.Version, c.CipherSuite)
+		fmt.Fprintf(w, "  offered      %s\n", offerString(c.OfferedMaxFragmentLength, c.OfferedRecordSizeLimit))
+		fmt.Fprintf(w, "  agreed       %s\n", agreedString(c))
+		fmt.Fprintf(w, "  records      largest received %d B, largest sent %d B (over all connections)\n", r.Largest.Received, r.Largest.Sent)
+		fmt.Fprintf(w, "  handshake    %d B sent, %d B received (first connection)\n", c.HandshakeBytesSent, c.HandshakeBytesReceived)
+		for _, a := range c.Anchors {
+			fmt.Fprintf(w, "  verified by  %s\n", a)
+		}
+		if len(c.Anchors) == 0 {
+			fmt.Fprintf(w, "  verified by  (no anchor reported)\n")
+		}
+	}
+	fmt.Fprintf(w, "  heap         %s in use at the end, %s allocated during the download\n", byteSize(int64(r.HeapInUse)), byteSize(int64(r.HeapAllocated)))
+	if r.Partial != "" {
+		fmt.Fprintf(w, "  partial      %s kept\n", r.Partial)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note         %s\n", n)
+	}
+}
