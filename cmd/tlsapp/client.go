@@ -36,15 +36,15 @@ func (f *clientFlags) register(fs *flag.FlagSet, limits bool) {
 	if limits {
 		fs.Var(limitFlag{&f.mfl, "max_fragment_length", validMFL}, "mfl", "offer max_fragment_length `N` (512, 1024, 2048 or 4096; 0: do not offer)")
 		fs.Var(limitFlag{&f.rsl, "record_size_limit", validRSL}, "rsl", "offer record_size_limit `N` (64 to 16385; 0: do not offer)")
-		fs.StringVar(&f.version, "tls", "", "TLS `version` to use: 1.2 or 1.3 (default: either)")
+		fs.StringVar(&f.version, "tls", "", "TLS `VERSION` to use: 1.2 or 1.3 (default: either)")
 	}
 	fs.Var(&f.ca, "ca", "trust the CA certificates in `FILE` (PEM or DER; repeatable; default: the system pool)")
 	fs.StringVar(&f.store, "store", "", "trust the CAs of credential store `DIR` (see --tags)")
-	fs.StringVar(&f.tags, "tags", "", "security `tags` of the store to trust, comma-separated (default: all CA tags)")
+	fs.StringVar(&f.tags, "tags", "", "security `TAGS` of the store to trust, comma-separated (default: all CA tags)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate `FILE` for mutual TLS (PEM)")
 	fs.StringVar(&f.key, "key", "", "client private key `FILE` for mutual TLS (PEM)")
-	fs.StringVar(&f.serverName, "servername", "", "`name` the server certificate must carry (default: the host)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each dial and handshake")
+	fs.StringVar(&f.serverName, "servername", "", "`NAME` the server certificate must carry (default: the host)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each dial and handshake, a `DURATION`")
 }
 
 // limitFlag is an --mfl or --rsl value, checked as it is parsed so that a

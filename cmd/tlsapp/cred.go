@@ -73,10 +73,10 @@ func (t *tagFlag) Set(s string) error {
 
 func credCommand(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "cred", "import|list|show|rm [flags] [FILE]", credHelp)
-	store := fs.String("store", "", "the store directory (required)")
+	store := fs.String("store", "", "the store `DIR` (required)")
 	var tag tagFlag
 	fs.Var(&tag, "tag", "the security tag `N` (0 to 4294967295); with list, list only that tag")
-	kindName := fs.String("kind", "", "the credential kind: ca, cert or key")
+	kindName := fs.String("kind", "", "the credential `KIND`: ca, cert or key")
 	allowExpired := fs.Bool("allow-expired", false, "import certificates that have expired or are not yet valid")
 	pos, err := parse(fs, args)
 	if err != nil {

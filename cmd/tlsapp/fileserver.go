@@ -26,10 +26,14 @@ type fileServerOptions struct {
 // than maxRanges ranges is ignored (RFC 9110, section 14.2), so that the
 // answer is never larger than the whole file; every request is logged.
 func newFileServer(root *os.Root, o fileServerOptions) http.Handler {
-	files := http.FileServerFS(rootFS{fsys: root.FS(), dotfiles: o.allowDotfiles})
+	fsys := rootFS{fsys: root.FS(), dotfiles: o.allowDotfiles}
+	files := http.FileServerFS(fsys)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rg := r.Header.Get("Range"); rg != "" && countRanges(rg) > o.maxRanges {
 			r.Header.Del("Range")
+		}
+		if tag := etag(fsys, r.URL.Path); tag != "" {
+			w.Header().Set("ETag", tag)
 		}
 		files.ServeHTTP(w, r)
 	})
@@ -47,6 +51,23 @@ func newFileServer(root *os.Root, o fileServerOptions) http.Handler {
 		io.WriteString(o.log, line)
 		mu.Unlock()
 	})
+}
+
+// etag returns a strong entity tag for the regular file at urlPath, made of
+// its size and modification time, or "" when there is none. A client that
+// resumes or fetches in ranges sends it back in If-Range, so that a file
+// replaced between two requests is served whole rather than spliced (net/http
+// checks If-Range and If-None-Match against it).
+func etag(fsys fs.FS, urlPath string) string {
+	name := strings.TrimPrefix(path.Clean("/"+urlPath), "/")
+	if name == "" {
+		return ""
+	}
+	st, err := fs.Stat(fsys, name)
+	if err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano())
 }
 
 // countRanges returns the number of ranges in a Range header value,

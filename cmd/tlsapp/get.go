@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,13 @@ workaround for links that drop long transfers. Every ranged request carries
 If-Range with the validator seen first; a resource that changed is fetched
 again from byte 0 (--no-restart: fail instead), never spliced.
 
+--range-chunk auto --device-limit N sizes the chunks for a device that must
+keep its modem's TLS and cannot negotiate small records: before the download
+the probe measures the server's response header and record layout (package
+probe, RangeChunk) and picks the largest chunk for which every record the
+server sends stays within N content bytes. A chunk of N itself does not fit:
+the server puts its response header and the body in one record.
+
 --resume continues a FILE.part an earlier run left and, when a connection
 drops, reconnects with backoff and carries on, giving up after --retries
 attempts in a row that make no progress. A body without Content-Length counts
@@ -46,7 +54,8 @@ Exit status: 0 done, 1 failed (the summary says why), 2 usage error,
 // getFlags are get's own flags.
 type getFlags struct {
 	out               string
-	chunk             int
+	chunk             chunkFlag
+	deviceLimit       int
 	resume, noRestart bool
 	retries           int
 	backoff, idle     time.Duration
@@ -56,7 +65,8 @@ type getFlags struct {
 
 func (g *getFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.out, "o", "", "write the body to `FILE|DIR` (a directory: under the URL's file name; default: stdout)")
-	fs.IntVar(&g.chunk, "range-chunk", 0, "fetch the body in Range requests of `N` bytes (0: one request)")
+	fs.Var(&g.chunk, "range-chunk", "fetch the body in Range requests of `N` bytes (0: one request; auto: the largest that keeps every record within --device-limit)")
+	fs.IntVar(&g.deviceLimit, "device-limit", 0, "with --range-chunk auto, the largest record content in `N` bytes the device can take (64..16384)")
 	fs.BoolVar(&g.resume, "resume", false, "continue a partial -o file and reconnect after dropped connections")
 	fs.BoolVar(&g.noRestart, "no-restart", false, "fail, rather than start over, if the resource changes during the download")
 	fs.IntVar(&g.retries, "retries", 5, "with --resume, give up after `N` attempts in a row that make no progress")
@@ -82,8 +92,14 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 			return "", "", opt, usagef("--sha256 must be 64 hex digits")
 		}
 	}
-	if g.chunk < 0 || g.retries < 0 {
-		return "", "", opt, usagef("--range-chunk and --retries must not be negative")
+	if g.retries < 0 {
+		return "", "", opt, usagef("--retries must not be negative")
+	}
+	if g.chunk.auto != (g.deviceLimit != 0) {
+		return "", "", opt, usagef("--range-chunk auto and --device-limit N go together")
+	}
+	if g.chunk.auto && (g.deviceLimit < 64 || g.deviceLimit > 16384) {
+		return "", "", opt, usagef("--device-limit must be between 64 and 16384")
 	}
 	dest := g.out
 	if dest == "-" {
@@ -97,7 +113,7 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 			return "", "", opt, err
 		}
 	}
-	opt.RangeChunk, opt.Resume, opt.NoRestart = g.chunk, g.resume, g.noRestart
+	opt.RangeChunk, opt.Resume, opt.NoRestart = g.chunk.n, g.resume, g.noRestart
 	opt.Retries, opt.Backoff, opt.IdleTimeout = -1, g.backoff, g.idle
 	if g.resume && g.retries > 0 {
 		opt.Retries = g.retries
@@ -124,12 +140,43 @@ func destination(out string, u *url.URL) (string, error) {
 	return out, nil
 }
 
+// chunkFlag is --range-chunk: a byte count, or auto.
+type chunkFlag struct {
+	n    int
+	auto bool
+}
+
+func (c *chunkFlag) String() string {
+	if c.auto {
+		return "auto"
+	}
+	return strconv.Itoa(c.n)
+}
+
+func (c *chunkFlag) Set(s string) error {
+	if s == "auto" {
+		*c = chunkFlag{auto: true}
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return errors.New("want a byte count or auto")
+	case n < 0:
+		return errors.New("must not be negative (a byte count, or auto)")
+	}
+	*c = chunkFlag{n: n}
+	return nil
+}
+
 func runGet(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "get", "[flags] URL", getHelp)
 	var cf clientFlags
 	cf.register(fs, true)
 	var g getFlags
 	g.register(fs)
+	var sf supportFlags
+	sf.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -142,8 +189,18 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt.Dialer = &tlsapp.Dialer{NetDialer: &net.Dialer{Timeout: cf.timeout}, Config: cfg}
+	sup, err := sf.open(e, cfg)
+	if err != nil {
+		return err
+	}
+	defer sup.Close()
 	r := newGetReport(e, rawURL, dest, opt.SHA256)
+	if g.chunk.auto {
+		if opt.RangeChunk, err = r.sizeChunks(ctx, rawURL, g.deviceLimit, cfg); err != nil {
+			return r.emit(err)
+		}
+	}
+	opt.Dialer = &tlsapp.Dialer{NetDialer: &net.Dialer{Timeout: cf.timeout}, Config: cfg}
 	opt.Event = r.event
 	if g.progress && !e.json && isTerminal(e.stderr) {
 		opt.Progress = r.progress

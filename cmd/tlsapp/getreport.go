@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,34 +14,37 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlsapp/tlsapp/download"
+	"github.com/tlsapp/tlsapp/probe"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 // getReport is what get prints, for people or as JSON.
 type getReport struct {
-	URL            string         `json:"url"`
-	Output         string         `json:"output"`
-	OK             bool           `json:"ok"`
-	Error          string         `json:"error,omitempty"`
-	Cause          string         `json:"cause,omitempty"` // download.Cause of the error
-	Bytes          int64          `json:"bytes"`
-	Total          int64          `json:"total"` // -1: unknown
-	ResumedFrom    int64          `json:"resumed_from"`
-	Validator      string         `json:"validator,omitempty"`
-	SHA256         string         `json:"sha256,omitempty"`
-	SHA256Expected string         `json:"sha256_expected,omitempty"`
-	SHA256OK       *bool          `json:"sha256_ok,omitempty"`
-	Requests       int            `json:"requests"`
-	Retries        int            `json:"retries"`
-	Restarts       int            `json:"restarts"`
-	Events         []getEvent     `json:"events"`
-	Seconds        float64        `json:"seconds"`
-	BytesPerSecond float64        `json:"bytes_per_second"`
-	HeapInUse      uint64         `json:"heap_in_use_bytes"`
-	HeapAllocated  uint64         `json:"heap_allocated_bytes"`
-	Largest        largestReport  `json:"largest_record"`
-	Connections    []recordReport `json:"connections"`
-	Partial        string         `json:"partial_file,omitempty"`
-	Notes          []string       `json:"notes,omitempty"`
+	URL            string             `json:"url"`
+	Output         string             `json:"output"`
+	OK             bool               `json:"ok"`
+	Error          string             `json:"error,omitempty"`
+	Cause          string             `json:"cause,omitempty"` // download.Cause of the error
+	Bytes          int64              `json:"bytes"`
+	Total          int64              `json:"total"` // -1: unknown
+	ResumedFrom    int64              `json:"resumed_from"`
+	Validator      string             `json:"validator,omitempty"`
+	SHA256         string             `json:"sha256,omitempty"`
+	SHA256Expected string             `json:"sha256_expected,omitempty"`
+	SHA256OK       *bool              `json:"sha256_ok,omitempty"`
+	Requests       int                `json:"requests"`
+	Retries        int                `json:"retries"`
+	Restarts       int                `json:"restarts"`
+	Events         []getEvent         `json:"events"`
+	Seconds        float64            `json:"seconds"`
+	BytesPerSecond float64            `json:"bytes_per_second"`
+	HeapInUse      uint64             `json:"heap_in_use_bytes"`
+	HeapAllocated  uint64             `json:"heap_allocated_bytes"`
+	Largest        largestReport      `json:"largest_record"`
+	Connections    []recordReport     `json:"connections"`
+	Partial        string             `json:"partial_file,omitempty"`
+	RangeSizing    *probe.RangeResult `json:"range_sizing,omitempty"` // --range-chunk auto
+	Notes          []string           `json:"notes,omitempty"`
 
 	e        *env
 	w        io.Writer // where the report goes
@@ -77,6 +81,24 @@ func newGetReport(e *env, url, dest string, want []byte) *getReport {
 		r.SHA256Expected = hex.EncodeToString(want)
 	}
 	return r
+}
+
+// sizeChunks measures the Range chunk for --range-chunk auto. It probes as
+// a device that keeps its modem's TLS would be served: offering no
+// record-size extension, so the server's own record layout is measured.
+func (r *getReport) sizeChunks(ctx context.Context, url string, deviceLimit int, cfg *tlsapp.Config) (int, error) {
+	pc := *cfg
+	pc.MaxFragmentLength, pc.RecordSizeLimit = 0, 0
+	res, err := probe.MeasureRange(ctx, url, deviceLimit, &pc)
+	if err != nil {
+		return 0, fmt.Errorf("--range-chunk auto: %w", err)
+	}
+	r.RangeSizing = res
+	if !r.e.json {
+		fmt.Fprintf(r.e.stderr, "range chunk %d B: every record stays within %d B (%s, %s; response header %d B)\n",
+			res.Chunk, res.Bound, res.Version, res.Suite, res.HeaderBytes)
+	}
+	return res.Chunk, nil
 }
 
 func (r *getReport) begin() {

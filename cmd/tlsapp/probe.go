@@ -60,10 +60,10 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 	var sf supportFlags
 	sf.register(fs)
 	fs.BoolVar(&cf.insecure, "insecure", false, "do NOT verify the server's certificate (diagnostics only)")
-	path := fs.String("path", "/", "`path` of the HTTP GET sent on each connection (default: the URL's path, or /)")
-	deviceLimit := fs.Int("device-limit", 2048, "largest record content, in `bytes`, the device can take")
+	path := fs.String("path", "/", "`PATH` of the HTTP GET sent on each connection (default: the URL's path, or /)")
+	deviceLimit := fs.Int("device-limit", 2048, "largest record content the device can take, `N` bytes")
 	readMax := fs.Int64("read-max", 256<<10, "read at most `N` bytes of each answer")
-	readTime := fs.Duration("read-time", 2*time.Second, "read each answer for at most this long")
+	readTime := fs.Duration("read-time", 2*time.Second, "read each answer for at most this `DURATION`")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

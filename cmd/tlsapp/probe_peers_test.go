@@ -598,3 +598,68 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s differs:\n got %s\nwant %s", path, got, want)
 	}
 }
+
+// TestGetRangeChunkAuto is the check of issue 10 for get: against a server
+// that does not cap its records (tlsapp serve --max-record 16384), get
+// --range-chunk auto --device-limit 2048 picks a chunk for which the
+// independent relay sees no server record above 2048 plus the suite's
+// expansion, and the file arrives whole.
+func TestGetRangeChunkAuto(t *testing.T) {
+	const limit = 2048
+	addr, ca, data := serveFile(t, 200<<10, "--max-record", "16384")
+	for _, v := range []string{"1.2", "1.3"} {
+		t.Run(v, func(t *testing.T) {
+			rl := startRelay(t, addr)
+			out := filepath.Join(t.TempDir(), "fw.bin")
+			r := runBin(t, "get", "--json", "--tls", v, "--ca", ca, "--range-chunk", "auto", "--device-limit", "2048",
+				"-o", out, "https://"+rl.addr()+"/fw.bin")
+			if r.code != 0 {
+				t.Fatalf("exit %d", r.code)
+			}
+			var rep struct {
+				OK          bool               `json:"ok"`
+				RangeSizing *probe.RangeResult `json:"range_sizing"`
+				Requests    int                `json:"requests"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil || sha256.Sum256(got) != sha256.Sum256(data) {
+				t.Fatalf("the file differs from the server's (%v)", err)
+			}
+			rs := rep.RangeSizing
+			if rs == nil || rs.Chunk <= 0 || rs.Chunk >= limit {
+				t.Fatalf("range sizing %+v", rs)
+			}
+			bound := limit + recordlimit13(versionOf(v)) + expansionFor(versionOf(v), rs.Suite)
+			if rs.Bound != bound {
+				t.Errorf("bound %d, want %d", rs.Bound, bound)
+			}
+			if want := (len(data) + rs.Chunk - 1) / rs.Chunk; rep.Requests < want {
+				t.Errorf("%d requests for %d chunks of %d", rep.Requests, want, rs.Chunk)
+			}
+			// The first connections are the sizing probe's: one for the
+			// size, one per chunk it tried (the first of them does not
+			// fit, which is the point); the download's come after.
+			per := rl.largestPerConn()
+			probes := 1 + len(rs.Tries)
+			if len(per) <= probes {
+				t.Fatalf("%d connections, %d of them the probe's", len(per), probes)
+			}
+			for i, n := range per[probes:] {
+				if n > bound {
+					t.Errorf("download connection %d: the relay saw a %d B server record, above %d", i, n, bound)
+				}
+			}
+			t.Logf("chunk %d: largest server record per connection %v (probe: first %d), bound %d", rs.Chunk, per, probes, bound)
+		})
+	}
+}
+
+func versionOf(s string) uint16 {
+	if s == "1.2" {
+		return tls.VersionTLS12
+	}
+	return tls.VersionTLS13
+}

@@ -17,7 +17,8 @@ type relay struct {
 
 	mu            sync.Mutex
 	conns         int
-	largest       int // largest server record length field
+	largest       int   // largest server record length field
+	perConn       []int // the same for each connection, in the order they came
 	serverRecords int
 	cutAfter      int64 // cut the first cuts connections after this many server bytes
 	cuts          int
@@ -52,6 +53,14 @@ func (r *relay) stats() (conns, largest, records, cut int) {
 	return r.conns, r.largest, r.serverRecords, r.cutDone
 }
 
+// largestPerConn returns the largest server record of each connection, in
+// the order the connections came.
+func (r *relay) largestPerConn() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.perConn...)
+}
+
 func (r *relay) serve() {
 	for {
 		c, err := r.ln.Accept()
@@ -70,7 +79,9 @@ func (r *relay) handle(c net.Conn) {
 	}
 	defer s.Close()
 	r.mu.Lock()
+	idx := r.conns
 	r.conns++
+	r.perConn = append(r.perConn, 0)
 	limit := int64(-1)
 	if r.cuts > 0 {
 		r.cuts--
@@ -96,6 +107,7 @@ func (r *relay) handle(c net.Conn) {
 		r.mu.Lock()
 		r.serverRecords++
 		r.largest = max(r.largest, n)
+		r.perConn[idx] = max(r.perConn[idx], n)
 		r.mu.Unlock()
 		if limit >= 0 && sent+int64(5+n) > limit {
 			// Cut mid-record: send half of it, then drop both sides.
