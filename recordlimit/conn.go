@@ -450,7 +450,7 @@ func (c *Conn) nextRecord() error {
 		limit = limits.Receive
 	}
 	if h.Len > limit {
-		return c.overflow(hdr, &RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: phase == negotiated && kind != KindNone})
+		return c.overflow(hdr, &RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: kind != KindNone})
 	}
 
 	if c.inspects(phase, version, h.Type) {

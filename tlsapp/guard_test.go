@@ -1,0 +1,272 @@
+package tlsapp
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tlsapp/tlsapp/internal/scripted"
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// The tests of this file prove that the client guard follows a hostile
+// server's handshake message by message (issue 11): each scripted server
+// completes a real TLS 1.3 handshake, framed as a test says, and what
+// counts is what the server received.
+
+// flightOf returns the scripted server's TLS 1.3 flight after its
+// ServerHello, with EncryptedExtensions carrying ee, for the test PKI's
+// server certificate.
+func flightOf(t *testing.T, s *scripted.Session, ee ...recordlimit.Extension) [][]byte {
+	p := newTestPKI(t)
+	msgs, err := s.Flight13(scripted.EncryptedExtensions(ee...), p.Server.Certificate, p.Server.PrivateKey.(crypto.Signer), nil)
+	if err != nil {
+		t.Error(err)
+	}
+	return msgs
+}
+
+// sendChunks sends the messages concatenated, in protected handshake
+// records of at most n bytes each (0: all in one).
+func sendChunks(s *scripted.Session, msgs [][]byte, n int) error {
+	var all []byte
+	for _, m := range msgs {
+		all = append(all, m...)
+	}
+	if n <= 0 {
+		n = len(all)
+	}
+	for len(all) > 0 {
+		k := min(n, len(all))
+		if err := s.SendEncrypted(recordlimit.TypeHandshake, all[:k], 0); err != nil {
+			return err
+		}
+		all = all[k:]
+	}
+	return nil
+}
+
+// overLimit is what every script sends once the handshake is over: a
+// record far above the record_size_limit of 64 the EncryptedExtensions
+// agreed to.
+const overLimit = 1000
+
+// attackResult is what a scripted dial showed.
+type attackResult struct {
+	clientErr error
+	alert     recordlimit.Alert // what the server received
+	alertErr  error             // why it received none
+	state     RecordState       // the client's, after the handshake if it succeeded
+	readErr   error             // the client's Read error after the over-limit record
+}
+
+// attack runs script against a client with cfg (after the ClientHello).
+// A script that completes the handshake (Complete13) sends an over-limit
+// application record after it; the server then reads the client's alert.
+func attack(t *testing.T, cfg Config, script func(*scripted.Session) error) attackResult {
+	t.Helper()
+	var r attackResult
+	got := make(chan struct{})
+	addr := scripted.Serve(t, func(s *scripted.Session) error {
+		defer close(got)
+		if err := s.ReadClientHello(); err != nil {
+			r.alertErr = err
+			return err
+		}
+		err := script(s)
+		var ar *scripted.AlertReceived
+		switch {
+		case errors.As(err, &ar):
+			r.alert = ar.Alert
+		case err != nil:
+			r.alertErr = err
+		default:
+			r.alert, r.alertErr = s.ReadAlert()
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg.InsecureSkipVerify = true
+	c, err := Dial(ctx, "tcp", addr, &cfg)
+	r.clientErr = err
+	if err == nil {
+		r.state = c.RecordState()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, r.readErr = c.Read(make([]byte, 2*overLimit))
+		c.Close()
+	}
+	<-got
+	return r
+}
+
+// complete finishes the handshake after the flight and sends the
+// over-limit record.
+func complete(s *scripted.Session) error {
+	if err := s.Complete13(); err != nil {
+		return err
+	}
+	return s.SendApp(make([]byte, overLimit))
+}
+
+// TestGuardRefusesWhatItCannotFollow: the three ways a server escaped the
+// negotiated limit (issue 11, item 1) and their variants with an
+// EncryptedExtensions answering both extensions. Each must fail the
+// handshake with the alert RFC 8446 prescribes, received by the server;
+// before the fix each handshake succeeded with no agreement and the
+// 1000-byte record was accepted.
+func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
+	rsl64 := []recordlimit.Extension{extRSL(64)}
+	both := []recordlimit.Extension{extMFL(1), extRSL(64)}
+	encryptedCCS := func(ee []recordlimit.Extension) func(*scripted.Session) error {
+		return func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			if err := s.SendEncrypted(recordlimit.TypeChangeCipherSpec, []byte{1}, 0); err != nil {
+				return err
+			}
+			if err := sendChunks(s, flightOf(t, s, ee...), 0); err != nil {
+				return err
+			}
+			return complete(s)
+		}
+	}
+	eeInHelloRecord := func(ee []recordlimit.Extension) func(*scripted.Session) error {
+		return func(s *scripted.Session) error {
+			sh, err := s.ServerHello13()
+			if err != nil {
+				return err
+			}
+			if err := s.Accept13(sh); err != nil {
+				return err
+			}
+			msgs := flightOf(t, s, ee...)
+			if err := s.SendRecord(recordlimit.TypeHandshake, append(sh, msgs[0]...)); err != nil {
+				return err
+			}
+			if err := sendChunks(s, msgs[1:], 0); err != nil {
+				return err
+			}
+			return complete(s)
+		}
+	}
+	retryAndHello := func(s *scripted.Session) error {
+		hrr := s.HelloRetryRequestCookie13()
+		sh, err := s.ServerHello13()
+		if err != nil {
+			return err
+		}
+		if err := s.SendRecord(recordlimit.TypeHandshake, append(hrr, sh...)); err != nil {
+			return err
+		}
+		if err := s.ReadClientHello(); err != nil { // the second one
+			return err
+		}
+		if err := s.Accept13(sh); err != nil {
+			return err
+		}
+		if err := sendChunks(s, flightOf(t, s, rsl64...), 0); err != nil {
+			return err
+		}
+		return complete(s)
+	}
+	unexpected := recordlimit.AlertUnexpectedMessage
+	for _, tt := range []struct {
+		name   string
+		script func(*scripted.Session) error
+	}{
+		{"encrypted change_cipher_spec before EncryptedExtensions", encryptedCCS(rsl64)},
+		{"encrypted change_cipher_spec, then both answered", encryptedCCS(both)},
+		{"EncryptedExtensions in the ServerHello's record", eeInHelloRecord(rsl64)},
+		{"EncryptedExtensions in the ServerHello's record, both answered", eeInHelloRecord(both)},
+		{"HelloRetryRequest and ServerHello in one record", retryAndHello},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			r := attack(t, Config{MaxFragmentLength: 512, RecordSizeLimit: 64}, tt.script)
+			if r.clientErr == nil {
+				t.Fatalf("handshake succeeded: agreed %v, receive limit %d; the %d-byte record gave Read error %v",
+					r.state.Agreed, r.state.ReceiveLimit, overLimit, r.readErr)
+			}
+			if !errors.Is(r.clientErr, recordlimit.ErrProtocol) {
+				t.Errorf("client error %v, want ErrProtocol", r.clientErr)
+			}
+			if r.alertErr != nil || r.alert != unexpected {
+				t.Fatalf("server received alert %v (%v), want %v", r.alert, r.alertErr, unexpected)
+			}
+		})
+	}
+}
+
+// TestGuardFollowsFraming: legitimate framings of the same flight (all in
+// one record, one message across many small records, a message per record
+// with a ChangeCipherSpec in the clear between, after a HelloRetryRequest)
+// complete, the guard takes the answer of EncryptedExtensions, and the
+// over-limit record after the handshake is refused: the server receives
+// record_overflow.
+func TestGuardFollowsFraming(t *testing.T) {
+	rsl64 := extRSL(64)
+	for _, tt := range []struct {
+		name  string
+		retry bool
+		chunk int
+		ccs   bool
+	}{
+		{"whole flight in one record", false, 0, false},
+		{"40-byte records", false, 40, false},
+		{"1-byte records", false, 1, false},
+		{"change_cipher_spec between messages", false, -1, true},
+		{"after a HelloRetryRequest", true, 40, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			r := attack(t, Config{RecordSizeLimit: 64}, func(s *scripted.Session) error {
+				if tt.retry {
+					if err := s.SendRecord(recordlimit.TypeHandshake, s.HelloRetryRequestCookie13()); err != nil {
+						return err
+					}
+					if err := s.ReadClientHello(); err != nil {
+						return err
+					}
+				}
+				if err := s.SendServerHello13(); err != nil {
+					return err
+				}
+				msgs := flightOf(t, s, rsl64)
+				if tt.chunk >= 0 {
+					if err := sendChunks(s, msgs, tt.chunk); err != nil {
+						return err
+					}
+				} else {
+					for i, m := range msgs {
+						if err := sendChunks(s, [][]byte{m}, 40); err != nil {
+							return err
+						}
+						if i == len(msgs)-1 {
+							break // none after the server's Finished
+						}
+						if err := s.SendRecord(recordlimit.TypeChangeCipherSpec, []byte{1}); err != nil {
+							return err
+						}
+					}
+				}
+				return complete(s)
+			})
+			if r.clientErr != nil {
+				t.Fatalf("handshake failed: %v (server: alert %v, %v)", r.clientErr, r.alert, r.alertErr)
+			}
+			if r.state.Agreed != recordlimit.KindRSL || r.state.PeerRecordSizeLimit != 64 {
+				t.Errorf("agreement %v, peer limit %d; want record_size_limit 64", r.state.Agreed, r.state.PeerRecordSizeLimit)
+			}
+			if !errors.Is(r.readErr, recordlimit.ErrRecordOverflow) {
+				t.Errorf("Read of the %d-byte record: %v, want a record overflow", overLimit, r.readErr)
+			}
+			if r.alertErr != nil || r.alert != recordlimit.AlertRecordOverflow {
+				t.Errorf("server received alert %v (%v), want record_overflow", r.alert, r.alertErr)
+			}
+		})
+	}
+}
