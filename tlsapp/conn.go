@@ -121,12 +121,17 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 			Leaf:        cert.Leaf,
 		})
 	}
-	c.u = utls.UClient(c.guard, uc, utls.HelloCustom)
+	c.u = utls.UClient(stackSide(c.guard), uc, utls.HelloCustom)
 	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax, uc.ClientSessionCache != nil)); err != nil {
 		c.err = fmt.Errorf("tlsapp: building the ClientHello: %w", err)
 	}
 	return c
 }
+
+// stackSide is the transport the TLS stack is given: the guard. Tests
+// replace it to see how the guard copes with a stack that writes its
+// records differently.
+var stackSide = func(g *recordlimit.Conn) net.Conn { return g }
 
 // verifyConnection runs after the server's chain is known, in full and
 // resumed handshakes alike, and records which anchors verified it.

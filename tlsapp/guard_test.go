@@ -270,3 +270,164 @@ func TestGuardFollowsFraming(t *testing.T) {
 		})
 	}
 }
+
+// TestHelloRetrySplitsSecondHello: after a HelloRetryRequest the version is
+// not known yet, and the compatibility change_cipher_spec utls sends before
+// the second ClientHello turned splitting off (issue 11, item 2): with
+// max_fragment_length 512 the retry went out in one record. Every
+// record of the second ClientHello, as the server reads them, must be
+// within 512 bytes.
+func TestHelloRetrySplitsSecondHello(t *testing.T) {
+	leakCheck(t)
+	type rec struct {
+		typ recordlimit.ContentType
+		n   int
+	}
+	var second []rec
+	var helloLen int
+	// The post-quantum key share makes the ClientHello well over 512 bytes.
+	r := attack(t, Config{MaxFragmentLength: 512, PostQuantum: true}, func(s *scripted.Session) error {
+		if err := s.SendRecord(recordlimit.TypeHandshake, s.HelloRetryRequestCookie13()); err != nil {
+			return err
+		}
+		for total, want := 0, -1; want < 0 || total < want; {
+			h, body, err := s.ReadRecord()
+			if err != nil {
+				return err
+			}
+			second = append(second, rec{h.Type, h.Len})
+			if h.Type != recordlimit.TypeHandshake {
+				continue
+			}
+			if want < 0 && len(body) >= 4 {
+				want = 4 + (int(body[1])<<16 | int(body[2])<<8 | int(body[3]))
+				helloLen = want
+			}
+			total += h.Len
+		}
+		return s.SendRecord(recordlimit.TypeAlert, []byte{2, byte(recordlimit.AlertHandshakeFailure)})
+	})
+	if r.clientErr == nil {
+		t.Fatal("handshake succeeded")
+	}
+	if helloLen <= 512 {
+		t.Fatalf("the second ClientHello is %d bytes: nothing to split", helloLen)
+	}
+	hs := 0
+	for _, x := range second {
+		if x.typ == recordlimit.TypeHandshake {
+			hs++
+			if x.n > 512 {
+				t.Errorf("second ClientHello (%d bytes) sent in a %d-byte record; max_fragment_length 512 offered", helloLen, x.n)
+			}
+		}
+	}
+	t.Logf("second ClientHello of %d bytes in %d handshake records: %v", helloLen, hs, second)
+}
+
+// TestUnknownRecordTypeAlertReachesPeer: a record of unknown type (99) at
+// each stage ends the connection with unexpected_message as RFC 8446,
+// Section 5 wants, and the server receives that alert (issue 11, item 4):
+// in the clear before the ServerHello and in TLS 1.2 before any keys,
+// under the client's handshake keys during the TLS 1.3 flight, under its
+// application keys after the handshake. Before the fix the server saw a
+// bare EOF.
+func TestUnknownRecordTypeAlertReachesPeer(t *testing.T) {
+	type99 := rawRecord(99, 0x0303, 1, []byte{0})
+	for _, tt := range []struct {
+		name   string
+		script func(*scripted.Session) error
+	}{
+		{"first", type99},
+		{"after ServerHello/1.2", then(sh12(), type99)},
+		{"after ServerHello/1.3", then(func(s *scripted.Session) error { return s.SendServerHello13() }, type99)},
+		{"after EncryptedExtensions/1.3", then(ee13(extRSL(512)), type99)},
+		{"after the handshake/1.3", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			if err := sendChunks(s, flightOf(t, s), 0); err != nil {
+				return err
+			}
+			if err := s.Complete13(); err != nil {
+				return err
+			}
+			return type99(s)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			r := attack(t, Config{RecordSizeLimit: 512}, tt.script)
+			err := r.clientErr
+			if err == nil {
+				err = r.readErr
+			}
+			if !errors.Is(err, recordlimit.ErrBadRecord) {
+				t.Errorf("client error %v, want ErrBadRecord", err)
+			}
+			if r.alertErr != nil || r.alert != recordlimit.AlertUnexpectedMessage {
+				t.Fatalf("server received alert %v (%v), want unexpected_message", r.alert, r.alertErr)
+			}
+		})
+	}
+}
+
+// TestLargeCertificateMessage: TLS 1.3 Certificate messages up to 256 KiB
+// are accepted, as crypto/tls and utls accept them (issue 11, item 5;
+// before the fix: "handshake message of 70410 bytes is too large"); one
+// declaring more is refused before the stack sees it, and the server
+// receives decode_error.
+func TestLargeCertificateMessage(t *testing.T) {
+	p := newTestPKI(t)
+	chain := [][]byte{p.Server.Certificate[0]}
+	for size := len(chain[0]); size < 70000; size += len(p.CA.Raw) {
+		chain = append(chain, p.CA.Raw)
+	}
+	t.Run("70 KB accepted", func(t *testing.T) {
+		leakCheck(t)
+		addr := scripted.Serve(t, func(s *scripted.Session) error {
+			if err := s.ReadClientHello(); err != nil {
+				return err
+			}
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			msgs, err := s.Flight13(scripted.EncryptedExtensions(), chain, p.Server.PrivateKey.(crypto.Signer), nil)
+			if err != nil {
+				return err
+			}
+			if len(msgs[1]) <= 64<<10 {
+				return errors.New("certificate message too small for the test")
+			}
+			if err := sendChunks(s, msgs, recordlimit.MaxPlaintext); err != nil {
+				return err
+			}
+			if err := s.Complete13(); err != nil {
+				return err
+			}
+			return s.SendApp([]byte("firmware"))
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := Dial(ctx, "tcp", addr, &Config{ServerName: "localhost", RootCAs: p.Pool, DisableCertCompression: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		buf := make([]byte, 100)
+		n, err := c.Read(buf)
+		if string(buf[:n]) != "firmware" {
+			t.Fatalf("read %q, %v", buf[:n], err)
+		}
+	})
+	t.Run("256 KiB + 1 refused", func(t *testing.T) {
+		leakCheck(t)
+		n := recordlimit.MaxCertificateMessage + 1
+		err, alert, alertErr := runScript(t, Config{}, then(ee13(), func(s *scripted.Session) error {
+			return s.SendEncrypted(recordlimit.TypeHandshake, []byte{11, byte(n >> 16), byte(n >> 8), byte(n), 0, 0}, 0)
+		}))
+		if !errors.Is(err, recordlimit.ErrProtocol) || alertErr != nil || alert != recordlimit.AlertDecodeError {
+			t.Fatalf("client error %v; server received %v (%v), want decode_error", err, alert, alertErr)
+		}
+	})
+}
