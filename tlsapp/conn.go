@@ -214,6 +214,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return err
 	}
 	if err := c.u.HandshakeContext(ctx); err != nil {
+		c.guard.ForgetSecrets() // also on the paths the guard cannot see, a deadline
 		return c.mapErr(err)
 	}
 	c.mu.Lock()

@@ -3,7 +3,11 @@ package tlsapp
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -430,4 +434,159 @@ func TestLargeCertificateMessage(t *testing.T) {
 			t.Fatalf("client error %v; server received %v (%v), want decode_error", err, alert, alertErr)
 		}
 	})
+}
+
+// recordWriter hands the guard one record per Write, as a TLS stack that
+// does not flush its flight at once would.
+type recordWriter struct{ net.Conn }
+
+func (w recordWriter) Write(b []byte) (int, error) {
+	done := 0
+	for len(b) > 0 {
+		n := recordlimit.HeaderLen
+		if len(b) >= recordlimit.HeaderLen {
+			n += int(b[3])<<8 | int(b[4])
+		}
+		n = min(n, len(b))
+		m, err := w.Conn.Write(b[:n])
+		done += m
+		if err != nil {
+			return done, err
+		}
+		b = b[n:]
+	}
+	return done, nil
+}
+
+// TestClientFlightSplitAcrossWrites: the client's TLS 1.3 handshake epoch
+// must not depend on the stack writing its flight in one call (issue 11,
+// item 3). With max_fragment_length 512 and a client chain of over 4 KiB,
+// the Certificate record is re-encrypted in pieces; the stack here writes
+// Certificate, CertificateVerify and Finished in separate calls. OpenSSL
+// must accept the flight (before the fix the guard restarted sequence
+// numbers on each call and stopped after the first, and OpenSSL failed to
+// decrypt CertificateVerify), and the relay must see no client record
+// above the limit.
+func TestClientFlightSplitAcrossWrites(t *testing.T) {
+	orig := stackSide
+	stackSide = func(g *recordlimit.Conn) net.Conn { return recordWriter{g} }
+	t.Cleanup(func() { stackSide = orig })
+	p := opensslPeer()
+	relay := newRelay(t, p.start(t, tls.VersionTLS13, true))
+	c := dialTest(t, relay.Addr(), Config{MinVersion: tls.VersionTLS13, MaxFragmentLength: 512,
+		RootCAs: newTestPKI(t).Pool, Certificates: []tls.Certificate{bigClientChain(t)}})
+	if st := c.RecordState(); st.Agreed != recordlimit.KindMFL {
+		t.Fatalf("agreed %v, want max_fragment_length", st.Agreed)
+	}
+	exchange(t, c, p, 8<<10)
+	st := c.RecordState()
+	c.Close()
+	checkRecords(t, relay, tls.VersionTLS13, 512, 0, st)
+}
+
+// TestHandshakeSecretsWiped: the guard holds the TLS 1.3 handshake traffic
+// secrets only while it follows the handshake (issue 11, item 6): after a
+// failed verification, a cut, a cancelled context, the refused record of a
+// HelloRetryRequest and ServerHello, Close in the middle of the handshake,
+// and a handshake that succeeded, it holds none, nor any key derived from
+// them. Before the fix the 32-byte secrets stayed on every one of these
+// paths.
+func TestHandshakeSecretsWiped(t *testing.T) {
+	p := newTestPKI(t)
+	key := p.Server.PrivateKey.(crypto.Signer)
+	stall := func(s *scripted.Session) error { _, err := io.Copy(io.Discard, s.Conn); return err }
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		script  func(*scripted.Session) error
+		timeout time.Duration
+		close   bool // close the client while the server stalls
+		wantErr bool
+		alert   recordlimit.Alert // what the server must receive, if not 0
+	}{
+		{name: "failed verification", cfg: Config{ServerName: "localhost", RootCAs: x509.NewCertPool()},
+			script: func(s *scripted.Session) error {
+				if err := s.SendServerHello13(); err != nil {
+					return err
+				}
+				return s.Finish13(scripted.EncryptedExtensions(), p.Server.Certificate, key, nil)
+			}, wantErr: true, alert: recordlimit.AlertBadCertificate},
+		{name: "cut after EncryptedExtensions", script: then(ee13(), func(s *scripted.Session) error { return s.Conn.Close() }), wantErr: true},
+		{name: "cancelled context", script: then(ee13(), stall), timeout: 300 * time.Millisecond, wantErr: true},
+		{name: "HelloRetryRequest and ServerHello in one record", script: func(s *scripted.Session) error {
+			hrr := s.HelloRetryRequestCookie13()
+			sh, err := s.ServerHello13()
+			if err != nil {
+				return err
+			}
+			if err := s.SendRecord(recordlimit.TypeHandshake, append(hrr, sh...)); err != nil {
+				return err
+			}
+			_, err = s.ReadAlert()
+			return err
+		}, wantErr: true},
+		{name: "Close during the handshake", script: then(ee13(), stall), close: true, wantErr: true},
+		{name: "success", script: func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			if err := s.Finish13(scripted.EncryptedExtensions(), p.Server.Certificate, key, nil); err != nil {
+				return err
+			}
+			return stall(s)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			alerts := make(chan recordlimit.Alert, 1)
+			addr := scripted.Serve(t, func(s *scripted.Session) error {
+				defer close(alerts)
+				if err := s.ReadClientHello(); err != nil {
+					return err
+				}
+				var ar *scripted.AlertReceived
+				if err := tt.script(s); errors.As(err, &ar) {
+					alerts <- ar.Alert
+				}
+				return nil
+			})
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			cfg := tt.cfg
+			if cfg.ServerName == "" {
+				cfg.InsecureSkipVerify = true
+			}
+			c := Client(raw, &cfg)
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			if tt.close {
+				go func() {
+					for !c.guard.HoldsSecrets() {
+						time.Sleep(time.Millisecond)
+					}
+					c.Close()
+				}()
+			}
+			err = c.HandshakeContext(ctx)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("handshake error %v, want an error: %v", err, tt.wantErr)
+			}
+			if c.guard.HoldsSecrets() {
+				t.Errorf("the guard still holds handshake secrets (handshake error %v)", err)
+			}
+			c.Close()
+			if tt.alert != 0 {
+				if got := <-alerts; got != tt.alert {
+					t.Errorf("server received alert %v, want %v", got, tt.alert)
+				}
+			}
+		})
+	}
 }
