@@ -307,22 +307,34 @@ func (c *Conn) CloseWrite() error {
 	return nil
 }
 
-// ConnectionState returns the state of the TLS session in crypto/tls's terms.
-func (c *Conn) ConnectionState() tls.ConnectionState {
+// ConnectionState returns the state of the TLS session in crypto/tls's
+// terms: every field utls fills, the key exchange group (CurveID) as the
+// record layer read it from the server's hello, and a working
+// ExportKeyingMaterial.
+func (c *Conn) ConnectionState() ConnectionState {
 	if c.u == nil {
-		return tls.ConnectionState{}
+		return ConnectionState{}
 	}
 	s := c.u.ConnectionState()
-	return tls.ConnectionState{
-		Version:            s.Version,
-		HandshakeComplete:  s.HandshakeComplete,
-		DidResume:          s.DidResume,
-		CipherSuite:        s.CipherSuite,
-		NegotiatedProtocol: s.NegotiatedProtocol,
-		ServerName:         s.ServerName,
-		PeerCertificates:   s.PeerCertificates,
-		VerifiedChains:     s.VerifiedChains,
+	cs := ConnectionState{ConnectionState: tls.ConnectionState{
+		Version:                     s.Version,
+		HandshakeComplete:           s.HandshakeComplete,
+		DidResume:                   s.DidResume,
+		CipherSuite:                 s.CipherSuite,
+		NegotiatedProtocol:          s.NegotiatedProtocol,
+		ServerName:                  s.ServerName,
+		PeerCertificates:            s.PeerCertificates,
+		VerifiedChains:              s.VerifiedChains,
+		SignedCertificateTimestamps: s.SignedCertificateTimestamps,
+		OCSPResponse:                s.OCSPResponse,
+		TLSUnique:                   s.TLSUnique,
+		ECHAccepted:                 s.ECHAccepted,
+		CurveID:                     tls.CurveID(c.guard.KeyExchangeGroup()),
+	}}
+	if s.HandshakeComplete {
+		cs.ekm = s.ExportKeyingMaterial
 	}
+	return cs
 }
 
 // RecordState reports the record-size negotiation and the records seen so

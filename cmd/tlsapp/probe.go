@@ -288,7 +288,7 @@ func (p *prober) connect(ctx context.Context, cfg *tlsapp.Config) attempt {
 		}
 	}
 	a.rs = c.RecordState()
-	a.cs = c.ConnectionState()
+	a.cs = c.ConnectionState().ConnectionState
 	return a
 }
 
