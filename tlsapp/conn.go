@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	utls "github.com/refraction-networking/utls"
 
@@ -33,6 +34,7 @@ type Conn struct {
 
 	mu                 sync.Mutex // guards the fields below
 	handshakeDone      bool
+	hsCtx              context.Context // the running handshake's, for the Verifier
 	hsSent, hsReceived int64
 	anchors            []Anchor
 	verifier           Verifier // Config.Verifier, or the one Config.Credentials gave
@@ -137,13 +139,16 @@ var stackSide = func(g *recordlimit.Conn) net.Conn { return g }
 // resumed handshakes alike, and records which anchors verified it.
 func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 	c.mu.Lock()
-	v := c.verifier
+	v, ctx := c.verifier, c.hsCtx
 	c.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var anchors []Anchor
 	switch {
 	case v != nil:
 		var err error
-		if anchors, err = v.VerifyServer(c.cfg.ServerName, cs.PeerCertificates); err != nil {
+		if anchors, err = v.Verify(ctx, c.cfg.ServerName, cs.PeerCertificates, c.now()); err != nil {
 			return err
 		}
 	case c.cfg.Credentials != nil:
@@ -163,6 +168,15 @@ func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 	c.anchors = anchors
 	c.mu.Unlock()
 	return nil
+}
+
+// now is the time certificates are checked at: Config.Time, or the
+// current time.
+func (c *Conn) now() time.Time {
+	if c.cfg.Time != nil {
+		return c.cfg.Time()
+	}
+	return time.Now()
 }
 
 // loadVerifier asks Config.Credentials for its verifier before the first
@@ -213,7 +227,14 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if err := c.loadVerifier(ctx); err != nil {
 		return err
 	}
-	if err := c.u.HandshakeContext(ctx); err != nil {
+	c.mu.Lock()
+	c.hsCtx = ctx
+	c.mu.Unlock()
+	err := c.u.HandshakeContext(ctx)
+	c.mu.Lock()
+	c.hsCtx = nil
+	c.mu.Unlock()
+	if err != nil {
 		c.guard.ForgetSecrets() // also on the paths the guard cannot see, a deadline
 		return c.mapErr(err)
 	}
