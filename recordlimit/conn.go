@@ -559,7 +559,6 @@ func (c *Conn) badFraming(err error) error {
 		c.alert = seenAlert{a: seen, ok: true}
 	}
 	c.mu.Unlock()
-	c.wipe()
 	c.signal, c.left = sig, len(sig)
 	return nil
 }
@@ -601,7 +600,12 @@ func (c *Conn) overflow(hdr []byte, err *RecordOverflowError) error {
 	if c.rerr == nil {
 		c.rerr = err
 	}
+	if !c.alert.ok {
+		c.alert = seenAlert{a: AlertRecordOverflow, ok: true} // the stack sends it
+	}
 	c.mu.Unlock()
+	// The secrets go once the stack has written its alert (Write), which
+	// may need the client's handshake keys.
 	// The stack must see the header to send its alert: Read returns the
 	// error only on the call after.
 	return nil

@@ -263,15 +263,23 @@ func (c *Conn) releaseHandshake() {
 }
 
 // mapErr prefers the record layer's typed error over the stack's report of
-// the failure it caused.
+// the failure it caused, and wraps either in an *AlertError when a fatal
+// alert ended the connection.
 func (c *Conn) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	inner := err
 	if gerr := c.guard.Err(); gerr != nil {
-		return gerr
+		inner = gerr
 	}
-	return err
+	if a, remote, ok := c.guard.FatalAlert(); ok {
+		return &AlertError{Alert: a, Remote: remote, Err: inner}
+	}
+	if a, remote, ok := stackAlert(err); ok {
+		return &AlertError{Alert: a, Remote: remote, Err: inner}
+	}
+	return inner
 }
 
 // Read reads application data.

@@ -66,7 +66,8 @@ type attackResult struct {
 	readErr   error             // the client's Read error after the over-limit record
 }
 
-// attack runs script against a client with cfg (after the ClientHello).
+// attack runs script against a client with cfg (after the ClientHello),
+// which verifies nothing unless cfg names the server.
 // A script that completes the handshake (Complete13) sends an over-limit
 // application record after it; the server then reads the client's alert.
 func attack(t *testing.T, cfg Config, script func(*scripted.Session) error) attackResult {
@@ -93,7 +94,9 @@ func attack(t *testing.T, cfg Config, script func(*scripted.Session) error) atta
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cfg.InsecureSkipVerify = true
+	if cfg.ServerName == "" {
+		cfg.InsecureSkipVerify = true // a script that gets that far presents the test PKI's certificate
+	}
 	c, err := Dial(ctx, "tcp", addr, &cfg)
 	r.clientErr = err
 	if err == nil {
@@ -589,4 +592,56 @@ func TestHandshakeSecretsWiped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAlertErrorSaysWhoSent: the error that ends a connection on a fatal
+// alert is an *AlertError saying which alert and whether the server sent it
+// (issue 11, item 9; before, the tests read utls's unexported alert type by
+// reflection, and callers could not at all). Where the client sent it, the
+// server received that alert.
+func TestAlertErrorSaysWhoSent(t *testing.T) {
+	p := newTestPKI(t)
+	key := p.Server.PrivateKey.(crypto.Signer)
+	for _, tt := range []struct {
+		name   string
+		cfg    Config
+		script func(*scripted.Session) error
+		want   recordlimit.Alert
+		remote bool
+	}{
+		{"server's alert in the clear", Config{}, plainAlert(recordlimit.AlertHandshakeFailure), recordlimit.AlertHandshakeFailure, true},
+		{"server's alert under the handshake keys", Config{}, then(ee13(), encryptedAlert(recordlimit.AlertIllegalParameter)), recordlimit.AlertIllegalParameter, true},
+		{"guard's own: both extensions answered", Config{MaxFragmentLength: 512, RecordSizeLimit: 512},
+			ee13(extMFL(1), extRSL(512)), recordlimit.AlertIllegalParameter, false},
+		{"stack's own: unknown authority", Config{ServerName: "localhost", RootCAs: x509.NewCertPool()}, func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			return s.Finish13(scripted.EncryptedExtensions(), p.Server.Certificate, key, nil)
+		}, recordlimit.AlertBadCertificate, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			cfg := tt.cfg
+			r := attack(t, cfg, tt.script)
+			var ae *AlertError
+			if !errors.As(r.clientErr, &ae) || ae.Alert != tt.want || ae.Remote != tt.remote {
+				t.Fatalf("client error %v (%T); want an AlertError %v, remote %v", r.clientErr, r.clientErr, tt.want, tt.remote)
+			}
+			if !tt.remote && (r.alertErr != nil || r.alert != tt.want) {
+				t.Errorf("server received %v (%v), want %v", r.alert, r.alertErr, tt.want)
+			}
+		})
+	}
+	t.Run("server's alert after the handshake", func(t *testing.T) {
+		leakCheck(t)
+		addr := startGoServer(t, &tls.Config{MinVersion: tls.VersionTLS13, ClientAuth: tls.RequireAnyClientCert}, func(c *tls.Conn) { c.Handshake() })
+		c := dialTest(t, addr, Config{})
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := c.Read(make([]byte, 10))
+		var ae *AlertError
+		if !errors.As(err, &ae) || ae.Alert != 116 || !ae.Remote {
+			t.Fatalf("Read error %v; want the server's certificate_required", err)
+		}
+	})
 }
