@@ -161,12 +161,6 @@ func (c *Conn) setSecret(label string, secret []byte) {
 	*p = secret
 }
 
-func (c *Conn) secret(label string) []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return *c.secretRef(label)
-}
-
 // wipe forgets both handshake secrets and the keys derived from them, for
 // good: the connection failed, closed, or no longer needs them.
 func (c *Conn) wipe() {

@@ -640,7 +640,7 @@ func TestAlertErrorSaysWhoSent(t *testing.T) {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		_, err := c.Read(make([]byte, 10))
 		var ae *AlertError
-		if !errors.As(err, &ae) || ae.Alert != 116 || !ae.Remote {
+		if !errors.As(err, &ae) || ae.Alert != recordlimit.AlertCertificateRequired || !ae.Remote {
 			t.Fatalf("Read error %v; want the server's certificate_required", err)
 		}
 	})
