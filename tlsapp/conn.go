@@ -228,12 +228,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return err
 	}
 	c.mu.Lock()
-	c.hsCtx = ctx
+	running := !c.handshakeDone && c.hsCtx == nil
+	if running {
+		c.hsCtx = ctx // for the Verifier
+	}
 	c.mu.Unlock()
 	err := c.u.HandshakeContext(ctx)
-	c.mu.Lock()
-	c.hsCtx = nil
-	c.mu.Unlock()
+	if running {
+		c.mu.Lock()
+		c.hsCtx = nil
+		c.mu.Unlock()
+	}
 	if err != nil {
 		c.guard.ForgetSecrets() // also on the paths the guard cannot see, a deadline
 		return c.mapErr(err)

@@ -645,3 +645,38 @@ func TestAlertErrorSaysWhoSent(t *testing.T) {
 		}
 	})
 }
+
+// recordingVerifier accepts any chain and records what it was given.
+type recordingVerifier struct {
+	ctx chan context.Context
+	now chan time.Time
+}
+
+func (v recordingVerifier) Verify(ctx context.Context, _ string, chain []*x509.Certificate, now time.Time) ([]Anchor, error) {
+	v.ctx <- ctx
+	v.now <- now
+	return []Anchor{AnchorOf(0, chain[len(chain)-1])}, nil
+}
+
+// TestVerifierGetsContextAndTime: a Config.Verifier is called with the
+// handshake's context and Config.Time's clock (issue 11, item 8).
+func TestVerifierGetsContextAndTime(t *testing.T) {
+	leakCheck(t)
+	type key struct{}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	v := recordingVerifier{make(chan context.Context, 1), make(chan time.Time, 1)}
+	addr := startGoServer(t, &tls.Config{}, echo)
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), key{}, "handshake"), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, "tcp", addr, &Config{ServerName: "localhost", Verifier: v, Time: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := (<-v.ctx).Value(key{}); got != "handshake" {
+		t.Errorf("verifier's context carries %v, not the handshake's", got)
+	}
+	if got := <-v.now; !got.Equal(at) {
+		t.Errorf("verifier checked at %v, Config.Time says %v", got, at)
+	}
+}
