@@ -119,11 +119,11 @@ func complete(s *scripted.Session) error {
 }
 
 // TestGuardRefusesWhatItCannotFollow: the three ways a server escaped the
-// negotiated limit (issue 11, item 1) and their variants with an
-// EncryptedExtensions answering both extensions. Each must fail the
-// handshake with the alert RFC 8446 prescribes, received by the server;
-// before the fix each handshake succeeded with no agreement and the
-// 1000-byte record was accepted.
+// negotiated limit (issue 11, item 1), their variants with an
+// EncryptedExtensions answering both extensions, and other framings out of
+// RFC 8446's order. Each must fail the handshake with unexpected_message,
+// received by the server; before the fix each of the first five handshakes
+// succeeded with no agreement and the 1000-byte record was accepted.
 func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
 	rsl64 := []recordlimit.Extension{extRSL(64)}
 	both := []recordlimit.Extension{extMFL(1), extRSL(64)}
@@ -190,6 +190,32 @@ func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
 		{"EncryptedExtensions in the ServerHello's record", eeInHelloRecord(rsl64)},
 		{"EncryptedExtensions in the ServerHello's record, both answered", eeInHelloRecord(both)},
 		{"HelloRetryRequest and ServerHello in one record", retryAndHello},
+		{"Certificate before EncryptedExtensions", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			m := flightOf(t, s, rsl64...)
+			return sendChunks(s, [][]byte{m[1], m[0], m[2], m[3]}, 0)
+		}},
+		{"EncryptedExtensions in the clear after the ServerHello", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			return s.SendRecord(recordlimit.TypeHandshake, flightOf(t, s, rsl64...)[0])
+		}},
+		{"protected application data in the flight", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			return s.SendEncrypted(recordlimit.TypeApplicationData, []byte("early"), 0)
+		}},
+		{"a message after the server's Finished in its record", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			m := flightOf(t, s, rsl64...)
+			return sendChunks(s, append(m, []byte{4, 0, 0, 0}), 0)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			leakCheck(t)
