@@ -58,9 +58,15 @@ var (
 
 // Conn is the client's record layer guard. It wraps the transport below a TLS
 // client stack (it is the net.Conn the stack reads and writes) and:
-//   - reads the server's answer to the Offer from the ServerHello, or in TLS
-//     1.3 from EncryptedExtensions, which it decrypts with the handshake
-//     secret the stack logs through KeyLogWriter, and applies Negotiate;
+//   - follows the server's handshake message by message, across and within
+//     records (keeping at most one message of up to 64 KiB, and counting
+//     the bytes of a Certificate of up to MaxCertificateMessage), and reads
+//     the answer to the Offer from the ServerHello, or in TLS 1.3 from
+//     EncryptedExtensions, which it decrypts with the handshake secret the
+//     stack logs through KeyLogWriter, and applies Negotiate; whatever it
+//     cannot follow (a record or message out of RFC 8446's order, messages
+//     sharing a record across a key change, an unknown record type) ends the
+//     connection with the alert the RFC prescribes, sent to the server;
 //   - checks every received record's framing and, once the server agreed, its
 //     length against the limit; an over-limit record is shown to the stack with
 //     an impossible length, so that the stack sends record_overflow itself, and
@@ -69,8 +75,9 @@ var (
 //   - re-fragments the handshake records the stack writes so that none
 //     exceeds the send limit: plaintext records are split, TLS 1.3
 //     handshake-epoch records are decrypted and re-encrypted with that epoch's
-//     keys (the application epoch starts its own sequence numbers, so the
-//     stack's later records are untouched);
+//     keys, with sequence numbers kept across writes up to the client's
+//     Finished (the application epoch starts its own sequence numbers, so
+//     the stack's later records are untouched);
 //   - between BeginBatch and Flush, gathers the records the stack writes and
 //     sends them in one transport write.
 //
