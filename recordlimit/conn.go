@@ -492,7 +492,7 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ ContentType, rec []b
 	case waitServerHello:
 		switch typ {
 		case TypeHandshake:
-			return c.follow.feed(body, c.helloStart, c.helloDone)
+			return c.follow.feed(body, c.msgStart, c.msgDone)
 		case TypeAlert:
 			c.noteAlert(body, true)
 			return nil
@@ -520,7 +520,7 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ ContentType, rec []b
 		c.noteAlert(body, true)
 		return nil
 	}
-	return c.follow.feed(body, c.follow12Start, c.follow12Done)
+	return c.follow.feed(body, c.msgStart, c.msgDone)
 }
 
 // badFraming ends the connection on a record header that is not TLS,
@@ -644,7 +644,7 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 	c.follow.scratch = content[:0]
 	switch typ {
 	case TypeHandshake:
-		return c.follow.feed(content, c.flightStart, c.flightDone)
+		return c.follow.feed(content, c.msgStart, c.msgDone)
 	case TypeAlert:
 		if !c.follow.idle() {
 			return unexpected("an alert inside a handshake message")

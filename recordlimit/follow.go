@@ -90,6 +90,35 @@ func tooLarge(typ uint8, n, limit int) *ProtocolError {
 		Reason: fmt.Sprintf("handshake message %d of %d bytes is above the %d-byte bound", typ, n, limit)}
 }
 
+// msgStart and msgDone follow a message by the phase the read side is in
+// when it starts or ends: within one record a TLS 1.2 ServerHello is
+// followed by the rest of the server's flight.
+func (c *Conn) msgStart(typ uint8, n int) (int, error) {
+	c.mu.Lock()
+	phase := c.phase
+	c.mu.Unlock()
+	switch phase {
+	case waitServerHello:
+		return c.helloStart(typ, n)
+	case waitEncryptedExt:
+		return c.flightStart(typ, n)
+	}
+	return c.follow12Start(typ, n)
+}
+
+func (c *Conn) msgDone(typ uint8, body, rest []byte) error {
+	c.mu.Lock()
+	phase := c.phase
+	c.mu.Unlock()
+	switch phase {
+	case waitServerHello:
+		return c.helloDone(typ, body, rest)
+	case waitEncryptedExt:
+		return c.flightDone(typ, body, rest)
+	}
+	return c.follow12Done(typ, body, rest)
+}
+
 // helloStart admits the server's first message: a ServerHello or
 // HelloRetryRequest, whole.
 func (c *Conn) helloStart(typ uint8, n int) (int, error) {
