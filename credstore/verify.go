@@ -84,18 +84,25 @@ func (v *Verifier) WithPins(tag Tag, pins ...[32]byte) *Verifier {
 	return &w
 }
 
-// VerifyServer verifies chain (leaf first, as the server sent it) for
-// serverName against all the anchors at once, with the hostname, validity
-// period and key usage checks of x509.Certificate.Verify. It returns every
+// VerifyServer is Verify at the current time.
+func (v *Verifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
+	return v.Verify(context.Background(), serverName, chain, time.Now())
+}
+
+// Verify verifies chain (leaf first, as the server sent it) for serverName
+// against all the anchors at once, with the hostname, validity period (at
+// now) and key usage checks of x509.Certificate.Verify. It returns every
 // distinct anchor, with its tag, that ends a verified chain (several when
 // roots are cross-signed or a root is stored under several tags), in the
 // order the anchors were loaded. When none does, it returns a
-// *NoAnchorError saying why for each anchor.
-func (v *Verifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
+// *NoAnchorError saying why for each anchor. It implements tlsapp.Verifier;
+// ctx is not needed, the anchors being loaded already.
+func (v *Verifier) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("credstore: the server sent no certificate")
 	}
 	opts := x509.VerifyOptions{
+		CurrentTime:   now,
 		DNSName:       serverName,
 		Roots:         v.pool,
 		Intermediates: x509.NewCertPool(),

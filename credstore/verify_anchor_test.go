@@ -44,7 +44,7 @@ func dialVerified(addr, serverName string, v tlsapp.Verifier) ([]tlsapp.Anchor, 
 		InsecureSkipVerify: true, // VerifyConnection does it, with v
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			var err error
-			anchors, err = v.VerifyServer(cs.ServerName, cs.PeerCertificates)
+			anchors, err = v.Verify(context.Background(), cs.ServerName, cs.PeerCertificates, time.Now())
 			return err
 		},
 	})

@@ -8,7 +8,8 @@ import (
 // Alert is a TLS alert description (RFC 8446, Section 6).
 type Alert uint8
 
-// The alerts this package sends or maps errors to.
+// The alerts this package sends or maps errors to, and a few a TLS stack
+// sends that callers meet.
 const (
 	AlertCloseNotify          Alert = 0
 	AlertUnexpectedMessage    Alert = 10
@@ -16,11 +17,13 @@ const (
 	AlertRecordOverflow       Alert = 22
 	AlertHandshakeFailure     Alert = 40
 	AlertBadCertificate       Alert = 42
+	AlertUnknownCA            Alert = 48
 	AlertIllegalParameter     Alert = 47
 	AlertDecodeError          Alert = 50
 	AlertProtocolVersion      Alert = 70
 	AlertInternalError        Alert = 80
 	AlertUnsupportedExtension Alert = 110
+	AlertCertificateRequired  Alert = 116
 )
 
 var alertNames = map[Alert]string{
@@ -30,11 +33,13 @@ var alertNames = map[Alert]string{
 	AlertRecordOverflow:       "record_overflow",
 	AlertHandshakeFailure:     "handshake_failure",
 	AlertBadCertificate:       "bad_certificate",
+	AlertUnknownCA:            "unknown_ca",
 	AlertIllegalParameter:     "illegal_parameter",
 	AlertDecodeError:          "decode_error",
 	AlertProtocolVersion:      "protocol_version",
 	AlertInternalError:        "internal_error",
 	AlertUnsupportedExtension: "unsupported_extension",
+	AlertCertificateRequired:  "certificate_required",
 }
 
 // String returns the alert's name as the RFCs spell it.

@@ -58,9 +58,15 @@ var (
 
 // Conn is the client's record layer guard. It wraps the transport below a TLS
 // client stack (it is the net.Conn the stack reads and writes) and:
-//   - reads the server's answer to the Offer from the ServerHello, or in TLS
-//     1.3 from EncryptedExtensions, which it decrypts with the handshake
-//     secret the stack logs through KeyLogWriter, and applies Negotiate;
+//   - follows the server's handshake message by message, across and within
+//     records (keeping at most one message of up to 64 KiB, and counting
+//     the bytes of a Certificate of up to MaxCertificateMessage), and reads
+//     the answer to the Offer from the ServerHello, or in TLS 1.3 from
+//     EncryptedExtensions, which it decrypts with the handshake secret the
+//     stack logs through KeyLogWriter, and applies Negotiate; whatever it
+//     cannot follow (a record or message out of RFC 8446's order, messages
+//     sharing a record across a key change, an unknown record type) ends the
+//     connection with the alert the RFC prescribes, sent to the server;
 //   - checks every received record's framing and, once the server agreed, its
 //     length against the limit; an over-limit record is shown to the stack with
 //     an impossible length, so that the stack sends record_overflow itself, and
@@ -69,8 +75,9 @@ var (
 //   - re-fragments the handshake records the stack writes so that none
 //     exceeds the send limit: plaintext records are split, TLS 1.3
 //     handshake-epoch records are decrypted and re-encrypted with that epoch's
-//     keys (the application epoch starts its own sequence numbers, so the
-//     stack's later records are untouched);
+//     keys, with sequence numbers kept across writes up to the client's
+//     Finished (the application epoch starts its own sequence numbers, so
+//     the stack's later records are untouched);
 //   - between BeginBatch and Flush, gathers the records the stack writes and
 //     sends them in one transport write.
 //
@@ -83,10 +90,19 @@ type Conn struct {
 	mu     sync.Mutex // guards the fields below
 	phase  readPhase
 	ended  bool // the stack's handshake is over (EndHandshake)
+	hrr    bool // the server sent a HelloRetryRequest: the version is TLS 1.3
+	group  uint16
 	agr    Agreement
 	limits Limits
-	// The TLS 1.3 handshake traffic secrets, kept only while needed.
+	// The TLS 1.3 handshake traffic secrets and the record keys derived
+	// from them, kept only while needed: the server's until its Finished,
+	// the client's until the client's Finished is written, neither once
+	// the connection failed or closed (wiped).
 	clientHS, serverHS []byte
+	srvEpoch           *Epoch // the server's handshake epoch, used by Read
+	cliIn, cliOut      *Epoch // the client's, as the stack wrote it and as sent; used by Write
+	wiped              bool
+	alert              seenAlert // the first fatal alert either side sent
 
 	sent, recv dirStats
 
@@ -96,9 +112,9 @@ type Conn struct {
 	// Read side, used only by Read.
 	rbuf       *[]byte
 	rr, rw     int
-	left       int // bytes of the current record still to hand to the stack
-	hs         handshakeBuffer
-	srvEpoch   *Epoch
+	left       int    // bytes of the current record still to hand to the stack
+	signal     []byte // when set, what the stack gets in place of the current record
+	follow     msgFollower
 	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
 	rerr       error
@@ -112,6 +128,7 @@ type Conn struct {
 	batcher
 	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
 	epochDone  bool // TLS 1.3: the client handshake epoch has been written
+	cliFollow  msgFollower
 }
 
 // NewConn returns a Conn that guards the client side of transport for offer.
@@ -147,24 +164,81 @@ func (c *Conn) secretRef(label string) *[]byte {
 func (c *Conn) setSecret(label string, secret []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if p := c.secretRef(label); p != nil {
-		*p = secret
-	}
-}
-
-func (c *Conn) secret(label string) []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return *c.secretRef(label)
-}
-
-// dropSecret forgets a secret once nothing needs it.
-func (c *Conn) dropSecret(label string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	p := c.secretRef(label)
+	if p == nil || c.wiped {
+		clear(secret)
+		return
+	}
 	clear(*p)
-	*p = nil
+	*p = secret
+}
+
+// wipe forgets both handshake secrets and the keys derived from them, for
+// good: the connection failed, closed, or no longer needs them.
+func (c *Conn) wipe() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.clientHS)
+	clear(c.serverHS)
+	c.clientHS, c.serverHS = nil, nil
+	c.srvEpoch, c.cliIn, c.cliOut = nil, nil, nil
+	c.wiped = true
+}
+
+// ForgetSecrets drops the TLS 1.3 handshake traffic secrets the guard holds
+// and the keys derived from them, and refuses any logged later. The guard
+// does so itself on every path that ends the handshake (the server's and
+// the client's Finished, a fatal alert either way, a transport error,
+// Close); tlsapp also calls it when the stack's handshake fails.
+func (c *Conn) ForgetSecrets() { c.wipe() }
+
+// HoldsSecrets reports whether the guard still holds a handshake traffic
+// secret or a key derived from one.
+func (c *Conn) HoldsSecrets() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientHS != nil || c.serverHS != nil || c.srvEpoch != nil || c.cliIn != nil || c.cliOut != nil
+}
+
+// Close forgets the handshake secrets and closes the transport.
+func (c *Conn) Close() error {
+	c.wipe()
+	return c.Conn.Close()
+}
+
+// seenAlert is a fatal alert that crossed the guard.
+type seenAlert struct {
+	a      Alert
+	remote bool
+	ok     bool
+}
+
+// FatalAlert returns the first fatal alert that crossed the guard in
+// either direction, which ended the connection: remote is true when the
+// server sent it, false when the client did (the TLS stack, or the guard
+// itself). ok is false when none was seen. Alerts under the application
+// traffic keys are opaque to the guard and not reported.
+func (c *Conn) FatalAlert() (a Alert, remote, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.alert.a, c.alert.remote, c.alert.ok
+}
+
+// noteAlert records the alert in body (a record's content) if it is
+// fatal, and then forgets the secrets: the connection is over.
+func (c *Conn) noteAlert(body []byte, remote bool) {
+	if len(body) != 2 || body[1] == byte(AlertCloseNotify) {
+		return
+	}
+	c.mu.Lock()
+	fatal := body[0] == 2 || c.agr.Version >= VersionTLS13 || c.hrr
+	if fatal && !c.alert.ok {
+		c.alert = seenAlert{a: Alert(body[1]), remote: remote, ok: true}
+	}
+	c.mu.Unlock()
+	if fatal {
+		c.wipe()
+	}
 }
 
 // Agreement returns what the server agreed to, and whether its answer has
@@ -195,7 +269,7 @@ func (c *Conn) Stats() Stats {
 }
 
 // Err returns the error that ended the connection on this layer, if any: a
-// RecordOverflowError, RecordHeaderError or NegotiationError.
+// RecordOverflowError, RecordHeaderError, NegotiationError or ProtocolError.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -208,6 +282,7 @@ func (c *Conn) fail(err error) error {
 		c.rerr = err
 	}
 	c.mu.Unlock()
+	c.wipe()
 	return err
 }
 
@@ -218,6 +293,7 @@ func (c *Conn) EndHandshake() {
 	c.mu.Lock()
 	c.ended = true
 	c.mu.Unlock()
+	c.wipe() // nothing after the handshake needs them
 }
 
 // ReturnedEOF reports whether Read has returned io.EOF (the transport's end)
@@ -270,6 +346,15 @@ func (c *Conn) Read(p []byte) (n int, err error) {
 
 // readCurrent reads into p from the record being handed over.
 func (c *Conn) readCurrent(p []byte) (int, error) {
+	if c.signal != nil {
+		n := copy(p, c.signal)
+		c.signal = c.signal[n:]
+		c.left -= n
+		if c.left == 0 {
+			c.signal = nil
+		}
+		return n, nil
+	}
 	if c.rr == c.rw {
 		// Nothing buffered: read what the transport has, which may reach
 		// into the records after this one.
@@ -333,6 +418,9 @@ func (c *Conn) fill(n int) error {
 			if err == io.EOF && c.rw > c.rr {
 				err = io.ErrUnexpectedEOF
 			}
+			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				c.wipe() // the connection is over
+			}
 			return err
 		}
 	}
@@ -347,7 +435,7 @@ func (c *Conn) releaseReadBuf() {
 }
 
 // nextRecord reads and checks the next record header, inspecting the whole
-// record when the negotiation needs it, and sets c.left.
+// record when following the handshake needs it, and sets c.left.
 func (c *Conn) nextRecord() error {
 	if err := c.fill(HeaderLen); err != nil {
 		return c.cutShort(err)
@@ -359,7 +447,7 @@ func (c *Conn) nextRecord() error {
 		if errors.As(err, &ov) {
 			return c.overflow(hdr, ov)
 		}
-		return c.fail(err)
+		return c.badFraming(err)
 	}
 
 	c.mu.Lock()
@@ -378,33 +466,129 @@ func (c *Conn) nextRecord() error {
 		limit = limits.Receive
 	}
 	if h.Len > limit {
-		return c.overflow(hdr, &RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: phase == negotiated && kind != KindNone})
+		return c.overflow(hdr, &RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: kind != KindNone})
 	}
 
-	inspect := (phase == waitServerHello && h.Type == TypeHandshake) ||
-		(phase == waitEncryptedExt && h.Type == TypeApplicationData)
-	if inspect {
+	if c.inspects(phase, version, h.Type) {
 		if err := c.fill(HeaderLen + h.Len); err != nil {
 			return c.cutShort(err)
 		}
 		rec := (*c.rbuf)[c.rr : c.rr+HeaderLen+h.Len]
-		if phase == waitServerHello {
-			err = c.inspectHello(rec[HeaderLen:])
-		} else {
-			err = c.inspectEncrypted(rec)
-		}
-		if err != nil {
+		if err := c.inspect(phase, version, h.Type, rec); err != nil {
 			c.sendFatal(err)
 			return c.fail(err)
 		}
 	}
-	if h.Type == TypeChangeCipherSpec && version < VersionTLS13 && phase == negotiated {
+	if h.Type == TypeChangeCipherSpec && version == VersionTLS12 && phase == negotiated {
 		c.srvCCSSeen = true
 	}
 	c.recv.add(h.Len)
 	c.left = HeaderLen + h.Len
 	return nil
 }
+
+// inspects reports whether a record of type typ must be read whole before
+// the stack gets it: every record until the server's handshake flight has
+// been followed to its end, and the plaintext records of TLS 1.2.
+func (c *Conn) inspects(phase readPhase, version uint16, typ ContentType) bool {
+	switch phase {
+	case waitServerHello, waitEncryptedExt:
+		return true
+	}
+	return version == VersionTLS12 && !c.srvCCSSeen && (typ == TypeHandshake || typ == TypeAlert)
+}
+
+// inspect follows the server's handshake through rec, a whole record. An
+// error is fatal: a record the guard cannot follow, a message out of place,
+// an answer the RFCs forbid.
+func (c *Conn) inspect(phase readPhase, version uint16, typ ContentType, rec []byte) error {
+	body := rec[HeaderLen:]
+	switch phase {
+	case waitServerHello:
+		switch typ {
+		case TypeHandshake:
+			return c.follow.feed(body, c.msgStart, c.msgDone)
+		case TypeAlert:
+			c.noteAlert(body, true)
+			return nil
+		case TypeChangeCipherSpec:
+			c.mu.Lock()
+			hrr := c.hrr
+			c.mu.Unlock()
+			if hrr && c.follow.idle() {
+				return nil // TLS 1.3 middlebox compatibility
+			}
+			return unexpected("change_cipher_spec before the ServerHello")
+		}
+		return unexpected("%v record before the ServerHello", typ)
+	case waitEncryptedExt:
+		switch typ {
+		case TypeApplicationData:
+			return c.inspectEncrypted(rec)
+		case TypeChangeCipherSpec, TypeAlert:
+			return nil // the stack judges them
+		}
+		return unexpected("%v record in the clear after the TLS 1.3 ServerHello", typ)
+	}
+	// TLS 1.2 before the server's ChangeCipherSpec.
+	if typ == TypeAlert {
+		c.noteAlert(body, true)
+		return nil
+	}
+	return c.follow.feed(body, c.msgStart, c.msgDone)
+}
+
+// badFraming ends the connection on a record header that is not TLS,
+// making sure the server receives the alert it maps to: the guard sends it
+// itself while it can (in the clear before the ServerHello, under the client
+// handshake keys during the server's TLS 1.3 flight); after that only the
+// stack holds the keys, so the stack is handed, in place of the record, one
+// that makes it send that alert. (In TLS 1.2 after the server's
+// ChangeCipherSpec no such record exists: the stack fails to decrypt it and
+// sends bad_record_mac.)
+func (c *Conn) badFraming(err error) error {
+	c.mu.Lock()
+	phase, version := c.phase, c.agr.Version
+	c.mu.Unlock()
+	if phase != negotiated {
+		c.sendFatal(err)
+		return c.fail(err)
+	}
+	a, _ := AlertOf(err)
+	sig := signalDecodeError[:]
+	switch {
+	case a != AlertUnexpectedMessage:
+	case version == VersionTLS12 && !c.srvCCSSeen:
+		sig = signalUnexpected12[:]
+	default:
+		sig = signalUnexpected13[:]
+	}
+	seen := a
+	if version == VersionTLS12 && c.srvCCSSeen {
+		seen = AlertBadRecordMAC
+	}
+	c.mu.Lock()
+	if c.rerr == nil {
+		c.rerr = err
+	}
+	if !c.alert.ok {
+		c.alert = seenAlert{a: seen, ok: true}
+	}
+	c.mu.Unlock()
+	c.signal, c.left = sig, len(sig)
+	return nil
+}
+
+// The records the stack is handed so that it sends an alert itself: a
+// ChangeCipherSpec after the TLS 1.3 handshake (or outside its place in TLS
+// 1.2) is unexpected_message, one with a body other than 1 is decode_error,
+// and application data before the server's TLS 1.2 ChangeCipherSpec is
+// unexpected_message.
+var (
+	signalUnexpected13 = [...]byte{byte(TypeChangeCipherSpec), 3, 3, 0, 1, 1}
+	signalDecodeError  = [...]byte{byte(TypeChangeCipherSpec), 3, 3, 0, 1, 2}
+	signalUnexpected12 = [...]byte{byte(TypeApplicationData), 3, 3, 0, 0}
+)
 
 // cutShort handles a transport error met while filling the buffer. When the
 // transport ended inside a record, the bytes of it already read are handed to
@@ -432,120 +616,69 @@ func (c *Conn) overflow(hdr []byte, err *RecordOverflowError) error {
 	if c.rerr == nil {
 		c.rerr = err
 	}
+	if !c.alert.ok {
+		c.alert = seenAlert{a: AlertRecordOverflow, ok: true} // the stack sends it
+	}
 	c.mu.Unlock()
+	// The secrets go once the stack has written its alert (Write), which
+	// may need the client's handshake keys.
 	// The stack must see the header to send its alert: Read returns the
 	// error only on the call after.
-	return nil
-}
-
-// inspectHello reads plaintext handshake records until the ServerHello.
-func (c *Conn) inspectHello(body []byte) error {
-	c.hs.add(body)
-	typ, msg, ok, err := c.hs.next()
-	if err != nil || !ok {
-		return err
-	}
-	c.hs.reset()
-	if typ != typeServerHello {
-		// Not a ServerHello: the stack will reject it; stop looking.
-		c.setAgreement(Agreement{}, negotiated)
-		return nil
-	}
-	sh, err := ParseServerHello(msg)
-	if err != nil {
-		return err
-	}
-	if sh.HelloRetry {
-		// A HelloRetryRequest may not answer either extension; the real
-		// ServerHello follows the second ClientHello.
-		_, err := Negotiate(c.offer, VersionTLS13, sh.Suite, true, sh.Extensions)
-		return err
-	}
-	a, err := Negotiate(c.offer, sh.Version, sh.Suite, true, sh.Extensions)
-	if err != nil {
-		return err
-	}
-	if sh.Version >= VersionTLS13 {
-		c.setAgreement(a, waitEncryptedExt)
-	} else {
-		c.setAgreement(a, negotiated)
-	}
 	return nil
 }
 
 // MaxCertificateSize bounds the uncompressed length a server may declare for
 // a compressed Certificate (RFC 8879). The TLS stack would allocate whatever
 // the server declares; a declaration above this ends the handshake with
-// bad_certificate before the stack sees it.
+// bad_certificate before the stack sees it. (An uncompressed TLS 1.3
+// Certificate may be up to MaxCertificateMessage long.)
 const MaxCertificateSize = 64 << 10
 
-// inspectEncrypted decrypts the server's TLS 1.3 handshake-epoch records, up
-// to its Finished: it applies the answer in EncryptedExtensions and checks the
-// length a compressed Certificate declares.
+// inspectEncrypted decrypts a record of the server's TLS 1.3 handshake
+// epoch, up to its Finished, and follows its messages.
 func (c *Conn) inspectEncrypted(rec []byte) error {
 	c.mu.Lock()
-	suite, agr := c.agr.Suite, c.agr
+	suite, e, secret := c.agr.Suite, c.srvEpoch, c.serverHS
 	c.mu.Unlock()
-	if c.srvEpoch == nil {
-		secret := c.secret(labelServerHandshake)
+	if e == nil {
 		if secret == nil {
 			return &NegotiationError{Desc: AlertInternalError, Reason: ErrMissingSecret.Error()}
 		}
-		e, err := NewEpoch(suite, secret)
-		if err != nil {
+		var err error
+		if e, err = NewEpoch(suite, secret); err != nil {
 			return &NegotiationError{Desc: AlertInternalError, Reason: err.Error()}
 		}
+		c.mu.Lock()
 		c.srvEpoch = e
+		c.mu.Unlock()
 	}
-	content, typ, err := c.srvEpoch.Open(nil, rec)
-	if err != nil || typ != TypeHandshake {
-		// A record that does not decrypt, an alert or something worse: the
-		// stack reads it next and deals with it.
-		c.endServerEpoch(agr)
+	content, typ, err := e.Open(c.follow.scratch[:0], rec)
+	if err != nil {
+		return &ProtocolError{Desc: AlertBadRecordMAC, Reason: "a record of the server's handshake flight does not decrypt"}
+	}
+	c.follow.scratch = content[:0]
+	switch typ {
+	case TypeHandshake:
+		return c.follow.feed(content, c.msgStart, c.msgDone)
+	case TypeAlert:
+		if !c.follow.idle() {
+			return unexpected("an alert inside a handshake message")
+		}
+		c.noteAlert(content, true)
 		return nil
 	}
-	c.hs.add(content)
-	for {
-		mtyp, msg, ok, err := c.hs.next()
-		if err != nil || !ok {
-			return err
-		}
-		switch {
-		case !c.eeSeen && mtyp != typeEncryptedExtensions:
-			c.endServerEpoch(agr) // out of order: the stack rejects it
-			return nil
-		case mtyp == typeEncryptedExtensions:
-			exts, err := ParseEncryptedExtensions(msg)
-			if err != nil {
-				return err
-			}
-			if agr, err = Negotiate(c.offer, VersionTLS13, suite, false, exts); err != nil {
-				return err
-			}
-			c.eeSeen = true
-			// The answer binds the records after this one.
-			c.setAgreement(agr, waitEncryptedExt)
-			c.mu.Lock()
-			c.limits = agr.Limits(c.offer)
-			c.mu.Unlock()
-		case mtyp == typeCompressedCertificate:
-			if err := checkCompressedCertificate(msg); err != nil {
-				return err
-			}
-			c.certAlg.Store(uint32(msg[0])<<8 | uint32(msg[1])) // checked: at least 5 bytes
-		case mtyp == typeFinished:
-			c.endServerEpoch(agr)
-			return nil
-		}
-	}
+	return unexpected("protected %v record in the server's handshake flight", typ)
 }
 
 // endServerEpoch stops reading the server's handshake epoch and forgets its
-// keys.
-func (c *Conn) endServerEpoch(a Agreement) {
-	c.srvEpoch = nil
-	c.hs.reset()
-	c.dropSecret(labelServerHandshake)
+// keys: the answer, if any, is final.
+func (c *Conn) endServerEpoch() {
+	c.follow.reset()
+	c.mu.Lock()
+	clear(c.serverHS)
+	c.serverHS, c.srvEpoch = nil, nil
+	a := c.agr
+	c.mu.Unlock()
 	c.setAgreement(a, negotiated)
 }
 
@@ -588,32 +721,41 @@ func (c *Conn) initialSend() int {
 }
 
 // sendFatal sends the alert that err maps to, in whatever protection the
-// client's side of the handshake is in, and stops further writes.
+// client's side of the handshake is in, stops further writes and forgets
+// the secrets.
 func (c *Conn) sendFatal(err error) {
 	a, ok := AlertOf(err)
 	if !ok {
 		a = AlertInternalError
 	}
+	c.batcher.mu.Lock()
+	defer c.batcher.mu.Unlock()
+	defer c.wipe()
+	if c.batcher.err != nil {
+		return
+	}
 	c.mu.Lock()
-	phase, suite := c.phase, c.agr.Suite
+	phase, suite, secret, e := c.phase, c.agr.Suite, c.clientHS, c.cliOut
+	if !c.alert.ok {
+		c.alert = seenAlert{a: a, ok: true}
+	}
 	c.mu.Unlock()
 
 	var rec []byte
-	if phase == waitEncryptedExt {
-		if secret := c.secret(labelClientHandshake); secret != nil {
-			if e, eerr := NewEpoch(suite, secret); eerr == nil {
-				rec = e.Seal(nil, TypeAlert, []byte{2, byte(a)})
-			}
+	if phase == waitEncryptedExt && !c.epochDone {
+		// The client's records are protected from the ServerHello on: seal
+		// the alert with the next sequence number of its handshake epoch.
+		if e == nil && secret != nil {
+			e, _ = NewEpoch(suite, secret)
+		}
+		if e != nil {
+			rec = e.Seal(nil, TypeAlert, []byte{2, byte(a)})
 		}
 	}
 	if rec == nil {
 		rec = appendAlertRecord(nil, a)
 	}
-	c.batcher.mu.Lock()
-	defer c.batcher.mu.Unlock()
-	if c.batcher.err == nil {
-		c.Conn.Write(rec) // best effort: the connection is over either way
-		c.sent.add(len(rec) - HeaderLen)
-		c.batcher.err = err
-	}
+	c.Conn.Write(rec) // best effort: the connection is over either way
+	c.sent.add(len(rec) - HeaderLen)
+	c.batcher.err = err
 }

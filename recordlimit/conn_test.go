@@ -3,6 +3,7 @@ package recordlimit
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -42,11 +43,15 @@ func TestReadGathersRecords(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("%s, reads of %d: error %v, want %v", tc.name, size, err, tc.want)
 			}
-			wantGot := stream[:good]
+			var wantGot []byte
 			if tc.want == ErrRecordOverflow {
 				// The overflow signal: the header with an impossible length.
 				wantGot = append(append([]byte(nil), stream[:good]...), tc.tail[:3]...)
 				wantGot = append(wantGot, 0xff, 0xff)
+			} else {
+				// In place of the unknown record, the one that makes a
+				// TLS 1.2 stack send unexpected_message itself.
+				wantGot = append(append([]byte(nil), stream[:good]...), signalUnexpected12[:]...)
 			}
 			if !bytes.Equal(got, wantGot) {
 				t.Errorf("%s, reads of %d: the stack got %d bytes, want %d", tc.name, size, len(got), len(wantGot))
@@ -105,3 +110,44 @@ func TestReadOneRecordDuringHandshake(t *testing.T) {
 		t.Fatalf("last Read: %d, %v", n, err)
 	}
 }
+
+// TestHelloAndFlightInOneRecord checks that a TLS 1.2 ServerHello sharing
+// its record with the rest of the server's flight, as OpenSSL sends it, is
+// followed past the hello: the stack gets every byte and the answer is
+// read; the same in TLS 1.3, where the keys change after the ServerHello,
+// is refused with unexpected_message, sent in the clear.
+func TestHelloAndFlightInOneRecord(t *testing.T) {
+	tls12 := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
+	cert := []byte{11, 0, 0, 3, 1, 2, 3}
+	skeDone := []byte{12, 0, 0, 4, 3, 0, 0x1d, 0, 14, 0, 0, 0}
+	body := append(append(append([]byte(nil), tls12[HeaderLen:]...), cert...), skeDone...)
+	stream := AppendRecords(nil, TypeHandshake, 0x0303, body, 0)
+	mc := &memConn{r: bytes.NewReader(stream)}
+	c := NewConn(mc, Offer{MaxFragmentLength: MFL512})
+	got, err := io.ReadAll(c)
+	if !errors.Is(err, io.ErrUnexpectedEOF) && err != nil || c.Err() != nil || !bytes.Equal(got, stream) {
+		t.Fatalf("TLS 1.2: handed over %d of %d bytes, error %v, guard %v", len(got), len(stream), err, c.Err())
+	}
+	if a, ok := c.Agreement(); !ok || a.Kind != KindMFL || c.KeyExchangeGroup() != 0x1d {
+		t.Fatalf("TLS 1.2: agreement %+v (%v), group %#x", a, ok, c.KeyExchangeGroup())
+	}
+
+	sh13 := serverHelloRecord(Extension{extSupportedVersions, []byte{3, 4}}, Extension{extKeyShare, []byte{0, 0x1d, 0, 1, 9}})
+	body = append(append([]byte(nil), sh13[HeaderLen:]...), 8, 0, 0, 2, 0, 0)
+	tc := &tapConn{memConn: &memConn{r: bytes.NewReader(AppendRecords(nil, TypeHandshake, 0x0303, body, 0))}}
+	c = NewConn(tc, Offer{MaxFragmentLength: MFL512})
+	if _, err := io.ReadAll(c); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("TLS 1.3: error %v, want ErrProtocol", err)
+	}
+	if want := appendAlertRecord(nil, AlertUnexpectedMessage); !bytes.Equal(tc.out, want) {
+		t.Fatalf("TLS 1.3: the server got % x, want % x", tc.out, want)
+	}
+}
+
+// tapConn is a memConn that keeps what is written to it.
+type tapConn struct {
+	*memConn
+	out []byte
+}
+
+func (c *tapConn) Write(p []byte) (int, error) { c.out = append(c.out, p...); return len(p), nil }

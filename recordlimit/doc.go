@@ -20,8 +20,15 @@
 // hundred bytes per call, such as a cellular modem socket driven by AT
 // commands.
 //
+// The guard follows the server's handshake message by message, across and
+// within records, with bounded memory, up to its Finished; whatever it
+// cannot follow (a message out of place, one sharing a record across a key
+// change, an unknown record type) ends the connection with the alert the
+// RFCs prescribe, which reaches the server. It holds the handshake secrets
+// only as long as it follows the handshake and wipes them on every exit.
+//
 // Errors carry the TLS alert they map to: [RecordOverflowError],
-// [RecordHeaderError] and [NegotiationError] all implement Alert() and match
-// the sentinels [ErrRecordOverflow], [ErrBadRecord] and [ErrNegotiation] with
-// errors.Is.
+// [RecordHeaderError], [NegotiationError] and [ProtocolError] all implement
+// Alert() and match the sentinels [ErrRecordOverflow], [ErrBadRecord],
+// [ErrNegotiation] and [ErrProtocol] with errors.Is.
 package recordlimit

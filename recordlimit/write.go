@@ -82,7 +82,10 @@ func (b *batcher) send(out []byte) error {
 
 // Write takes whole records from the TLS stack, re-fragments the handshake
 // records that exceed the send limit, and sends them (or gathers them in a
-// batch).
+// batch). The records of the client's TLS 1.3 handshake epoch are all read
+// (and, where one must be split, re-encrypted) with sequence numbers kept
+// from one Write to the next, until the one carrying the client's
+// Finished: the stack may write its flight in any number of calls.
 func (c *Conn) Write(b []byte) (int, error) {
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
@@ -90,13 +93,15 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return 0, c.batcher.err
 	}
 	c.mu.Lock()
-	send, version := c.limits.Send, c.agr.Version
+	send, version, hrr := c.limits.Send, c.agr.Version, c.hrr
 	c.mu.Unlock()
-	tls13 := version >= VersionTLS13
+	// After a HelloRetryRequest the version is TLS 1.3 although the real
+	// ServerHello has not come yet.
+	tls13 := version >= VersionTLS13 || hrr
 
-	// Pass one: check framing and see whether anything must be rewritten.
-	rewrite := false
-	epochRecords := false
+	// Pass one: check framing and see whether anything must be read or
+	// rewritten.
+	attend := false
 	cliCCS := c.cliCCSSent
 	for s := b; len(s) > 0; {
 		if len(s) < HeaderLen {
@@ -108,47 +113,48 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		switch {
 		case tls13 && !c.epochDone && h.Type == TypeApplicationData:
-			epochRecords = true
-			if h.Len > send+1+16 {
-				rewrite = true
-			}
-		case h.Type == TypeHandshake && !(cliCCS && !tls13):
-			if h.Len > send {
-				rewrite = true
-			}
-		case h.Type == TypeChangeCipherSpec:
+			attend = true
+		case h.Type == TypeHandshake && !cliCCS && h.Len > send:
+			attend = true
+		case h.Type == TypeAlert:
+			attend = true
+		case h.Type == TypeChangeCipherSpec && version == VersionTLS12:
+			// Only TLS 1.2's ChangeCipherSpec protects what follows; TLS
+			// 1.3's (middlebox compatibility) protects nothing.
 			cliCCS = true
 		}
 		s = s[HeaderLen+h.Len:]
 	}
 
 	out := b
-	if rewrite {
+	if attend {
 		var err error
-		if out, err = c.refragment(b, send, tls13); err != nil {
+		if out, err = c.refragment(b, send, version, tls13); err != nil {
 			c.batcher.err = err
+			c.wipe()
 			return 0, err
 		}
 	}
 	c.cliCCSSent = cliCCS
-	if epochRecords {
-		c.epochDone = true
-		c.dropSecret(labelClientHandshake)
-	}
 	c.sent.addRecords(out)
 
 	if err := c.batcher.send(out); err != nil {
+		c.wipe()
 		return 0, err
+	}
+	c.mu.Lock()
+	stop := c.alert.ok && !c.alert.remote
+	c.mu.Unlock()
+	if stop {
+		c.wipe() // the stack sent a fatal alert: the connection is over
 	}
 	return len(b), nil
 }
 
 // refragment rewrites the records in b so that none carries more than send
-// content bytes.
-func (c *Conn) refragment(b []byte, send int, tls13 bool) ([]byte, error) {
+// content bytes, following the client's TLS 1.3 handshake epoch.
+func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byte, error) {
 	var out []byte
-	var in, reseal *Epoch
-	var content []byte
 	cliCCS := c.cliCCSSent
 	for len(b) > 0 {
 		h, _ := ParseHeader(b)
@@ -156,45 +162,86 @@ func (c *Conn) refragment(b []byte, send int, tls13 bool) ([]byte, error) {
 		b = b[HeaderLen+h.Len:]
 		switch {
 		case tls13 && !c.epochDone && h.Type == TypeApplicationData:
-			if in == nil {
-				c.mu.Lock()
-				suite := c.agr.Suite
-				secret := c.clientHS
-				c.mu.Unlock()
-				if secret == nil {
-					return nil, ErrMissingSecret
-				}
-				var err error
-				if in, err = NewEpoch(suite, secret); err != nil {
-					return nil, err
-				}
-				if reseal, err = NewEpoch(suite, secret); err != nil {
-					return nil, err
-				}
-			}
-			var typ ContentType
 			var err error
-			content, typ, err = in.Open(content[:0], rec)
-			if err != nil {
+			if out, err = c.resealClient(out, rec, send); err != nil {
 				return nil, err
 			}
-			if typ != TypeHandshake {
-				out = reseal.Seal(out, typ, content)
-				continue
-			}
-			for m := content; len(m) > 0; {
-				n := min(len(m), send)
-				out = reseal.Seal(out, typ, m[:n])
-				m = m[n:]
-			}
-		case h.Type == TypeHandshake && !(cliCCS && !tls13) && h.Len > send:
+		case h.Type == TypeHandshake && !cliCCS && h.Len > send:
 			out = AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], send)
 		default:
-			if h.Type == TypeChangeCipherSpec {
+			if h.Type == TypeChangeCipherSpec && version == VersionTLS12 {
 				cliCCS = true
+			}
+			if h.Type == TypeAlert && !cliCCS {
+				c.noteAlert(rec[HeaderLen:], false)
 			}
 			out = append(out, rec...)
 		}
+	}
+	return out, nil
+}
+
+// resealClient appends rec, a record of the client's TLS 1.3 handshake
+// epoch, to out: as it is while the sequence numbers of what the stack wrote
+// and what was sent agree and it fits, re-encrypted in pieces of at most
+// send bytes otherwise. The epoch ends after the client's Finished.
+func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
+	c.mu.Lock()
+	in, sealer, secret, suite := c.cliIn, c.cliOut, c.clientHS, c.agr.Suite
+	c.mu.Unlock()
+	if in == nil {
+		if secret == nil {
+			return nil, ErrMissingSecret
+		}
+		var err error
+		if in, err = NewEpoch(suite, secret); err != nil {
+			return nil, err
+		}
+		if sealer, err = NewEpoch(suite, secret); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.cliIn, c.cliOut = in, sealer
+		c.mu.Unlock()
+	}
+	aligned := in.seq == sealer.seq
+	content, typ, err := in.Open(nil, rec)
+	if err != nil {
+		return nil, err
+	}
+	finished := false
+	switch typ {
+	case TypeHandshake:
+		c.cliFollow.feed(content,
+			func(uint8, int) (int, error) { return 0, nil },
+			func(typ uint8, _, _ []byte) error {
+				finished = finished || typ == typeFinished
+				return nil
+			})
+	case TypeAlert:
+		c.noteAlert(content, false)
+	}
+	if aligned && len(content) <= send {
+		out = append(out, rec...)
+		sealer.seq++
+	} else {
+		for m := content; ; {
+			n := min(len(m), send)
+			out = sealer.Seal(out, typ, m[:n])
+			if m = m[n:]; len(m) == 0 {
+				break
+			}
+		}
+	}
+	if finished {
+		// The records after the client's Finished belong to the
+		// application epoch, which the stack numbers from zero itself.
+		c.epochDone = true
+		c.cliFollow.reset()
+		c.mu.Lock()
+		clear(c.clientHS)
+		c.clientHS, c.cliIn, c.cliOut = nil, nil, nil
+		c.mu.Unlock()
 	}
 	return out, nil
 }

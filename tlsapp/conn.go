@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	utls "github.com/refraction-networking/utls"
 
@@ -37,6 +38,7 @@ type Conn struct {
 
 	mu                 sync.Mutex // guards the fields below
 	handshakeDone      bool
+	hsCtx              context.Context // the running handshake's, for the Verifier
 	hsSent, hsReceived int64
 	anchors            []Anchor
 	verifier           Verifier // Config.Verifier, or the one Config.Credentials gave
@@ -104,24 +106,32 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 			Leaf:        cert.Leaf,
 		})
 	}
-	c.u = utls.UClient(c.guard, uc, utls.HelloCustom)
+	c.u = utls.UClient(stackSide(c.guard), uc, utls.HelloCustom)
 	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax, uc.ClientSessionCache != nil)); err != nil {
 		c.err = fmt.Errorf("tlsapp: building the ClientHello: %w", err)
 	}
 	return c
 }
 
+// stackSide is the transport the TLS stack is given: the guard. Tests
+// replace it to see how the guard copes with a stack that writes its
+// records differently.
+var stackSide = func(g *recordlimit.Conn) net.Conn { return g }
+
 // verifyConnection runs after the server's chain is known, in full and
 // resumed handshakes alike, and records which anchors verified it.
 func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 	c.mu.Lock()
-	v := c.verifier
+	v, ctx := c.verifier, c.hsCtx
 	c.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	var anchors []Anchor
 	switch {
 	case v != nil:
 		var err error
-		if anchors, err = v.VerifyServer(c.cfg.ServerName, cs.PeerCertificates); err != nil {
+		if anchors, err = v.Verify(ctx, c.cfg.ServerName, cs.PeerCertificates, c.now()); err != nil {
 			return err
 		}
 	case c.cfg.Credentials != nil:
@@ -141,6 +151,15 @@ func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 	c.anchors = anchors
 	c.mu.Unlock()
 	return nil
+}
+
+// now is the time certificates are checked at: Config.Time, or the
+// current time.
+func (c *Conn) now() time.Time {
+	if c.cfg.Time != nil {
+		return c.cfg.Time()
+	}
+	return time.Now()
 }
 
 // loadVerifier asks Config.Credentials for its verifier before the first
@@ -191,7 +210,20 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if err := c.loadVerifier(ctx); err != nil {
 		return err
 	}
-	if err := c.u.HandshakeContext(ctx); err != nil {
+	c.mu.Lock()
+	running := !c.handshakeDone && c.hsCtx == nil
+	if running {
+		c.hsCtx = ctx // for the Verifier
+	}
+	c.mu.Unlock()
+	err := c.u.HandshakeContext(ctx)
+	if running {
+		c.mu.Lock()
+		c.hsCtx = nil
+		c.mu.Unlock()
+	}
+	if err != nil {
+		c.guard.ForgetSecrets() // also on the paths the guard cannot see, a deadline
 		return c.mapErr(err)
 	}
 	c.mu.Lock()
@@ -219,15 +251,23 @@ func (c *Conn) releaseHandshake() {
 }
 
 // mapErr prefers the record layer's typed error over the stack's report of
-// the failure it caused.
+// the failure it caused, and wraps either in an *AlertError when a fatal
+// alert ended the connection.
 func (c *Conn) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	inner := err
 	if gerr := c.guard.Err(); gerr != nil {
-		return gerr
+		inner = gerr
 	}
-	return err
+	if a, remote, ok := c.guard.FatalAlert(); ok {
+		return &AlertError{Alert: a, Remote: remote, Err: inner}
+	}
+	if a, remote, ok := stackAlert(err); ok {
+		return &AlertError{Alert: a, Remote: remote, Err: inner}
+	}
+	return inner
 }
 
 // Read reads application data.
@@ -289,22 +329,34 @@ func (c *Conn) CloseWrite() error {
 	return nil
 }
 
-// ConnectionState returns the state of the TLS session in crypto/tls's terms.
-func (c *Conn) ConnectionState() tls.ConnectionState {
+// ConnectionState returns the state of the TLS session in crypto/tls's
+// terms: every field utls fills, the key exchange group (CurveID) as the
+// record layer read it from the server's hello, and a working
+// ExportKeyingMaterial.
+func (c *Conn) ConnectionState() ConnectionState {
 	if c.u == nil {
-		return tls.ConnectionState{}
+		return ConnectionState{}
 	}
 	s := c.u.ConnectionState()
-	return tls.ConnectionState{
-		Version:            s.Version,
-		HandshakeComplete:  s.HandshakeComplete,
-		DidResume:          s.DidResume,
-		CipherSuite:        s.CipherSuite,
-		NegotiatedProtocol: s.NegotiatedProtocol,
-		ServerName:         s.ServerName,
-		PeerCertificates:   s.PeerCertificates,
-		VerifiedChains:     s.VerifiedChains,
+	cs := ConnectionState{ConnectionState: tls.ConnectionState{
+		Version:                     s.Version,
+		HandshakeComplete:           s.HandshakeComplete,
+		DidResume:                   s.DidResume,
+		CipherSuite:                 s.CipherSuite,
+		NegotiatedProtocol:          s.NegotiatedProtocol,
+		ServerName:                  s.ServerName,
+		PeerCertificates:            s.PeerCertificates,
+		VerifiedChains:              s.VerifiedChains,
+		SignedCertificateTimestamps: s.SignedCertificateTimestamps,
+		OCSPResponse:                s.OCSPResponse,
+		TLSUnique:                   s.TLSUnique,
+		ECHAccepted:                 s.ECHAccepted,
+		CurveID:                     tls.CurveID(c.guard.KeyExchangeGroup()),
+	}}
+	if s.HandshakeComplete {
+		cs.ekm = s.ExportKeyingMaterial
 	}
+	return cs
 }
 
 // CloseNotifyReceived reports whether the server ended the connection with

@@ -20,8 +20,12 @@
 // Certificate verification is on by default, against Config.RootCAs (the
 // system pool when nil), a Config.Verifier, or Config.Credentials, a
 // selection of a credential store's tags (credstore.Select), which also
-// supplies the client certificate and the session cache; the trust anchor
-// that verified the server is reported.
+// supplies the client certificate and the session cache; every path checks
+// validity at Config.Time, and the trust anchor that verified the server is
+// reported.
+//
+// A connection ended by a fatal alert reports an *AlertError saying which
+// alert and whether the server sent it.
 //
 // The server side, NewListener and Server, keeps every record a crypto/tls
 // server sends within what each client asked for (and ServerOptions.MaxRecord),

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -121,17 +120,12 @@ func forward(c net.Conn, _ int, _ recordlimit.Header, rec []byte) bool {
 	return err == nil
 }
 
-// remoteAlert returns the alert description of a "remote error" from the
-// TLS stack (utls reports a received alert as a *net.OpError whose Err is
-// its unexported alert type, a uint8).
+// remoteAlert returns the alert the server sent, if one ended the
+// connection.
 func remoteAlert(err error) (recordlimit.Alert, bool) {
-	var op *net.OpError
-	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+	var ae *AlertError
+	if !errors.As(err, &ae) || !ae.Remote {
 		return 0, false
 	}
-	v := reflect.ValueOf(op.Err)
-	if v.Kind() != reflect.Uint8 {
-		return 0, false
-	}
-	return recordlimit.Alert(v.Uint()), true
+	return ae.Alert, true
 }

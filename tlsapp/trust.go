@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"time"
 )
 
 // Anchor identifies a trust anchor that verified a server's certificate chain.
@@ -25,15 +26,17 @@ func AnchorOf(tag uint32, cert *x509.Certificate) Anchor {
 
 // Verifier verifies a server's certificate chain in place of Config.RootCAs.
 //
-// VerifyServer is given the chain exactly as the server sent it (leaf first)
-// and the name the client expects. It must check the chain against every
-// anchor it holds at once, the hostname and the validity period, and return
-// every distinct anchor that verified it. When none does, it returns an error
-// that explains why, for each anchor it tried.
+// Verify is given the chain exactly as the server sent it (leaf first), the
+// name the client expects, the time to check validity at (Config.Time, or
+// the current time) and the handshake's context. It must check the chain
+// against every anchor it holds at once, the hostname and the validity
+// period at now, and return every distinct anchor that verified it. When
+// none does, it returns an error that explains why, for each anchor it
+// tried.
 //
 // Implementations must be safe for concurrent use.
 type Verifier interface {
-	VerifyServer(serverName string, chain []*x509.Certificate) ([]Anchor, error)
+	Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]Anchor, error)
 }
 
 // Credentials is a selection of tags in a credential store, for

@@ -161,10 +161,10 @@ func (f *clientFlags) config(ctx context.Context) (*tlsapp.Config, error) {
 // which certificate it was.
 type validityVerifier struct{ tlsapp.Verifier }
 
-func (v validityVerifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
-	anchors, err := v.Verifier.VerifyServer(serverName, chain)
+func (v validityVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
+	anchors, err := v.Verifier.Verify(ctx, serverName, chain, now)
 	if err != nil {
-		return nil, explainValidity(err, time.Now())
+		return nil, explainValidity(err, now)
 	}
 	return anchors, nil
 }
@@ -252,7 +252,7 @@ type namedAnchor struct {
 type anchorSet []namedAnchor
 
 // check verifies chain against a single anchor.
-func (a namedAnchor) check(serverName string, chain []*x509.Certificate) error {
+func (a namedAnchor) check(serverName string, chain []*x509.Certificate, now time.Time) error {
 	if len(chain) == 0 {
 		return fmt.Errorf("the server sent no certificate")
 	}
@@ -263,6 +263,7 @@ func (a namedAnchor) check(serverName string, chain []*x509.Certificate) error {
 		inter.AddCert(c)
 	}
 	_, err := chain[0].Verify(x509.VerifyOptions{
+		CurrentTime:   now,
 		DNSName:       serverName,
 		Roots:         roots,
 		Intermediates: inter,
@@ -271,12 +272,12 @@ func (a namedAnchor) check(serverName string, chain []*x509.Certificate) error {
 	return err
 }
 
-func (s anchorSet) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
+func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
 	var ok []tlsapp.Anchor
 	var why []error
 	seen := map[[32]byte]bool{}
 	for _, a := range s {
-		if err := a.check(serverName, chain); err != nil {
+		if err := a.check(serverName, chain, now); err != nil {
 			why = append(why, fmt.Errorf("%s (%s): %w", a.Source, a.Cert.Subject, err))
 			continue
 		}
@@ -296,11 +297,11 @@ func (s anchorSet) VerifyServer(serverName string, chain []*x509.Certificate) ([
 // reports the anchors of all of them.
 type multiVerifier []tlsapp.Verifier
 
-func (m multiVerifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
+func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
 	var all []tlsapp.Anchor
 	var why []error
 	for _, v := range m {
-		a, err := v.VerifyServer(serverName, chain)
+		a, err := v.Verify(ctx, serverName, chain, now)
 		if err != nil {
 			why = append(why, err)
 			continue

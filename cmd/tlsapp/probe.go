@@ -123,7 +123,7 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 	if rep.Failure == nil {
 		for _, a := range candidates {
 			ac := anchorCheck{Source: a.Source, Tag: a.Tag, Subject: a.Cert.Subject.String()}
-			if err := a.check(cfg.ServerName, rep.Certificates); err != nil {
+			if err := a.check(cfg.ServerName, rep.Certificates, time.Now()); err != nil {
 				ac.Error = err.Error()
 			} else {
 				ac.Verifies = true

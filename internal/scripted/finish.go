@@ -90,24 +90,42 @@ func (s *Session) OffersCompression(alg uint16) bool {
 // ee (an EncryptedExtensions message), the certificate chain (DER, leaf
 // first) as a Certificate message, or as a CompressedCertificate when comp
 // is not nil, a CertificateVerify signed with key (an ECDSA P-256 key), and
-// Finished; then it reads the client's Finished and moves both directions to
-// the application traffic keys, for SendApp and ReadApp. The client's
-// Finished is read but not checked: the server only needs the client to
-// have finished.
+// Finished, one record each; then it reads the client's Finished and moves
+// both directions to the application traffic keys (Complete13), for SendApp
+// and ReadApp.
 func (s *Session) Finish13(ee []byte, chain [][]byte, key crypto.Signer, comp *Compressor) error {
+	msgs, err := s.Flight13(ee, chain, key, comp)
+	if err != nil {
+		return err
+	}
+	// The flight in one record each message, as many servers send it.
+	for _, m := range msgs {
+		if err := s.SendEncrypted(recordlimit.TypeHandshake, m, 0); err != nil {
+			return err
+		}
+	}
+	return s.Complete13()
+}
+
+// Flight13 returns the server's TLS 1.3 flight after the ServerHello, as
+// Finish13 describes it, without sending it: EncryptedExtensions,
+// Certificate (or CompressedCertificate), CertificateVerify and Finished,
+// entered in the transcript. The script sends them as it likes, then calls
+// Complete13.
+func (s *Session) Flight13(ee []byte, chain [][]byte, key crypto.Signer, comp *Compressor) ([][]byte, error) {
 	if s.hsSecret == nil {
-		return errors.New("no handshake keys: send a TLS 1.3 ServerHello first")
+		return nil, errors.New("no handshake keys: send a TLS 1.3 ServerHello first")
 	}
 	cert, err := certificateMessage(chain, comp)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	th := sha256.Sum256(append(append(append([]byte(nil), s.transcript...), ee...), cert...))
 	signed := append(append(make([]byte, 0, 130), spaces64...), "TLS 1.3, server CertificateVerify\x00"...)
 	digest := sha256.Sum256(append(signed, th[:]...))
 	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
 	if err != nil {
-		return fmt.Errorf("signing CertificateVerify: %w", err)
+		return nil, fmt.Errorf("signing CertificateVerify: %w", err)
 	}
 	var b cryptobyte.Builder
 	b.AddUint8(typeCertificateVerify)
@@ -119,23 +137,23 @@ func (s *Session) Finish13(ee []byte, chain [][]byte, key crypto.Signer, comp *C
 	s.transcript = append(append(append(s.transcript, ee...), cert...), cv...)
 	fin := finished(s.serverHS, s.transcript)
 	s.transcript = append(s.transcript, fin...)
-	// The flight in one record each message, as many servers send it.
-	for _, m := range [][]byte{ee, cert, cv, fin} {
-		if err := s.SendEncrypted(recordlimit.TypeHandshake, m, 0); err != nil {
-			return err
-		}
-	}
+	return [][]byte{ee, cert, cv, fin}, nil
+}
 
+// Complete13 reads the client's Finished after the server's flight and
+// moves both directions to the application traffic keys.
+func (s *Session) Complete13() error {
 	zeros := make([]byte, sha256.Size)
 	empty := sha256.Sum256(nil)
 	master := hkdf.Extract(sha256.New, zeros, tls13.ExpandLabel(sha256.New, s.hsSecret, "derived", empty[:], sha256.Size))
-	th = sha256.Sum256(s.transcript)
+	th := sha256.Sum256(s.transcript)
 	clientAP := tls13.ExpandLabel(sha256.New, master, "c ap traffic", th[:], sha256.Size)
 	serverAP := tls13.ExpandLabel(sha256.New, master, "s ap traffic", th[:], sha256.Size)
 
 	if err := s.readClientFinished(); err != nil {
 		return err
 	}
+	var err error
 	if s.client, err = recordlimit.NewEpoch(Suite13, clientAP); err != nil {
 		return err
 	}
@@ -196,13 +214,18 @@ func (s *Session) readClientFinished() error {
 		switch h.Type {
 		case recordlimit.TypeChangeCipherSpec:
 			continue
+		case recordlimit.TypeAlert:
+			if len(body) == 2 {
+				return &AlertReceived{Alert: recordlimit.Alert(body[1])}
+			}
+			return fmt.Errorf("alert record of %d bytes", len(body))
 		case recordlimit.TypeApplicationData:
 			content, typ, err := s.client.Open(nil, append(h.Append(nil), body...))
 			if err != nil {
 				return fmt.Errorf("client handshake record: %w", err)
 			}
 			if typ == recordlimit.TypeAlert && len(content) == 2 {
-				return fmt.Errorf("client sent alert %v", recordlimit.Alert(content[1]))
+				return &AlertReceived{Alert: recordlimit.Alert(content[1])}
 			}
 			if typ == recordlimit.TypeHandshake && len(content) > 0 && content[0] == typeFinished {
 				return nil

@@ -32,6 +32,7 @@ import (
 const (
 	extKeyShare          uint16 = 51
 	extSupportedVersions uint16 = 43
+	extCookie            uint16 = 44
 )
 
 // Suites the scripted server picks.
@@ -54,6 +55,7 @@ type Session struct {
 	// The TLS 1.3 handshake secret and the handshake traffic secrets, for
 	// Finish13.
 	hsSecret, clientHS, serverHS []byte
+	shared                       []byte // the X25519 secret of ServerHello13
 }
 
 // Serve listens on 127.0.0.1 and runs script on the first connection. The
@@ -112,6 +114,12 @@ func (s *Session) ReadRecord() (recordlimit.Header, []byte, error) {
 	return h, body, err
 }
 
+// AlertReceived is the error of ReadClientHello and Complete13 when the
+// client sent an alert instead.
+type AlertReceived struct{ Alert recordlimit.Alert }
+
+func (e *AlertReceived) Error() string { return fmt.Sprintf("client sent alert %v", e.Alert) }
+
 // ReadClientHello reads the ClientHello, however many records it spans.
 func (s *Session) ReadClientHello() error {
 	var buf []byte
@@ -122,6 +130,9 @@ func (s *Session) ReadClientHello() error {
 		}
 		if h.Type == recordlimit.TypeChangeCipherSpec {
 			continue
+		}
+		if h.Type == recordlimit.TypeAlert && len(body) == 2 {
+			return &AlertReceived{Alert: recordlimit.Alert(body[1])}
 		}
 		if h.Type != recordlimit.TypeHandshake {
 			return fmt.Errorf("expected a handshake record, got %v", h.Type)
@@ -204,21 +215,38 @@ func (s *Session) SendHelloRetryRequest13() error {
 // sends a TLS 1.3 ServerHello carrying exts (after the two TLS 1.3 ones) and
 // a ChangeCipherSpec, and derives the handshake traffic keys.
 func (s *Session) SendServerHello13(exts ...recordlimit.Extension) error {
-	share, err := s.x25519Share()
+	msg, err := s.ServerHello13(exts...)
 	if err != nil {
 		return err
+	}
+	if err := s.SendRecord(recordlimit.TypeHandshake, msg); err != nil {
+		return err
+	}
+	if err := s.SendRecord(recordlimit.TypeChangeCipherSpec, []byte{1}); err != nil {
+		return err
+	}
+	return s.Accept13(msg)
+}
+
+// ServerHello13 runs an X25519 exchange against the client's key share and
+// returns a TLS 1.3 ServerHello carrying exts (after the two TLS 1.3 ones),
+// for the script to send as it likes; Accept13 then enters it in the
+// transcript and derives the handshake traffic keys.
+func (s *Session) ServerHello13(exts ...recordlimit.Extension) ([]byte, error) {
+	share, err := s.x25519Share()
+	if err != nil {
+		return nil, err
 	}
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	peer, err := ecdh.X25519().NewPublicKey(share)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	shared, err := priv.ECDH(peer)
-	if err != nil {
-		return err
+	if s.shared, err = priv.ECDH(peer); err != nil {
+		return nil, err
 	}
 	ks := append([]byte{0x00, 0x1d, 0x00, 0x20}, priv.PublicKey().Bytes()...)
 	all := append([]recordlimit.Extension{
@@ -227,29 +255,46 @@ func (s *Session) SendServerHello13(exts ...recordlimit.Extension) error {
 	}, exts...)
 	random := make([]byte, 32)
 	rand.Read(random)
-	msg := serverHello(random, s.sessionID, Suite13, all)
-	if err := s.SendRecord(recordlimit.TypeHandshake, msg); err != nil {
-		return err
-	}
-	if err := s.SendRecord(recordlimit.TypeChangeCipherSpec, []byte{1}); err != nil {
-		return err
+	return serverHello(random, s.sessionID, Suite13, all), nil
+}
+
+// Accept13 enters msg, the ServerHello from ServerHello13, in the
+// transcript and derives the handshake traffic keys.
+func (s *Session) Accept13(msg []byte) error {
+	if s.shared == nil {
+		return errors.New("no key exchange: call ServerHello13 first")
 	}
 	s.transcript = append(s.transcript, msg...)
-
 	zeros := make([]byte, 32)
 	early := hkdf.Extract(sha256.New, zeros, nil)
 	empty := sha256.Sum256(nil)
 	derived := tls13.ExpandLabel(sha256.New, early, "derived", empty[:], 32)
-	hs := hkdf.Extract(sha256.New, shared, derived)
+	hs := hkdf.Extract(sha256.New, s.shared, derived)
 	th := sha256.Sum256(s.transcript)
 	cs := tls13.ExpandLabel(sha256.New, hs, "c hs traffic", th[:], 32)
 	ss := tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th[:], 32)
 	s.hsSecret, s.clientHS, s.serverHS = hs, cs, ss
+	var err error
 	if s.client, err = recordlimit.NewEpoch(Suite13, cs); err != nil {
 		return err
 	}
 	s.server, err = recordlimit.NewEpoch(Suite13, ss)
 	return err
+}
+
+// HelloRetryRequestCookie13 returns a HelloRetryRequest that asks for the
+// same key share again with a cookie, and restarts the transcript as RFC
+// 8446 (Section 4.4.1) wants it: the client answers with a second
+// ClientHello (ReadClientHello) carrying the same X25519 share.
+func (s *Session) HelloRetryRequestCookie13() []byte {
+	hrr := sha256.Sum256([]byte("HelloRetryRequest"))
+	msg := serverHello(hrr[:], s.sessionID, Suite13, []recordlimit.Extension{
+		{Type: extSupportedVersions, Data: []byte{0x03, 0x04}},
+		{Type: extCookie, Data: []byte{0x00, 0x04, 'o', 'r', 'e', 'o'}},
+	})
+	ch := sha256.Sum256(s.transcript)
+	s.transcript = append(append([]byte{254, 0, 0, 32}, ch[:]...), msg...)
+	return msg
 }
 
 // x25519Share returns the client's X25519 key share.
