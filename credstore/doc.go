@@ -10,7 +10,7 @@
 // replace), Delete and List (digests and sizes, never contents). There is an
 // in-memory backend ([NewMemory]), a directory backend ([OpenDir]: one folder
 // per tag, files written atomically, private keys readable only by their
-// owner), encryption at rest for any backend ([NewEncrypted]), and a PKCS#11
+// owner), encryption at rest for any backend ([Encrypted]), and a PKCS#11
 // backend in the separate package credstore/pkcs11 whose keys never leave
 // the token; such stores also implement [SignerStore]. Every backend passes
 // the conformance suite in credstore/credstoretest.
