@@ -3,6 +3,7 @@ package apicheck
 import (
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/importer"
 	"go/parser"
 	"go/token"
@@ -25,7 +26,9 @@ type Package struct {
 // caller's module and its dependencies must be available.
 func Load(fset *token.FileSet, imp types.Importer, dir, path string) (*Package, error) {
 	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
+		// The files this platform builds, as go build picks them.
+		ok, err := build.Default.MatchFile(dir, fi.Name())
+		return err == nil && ok && !strings.HasSuffix(fi.Name(), "_test.go")
 	}, parser.SkipObjectResolution|parser.ParseComments)
 	if err != nil {
 		return nil, err
