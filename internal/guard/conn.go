@@ -62,17 +62,17 @@ var (
 // client stack (it is the net.Conn the stack reads and writes) and:
 //   - follows the server's handshake message by message, across and within
 //     records (keeping at most one message of up to 64 KiB, and counting
-//     the bytes of a Certificate of up to MaxCertificateMessage), and reads
-//     the answer to the Offer from the ServerHello, or in TLS 1.3 from
+//     the bytes of a Certificate of up to [recordlimit.MaxCertificateMessage]), and reads
+//     the answer to the [recordlimit.Offer] from the ServerHello, or in TLS 1.3 from
 //     EncryptedExtensions, which it decrypts with the handshake secret the
-//     stack logs through KeyLogWriter, and applies Negotiate; whatever it
+//     stack logs through KeyLogWriter, and applies [recordlimit.Negotiate]; whatever it
 //     cannot follow (a record or message out of RFC 8446's order, messages
 //     sharing a record across a key change, an unknown record type) ends the
 //     connection with the alert the RFC prescribes, sent to the server;
 //   - checks every received record's framing and, once the server agreed, its
 //     length against the limit; an over-limit record is shown to the stack with
 //     an impossible length, so that the stack sends record_overflow itself, and
-//     Read then returns a RecordOverflowError; nothing of that record or after
+//     Read then returns a [recordlimit.RecordOverflowError]; nothing of that record or after
 //     it reaches the stack;
 //   - re-fragments the handshake records the stack writes so that none
 //     exceeds the send limit: plaintext records are split, TLS 1.3
@@ -271,7 +271,8 @@ func (c *Conn) Stats() Stats {
 }
 
 // Err returns the error that ended the connection on this layer, if any: a
-// RecordOverflowError, RecordHeaderError, NegotiationError or ProtocolError.
+// recordlimit.RecordOverflowError, RecordHeaderError, NegotiationError or
+// ProtocolError.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/tlsapp/tlsapp/internal/tls13"
-
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 

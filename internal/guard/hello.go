@@ -6,7 +6,6 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/tlsapp/tlsapp/internal/extlist"
-
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 

@@ -154,7 +154,7 @@ func (c *ServerConn) Stats() Stats {
 // way. A ClientHello whose max_fragment_length or record_size_limit breaks
 // RFC 6066 or RFC 8449 is refused before the stack sees it: the guard sends
 // the fatal alert (illegal_parameter or decode_error) and Read returns the
-// *NegotiationError, wrapped, from then on.
+// *recordlimit.NegotiationError, wrapped, from then on.
 func (c *ServerConn) Read(p []byte) (int, error) {
 	if c.refused != nil {
 		return 0, c.refused
