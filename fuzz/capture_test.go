@@ -239,8 +239,8 @@ func mflCode(n int) byte {
 }
 
 // TestGenerateSeeds captures real handshakes and rewrites the seed corpora
-// of this package's targets and of recordlimit's FuzzConnRead. It runs only
-// with -update.
+// of this package's targets, of internal/guard's FuzzConnRead and of
+// recordlimit's FuzzParseServerHello. It runs only with -update.
 func TestGenerateSeeds(t *testing.T) {
 	if !*update {
 		t.Skip("run with -update to capture handshakes and rewrite the seeds")
@@ -253,9 +253,9 @@ func TestGenerateSeeds(t *testing.T) {
 		writeSeed(t, "testdata/fuzz/FuzzChunkedReceive", c.name,
 			mflCode(c.mfl), uint16(c.rsl), c.secret, byte(3), uint16(1), c.stream)
 		if c.secret == nil {
-			// recordlimit's own target has no secret to read TLS 1.3
+			// internal/guard's own target has no secret to read TLS 1.3
 			// EncryptedExtensions with: TLS 1.2 captures only.
-			writeSeed(t, "../recordlimit/testdata/fuzz/FuzzConnRead", c.name,
+			writeSeed(t, "../internal/guard/testdata/fuzz/FuzzConnRead", c.name,
 				mflCode(c.mfl), uint16(c.rsl), byte(7), uint16(300), c.stream)
 		}
 		// The server's first handshake message, for the parser targets.

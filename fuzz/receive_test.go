@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -35,7 +36,7 @@ func (m *memConn) Close() error { return nil }
 // the captured server handshake secret installed as the TLS stack would log
 // it, over a transport that returns at most chunk bytes per read (0: no
 // limit).
-func guardFor(mfl byte, rsl uint16, secret []byte, chunk int, stream []byte) (*recordlimit.Conn, *memConn) {
+func guardFor(mfl byte, rsl uint16, secret []byte, chunk int, stream []byte) (*guard.Conn, *memConn) {
 	o := recordlimit.Offer{MaxFragmentLength: recordlimit.MaxFragmentLength(mfl % 5), RecordSizeLimit: int(rsl)}
 	if o.Validate() != nil {
 		o.RecordSizeLimit = 0
@@ -45,7 +46,7 @@ func guardFor(mfl byte, rsl uint16, secret []byte, chunk int, stream []byte) (*r
 	if chunk > 0 {
 		transport = recordlimit.Chunked(mc, chunk)
 	}
-	c := recordlimit.NewConn(transport, o)
+	c := guard.NewConn(transport, o)
 	if len(secret) > 0 {
 		line := "SERVER_HANDSHAKE_TRAFFIC_SECRET " + strings.Repeat("00", 32) + " " + hex.EncodeToString(secret) + "\n"
 		c.KeyLogWriter(nil).Write([]byte(line))
@@ -65,7 +66,7 @@ type received struct {
 // drain reads c as a TLS stack would, readSize bytes at a time, until an
 // error, checking every record handed over against the limit in force when
 // its header was read.
-func drain(t *testing.T, c *recordlimit.Conn, streamLen, readSize int) received {
+func drain(t *testing.T, c *guard.Conn, streamLen, readSize int) received {
 	t.Helper()
 	var r received
 	p := make([]byte, readSize)
@@ -187,7 +188,7 @@ func FuzzChunkedReceive(f *testing.F) {
 		want := drain(t, ref, len(stream), 20000)
 		c, _ := guardFor(mfl, rsl, secret, int(chunk), stream)
 		// Reads as short as one byte: the overflow signal must survive
-		// them (recordlimit.TestOverflowSignalShortReads).
+		// them (guard.TestOverflowSignalShortReads).
 		got := drain(t, c, len(stream), int(readSize%4096)+minRead)
 		if !bytes.Equal(got.data, want.data) {
 			t.Fatalf("chunk %d, read %d: %d bytes handed over, %d with whole reads", chunk, int(readSize%4096)+minRead, len(got.data), len(want.data))

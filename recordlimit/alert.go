@@ -62,8 +62,3 @@ func AlertOf(err error) (Alert, bool) {
 	}
 	return 0, false
 }
-
-// appendAlertRecord appends a plaintext fatal alert record.
-func appendAlertRecord(b []byte, a Alert) []byte {
-	return append(b, byte(TypeAlert), 3, 3, 0, 2, 2, byte(a))
-}

@@ -14,9 +14,9 @@ var (
 	ErrBadRecord = errors.New("recordlimit: malformed record")
 	// ErrNegotiation matches a server answer that breaks RFC 6066 or RFC 8449.
 	ErrNegotiation = errors.New("recordlimit: bad record-size negotiation")
-	// ErrProtocol matches a server's record or handshake message that the
-	// guard cannot follow: one out of its place, across a key change, or
-	// above the size bound of its kind.
+	// ErrProtocol matches a server's record or handshake message that
+	// tlsapp's record guard cannot follow: one out of its place, across a
+	// key change, or above the size bound of its kind.
 	ErrProtocol = errors.New("recordlimit: server handshake the guard cannot follow")
 	// ErrMissingSecret is returned when a TLS 1.3 handshake secret needed to
 	// read or re-fragment a record was never logged by the TLS stack.
@@ -91,7 +91,7 @@ func negErr(ext uint16, a Alert, format string, args ...any) *NegotiationError {
 }
 
 // ProtocolError reports a record or handshake message from the server that
-// the guard cannot follow (RFC 8446, Sections 4 and 5): an unexpected record
+// tlsapp's record guard cannot follow (RFC 8446, Sections 4 and 5): an unexpected record
 // type or message, a message sharing a record across a key change, a record
 // of the handshake flight that does not decrypt, a message above its size
 // bound. It carries the alert the client sends.

@@ -98,20 +98,3 @@ func (h Header) Append(b []byte) []byte {
 	r := h.raw()
 	return append(b, r[:]...)
 }
-
-// AppendRecords appends body as records of type typ and version vers, each
-// carrying at most max bytes. An empty body yields one empty record.
-func AppendRecords(b []byte, typ ContentType, vers uint16, body []byte, max int) []byte {
-	if max <= 0 {
-		max = MaxPlaintext
-	}
-	for {
-		n := min(len(body), max)
-		b = Header{Type: typ, Version: vers, Len: n}.Append(b)
-		b = append(b, body[:n]...)
-		body = body[n:]
-		if len(body) == 0 {
-			return b
-		}
-	}
-}

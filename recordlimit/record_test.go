@@ -40,28 +40,3 @@ func TestParseHeader(t *testing.T) {
 		t.Errorf("unknown type: %v", err)
 	}
 }
-
-func TestAppendRecords(t *testing.T) {
-	body := make([]byte, 1300)
-	for i := range body {
-		body[i] = byte(i)
-	}
-	out := AppendRecords(nil, TypeHandshake, VersionTLS12, body, 512)
-	var got []byte
-	var sizes []int
-	for s := out; len(s) > 0; {
-		h, err := ParseHeader(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sizes = append(sizes, h.Len)
-		got = append(got, s[HeaderLen:HeaderLen+h.Len]...)
-		s = s[HeaderLen+h.Len:]
-	}
-	if string(got) != string(body) || len(sizes) != 3 || sizes[0] != 512 || sizes[2] != 276 {
-		t.Errorf("split into %v", sizes)
-	}
-	if out := AppendRecords(nil, TypeAlert, VersionTLS12, nil, 512); len(out) != HeaderLen {
-		t.Errorf("empty body gave %d bytes", len(out))
-	}
-}

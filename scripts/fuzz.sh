@@ -16,7 +16,7 @@ dur=${1:-20s}
 shift || true
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-	pkgs=(./recordlimit ./fuzz ./credstore ./download)
+	pkgs=(./recordlimit ./internal/guard ./fuzz ./credstore ./download)
 fi
 par=()
 if [ -n "${FUZZ_PARALLEL:-}" ]; then
@@ -42,7 +42,7 @@ for pkg in "${pkgs[@]}"; do
 			failed=1
 		fi
 		secs=$(($(date +%s) - start))
-		summary+=("$(printf '%-14s %-32s %-9s %4ds (fuzztime %s)' "$pkg" "$t" "$verdict" "$secs" "$dur")")
+		summary+=("$(printf '%-16s %-32s %-9s %4ds (fuzztime %s)' "$pkg" "$t" "$verdict" "$secs" "$dur")")
 	done
 done
 

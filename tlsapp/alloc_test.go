@@ -42,7 +42,7 @@ func ownSites() (sites, refills map[string]int64) {
 }
 
 func own(f runtime.Frame) bool {
-	for _, pkg := range []string{"github.com/tlsapp/tlsapp/tlsapp.", "github.com/tlsapp/tlsapp/recordlimit."} {
+	for _, pkg := range []string{"github.com/tlsapp/tlsapp/tlsapp.", "github.com/tlsapp/tlsapp/internal/guard.", "github.com/tlsapp/tlsapp/recordlimit."} {
 		if strings.HasPrefix(f.Function, pkg) && !strings.HasSuffix(f.File, "_test.go") {
 			return true
 		}
@@ -51,7 +51,7 @@ func own(f runtime.Frame) bool {
 }
 
 // TestSteadyStateAllocations checks that, once a connection is warm, Write
-// and Read allocate nothing in tlsapp and recordlimit themselves: every
+// and Read allocate nothing in tlsapp, its guard and recordlimit: every
 // allocation of the steady state (TLS 1.3, 2048-byte records, 1 KiB and
 // 16 KiB operations) is made by the TLS stack underneath. The benchmark
 // (BenchmarkSteadyState in ./bench) counts the stack's own, once per

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -248,7 +249,7 @@ func TestOfferEncoding(t *testing.T) {
 					}
 				}
 				var err error
-				s.Hello, err = recordlimit.ParseClientHello(s.HelloMsg[4:])
+				s.Hello, err = guard.ParseClientHello(s.HelloMsg[4:])
 				return err
 			})
 			cfg := tt.cfg

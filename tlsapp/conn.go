@@ -13,7 +13,7 @@ import (
 
 	utls "github.com/refraction-networking/utls"
 
-	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/internal/guard"
 )
 
 // BatchSize is how many wire bytes of records a Write gathers before handing
@@ -25,9 +25,8 @@ const BatchSize = 64 << 10
 // agreed with the server. It is a net.Conn; Read and Write may be called
 // concurrently.
 type Conn struct {
-	transport
 	raw   net.Conn
-	guard *recordlimit.Conn
+	guard *guard.Conn
 	u     *utls.UConn
 	cfg   *Config
 	err   error // a Config error, returned by every call
@@ -58,7 +57,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 	if cfg == nil {
 		cfg = &Config{} // refused below: no ServerName to verify
 	}
-	c := &Conn{transport: transport{raw}, raw: raw, cfg: cfg, verifier: cfg.Verifier}
+	c := &Conn{raw: raw, cfg: cfg, verifier: cfg.Verifier}
 	offer, err := cfg.offer()
 	if err != nil {
 		c.err = err
@@ -74,7 +73,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		c.err = err
 		return c
 	}
-	c.guard = recordlimit.NewConn(c.traced(raw), offer)
+	c.guard = guard.NewConn(c.traced(raw), offer)
 	uc := &utls.Config{
 		ServerName:                  cfg.ServerName,
 		RootCAs:                     cfg.RootCAs,
@@ -116,7 +115,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 // stackSide is the transport the TLS stack is given: the guard. Tests
 // replace it to see how the guard copes with a stack that writes its
 // records differently.
-var stackSide = func(g *recordlimit.Conn) net.Conn { return g }
+var stackSide = func(g *guard.Conn) net.Conn { return g }
 
 // verifyConnection runs after the server's chain is known, in full and
 // resumed handshakes alike, and records which anchors verified it.

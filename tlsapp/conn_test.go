@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -35,7 +36,7 @@ func dialTest(t *testing.T, addr string, cfg Config) *Conn {
 	return c
 }
 
-// TestEpochDecryptsServerRecords checks recordlimit.Epoch against a real
+// TestEpochDecryptsServerRecords checks guard.Epoch against a real
 // server: the first protected record Go's crypto/tls server sends, decrypted
 // with the logged server handshake secret, is EncryptedExtensions, for each
 // TLS 1.3 suite.
@@ -61,7 +62,7 @@ func TestEpochDecryptsServerRecords(t *testing.T) {
 					fmt.Sscanf(f[2], "%x", &secret)
 				}
 			}
-			e, err := recordlimit.NewEpoch(suite, secret)
+			e, err := guard.NewEpoch(suite, secret)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,8 +75,8 @@ func TestEpochDecryptsServerRecords(t *testing.T) {
 				t.Fatalf("Open = type %v, first byte %x, err %v; want EncryptedExtensions", typ, content[:1], err)
 			}
 			// Seal and Open are inverses under one secret.
-			a, _ := recordlimit.NewEpoch(suite, secret)
-			b, _ := recordlimit.NewEpoch(suite, secret)
+			a, _ := guard.NewEpoch(suite, secret)
+			b, _ := guard.NewEpoch(suite, secret)
 			rec := a.Seal(nil, recordlimit.TypeAlert, []byte{2, 22})
 			if got, typ, err := b.Open(nil, rec); err != nil || typ != recordlimit.TypeAlert || !bytes.Equal(got, []byte{2, 22}) {
 				t.Errorf("Open(Seal) = %x %v %v", got, typ, err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -498,7 +499,7 @@ func (w recordWriter) Write(b []byte) (int, error) {
 // above the limit.
 func TestClientFlightSplitAcrossWrites(t *testing.T) {
 	orig := stackSide
-	stackSide = func(g *recordlimit.Conn) net.Conn { return recordWriter{g} }
+	stackSide = func(g *guard.Conn) net.Conn { return recordWriter{g} }
 	t.Cleanup(func() { stackSide = orig })
 	p := opensslPeer()
 	relay := newRelay(t, p.start(t, tls.VersionTLS13, true))

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -70,9 +71,8 @@ func (l *listener) Accept() (net.Conn, error) {
 // its cap. The client's request is honoured but not answered: crypto/tls
 // cannot put max_fragment_length or record_size_limit in its hello.
 type ServerConn struct {
-	transport
 	raw   net.Conn
-	guard *recordlimit.ServerConn
+	guard *guard.ServerConn
 	tc    *tls.Conn
 	wmu   sync.Mutex
 }
@@ -85,10 +85,10 @@ type ServerConn struct {
 // UnwrapSession, when set, apply to the state kept in the cache; session
 // ticket keys set on cfg are not used, since tickets are names in the cache.
 func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
-	guard := recordlimit.NewServerConn(raw, opts.MaxRecord)
+	g := guard.NewServerConn(raw, opts.MaxRecord)
 	c := cfg.Clone()
 	c.DynamicRecordSizingDisabled = true
-	c.KeyLogWriter = guard.KeyLogWriter(cfg.KeyLogWriter)
+	c.KeyLogWriter = g.KeyLogWriter(cfg.KeyLogWriter)
 	opts.SessionCache.install(c)
 	userGet := cfg.GetConfigForClient
 	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
@@ -105,7 +105,7 @@ func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 				opts.SessionCache.install(base)
 			}
 		}
-		if guard.Cap() < minTicketCap && !base.SessionTicketsDisabled {
+		if g.Cap() < minTicketCap && !base.SessionTicketsDisabled {
 			if base == c {
 				base = c.Clone()
 			}
@@ -117,7 +117,7 @@ func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 		base.GetConfigForClient = nil
 		return base, nil
 	}
-	return &ServerConn{transport: transport{raw}, raw: raw, guard: guard, tc: tls.Server(guard, c)}
+	return &ServerConn{raw: raw, guard: g, tc: tls.Server(g, c)}
 }
 
 // HandshakeContext runs the handshake if it has not run yet.
@@ -133,9 +133,6 @@ func (c *ServerConn) Cap() int { return c.guard.Cap() }
 // Offer returns what the client asked for, and whether its ClientHello has
 // been read.
 func (c *ServerConn) Offer() (recordlimit.Offer, bool) { return c.guard.Offer() }
-
-// Stats returns the counts of the records the server sent.
-func (c *ServerConn) Stats() recordlimit.Stats { return c.guard.Stats() }
 
 // Read reads application data.
 func (c *ServerConn) Read(b []byte) (int, error) { return c.tc.Read(b) }

@@ -6,27 +6,41 @@ import (
 	"time"
 )
 
-// transport gives a connection the address and deadline methods of the
-// transport below it.
-type transport struct{ raw net.Conn }
+// The address and deadline methods of Conn and ServerConn are those of the
+// transport below them.
 
 // LocalAddr returns the transport's local address.
-func (t transport) LocalAddr() net.Addr { return t.raw.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
 
 // RemoteAddr returns the transport's remote address.
-func (t transport) RemoteAddr() net.Addr { return t.raw.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
 
 // SetDeadline sets the transport's read and write deadlines.
-func (t transport) SetDeadline(d time.Time) error { return t.raw.SetDeadline(d) }
+func (c *Conn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
 
 // SetReadDeadline sets the transport's read deadline.
-func (t transport) SetReadDeadline(d time.Time) error { return t.raw.SetReadDeadline(d) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the transport's write deadline.
-func (t transport) SetWriteDeadline(d time.Time) error { return t.raw.SetWriteDeadline(d) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+
+// LocalAddr returns the transport's local address.
+func (c *ServerConn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr returns the transport's remote address.
+func (c *ServerConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline sets the transport's read and write deadlines.
+func (c *ServerConn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
+
+// SetReadDeadline sets the transport's read deadline.
+func (c *ServerConn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the transport's write deadline.
+func (c *ServerConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
 
 // batchingGuard is a record layer guard that can gather the records of one
-// write: recordlimit.Conn and recordlimit.ServerConn.
+// write: guard.Conn and guard.ServerConn.
 type batchingGuard interface {
 	BeginBatch()
 	Buffered() int

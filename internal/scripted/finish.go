@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/hkdf"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/tls13"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -154,10 +155,10 @@ func (s *Session) Complete13() error {
 		return err
 	}
 	var err error
-	if s.client, err = recordlimit.NewEpoch(Suite13, clientAP); err != nil {
+	if s.client, err = guard.NewEpoch(Suite13, clientAP); err != nil {
 		return err
 	}
-	s.server, err = recordlimit.NewEpoch(Suite13, serverAP)
+	s.server, err = guard.NewEpoch(Suite13, serverAP)
 	return err
 }
 

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/hkdf"
 
+	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/internal/tls13"
 	"github.com/tlsapp/tlsapp/recordlimit"
@@ -45,13 +46,13 @@ const (
 type Session struct {
 	Conn net.Conn
 	// Hello is the parsed ClientHello; HelloMsg is the whole message.
-	Hello    recordlimit.ClientHello
+	Hello    guard.ClientHello
 	HelloMsg []byte
 
 	sessionID  []byte
 	transcript []byte
-	server     *recordlimit.Epoch
-	client     *recordlimit.Epoch
+	server     *guard.Epoch
+	client     *guard.Epoch
 	// The TLS 1.3 handshake secret and the handshake traffic secrets, for
 	// Finish13.
 	hsSecret, clientHS, serverHS []byte
@@ -146,7 +147,7 @@ func (s *Session) ReadClientHello() error {
 				return fmt.Errorf("expected ClientHello, got message type %d", typ)
 			}
 			s.HelloMsg = buf[:4+len(msg)]
-			s.Hello, err = recordlimit.ParseClientHello(msg)
+			s.Hello, err = guard.ParseClientHello(msg)
 			if err != nil {
 				return err
 			}
@@ -275,10 +276,10 @@ func (s *Session) Accept13(msg []byte) error {
 	ss := tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th[:], 32)
 	s.hsSecret, s.clientHS, s.serverHS = hs, cs, ss
 	var err error
-	if s.client, err = recordlimit.NewEpoch(Suite13, cs); err != nil {
+	if s.client, err = guard.NewEpoch(Suite13, cs); err != nil {
 		return err
 	}
-	s.server, err = recordlimit.NewEpoch(Suite13, ss)
+	s.server, err = guard.NewEpoch(Suite13, ss)
 	return err
 }
 

@@ -1,7 +1,8 @@
-package recordlimit
+package guard
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // bigClientHello returns a ClientHello message (header included) of about
@@ -17,7 +20,7 @@ import (
 // (21) that fills the rest; without pad the rest is filled with empty
 // extensions of distinct private-use types, the worst case for a duplicate
 // check.
-func bigClientHello(size int, pad bool, exts ...Extension) []byte {
+func bigClientHello(size int, pad bool, exts ...recordlimit.Extension) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(typeClientHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -72,7 +75,7 @@ func (c *chunkConn) Write(p []byte) (int, error) { return c.out.Write(p) }
 // (into a buffer of 1 KiB), with the transport handing over one record per
 // read, and returns the guard and the error that ended the reads.
 func readHello(stream []byte, recordSize int) (*ServerConn, *chunkConn, error) {
-	cc := &chunkConn{stream: stream, n: HeaderLen + recordSize}
+	cc := &chunkConn{stream: stream, n: recordlimit.HeaderLen + recordSize}
 	g := NewServerConn(cc, 0)
 	p := make([]byte, 1024)
 	for {
@@ -84,8 +87,8 @@ func readHello(stream []byte, recordSize int) (*ServerConn, *chunkConn, error) {
 
 // The 64 KiB ClientHello of issue 12, in records of one byte each.
 func oneByteRecordHello(pad bool) (msg, stream []byte) {
-	msg = bigClientHello(64<<10, pad, Extension{ExtRecordSizeLimit, []byte{0x01, 0x00}})
-	return msg, AppendRecords(nil, TypeHandshake, 0x0301, msg, 1)
+	msg = bigClientHello(64<<10, pad, recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0x01, 0x00}})
+	return msg, AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, msg, 1)
 }
 
 // BenchmarkServerHelloScan measures the server guard reading a 64 KiB
@@ -136,7 +139,7 @@ func TestServerHelloScanAllocations(t *testing.T) {
 		alloc := after.TotalAlloc - before.TotalAlloc
 		limit := uint64(2*len(msg) + 2*serverReadBuffer + 16<<10)
 		t.Logf("padding %v: %d-byte hello in %d records (%d bytes on the wire): %d bytes allocated (bound %d)",
-			pad, len(msg), len(stream)/(HeaderLen+1), len(stream), alloc, limit)
+			pad, len(msg), len(stream)/(recordlimit.HeaderLen+1), len(stream), alloc, limit)
 		if alloc > limit {
 			t.Errorf("padding %v: reading a %d-byte hello allocated %d bytes, more than %d", pad, len(msg), alloc, limit)
 		}
@@ -152,22 +155,22 @@ func TestServerHelloScanAllocations(t *testing.T) {
 func TestServerHelloScanCuts(t *testing.T) {
 	tests := []struct {
 		name   string
-		exts   []Extension
-		want   Offer
-		refuse Alert
+		exts   []recordlimit.Extension
+		want   recordlimit.Offer
+		refuse recordlimit.Alert
 	}{
-		{"rsl 2048", []Extension{{ExtRecordSizeLimit, []byte{8, 0}}}, Offer{RecordSizeLimit: 2048}, 0},
-		{"mfl 1024", []Extension{{ExtMaxFragmentLength, []byte{2}}}, Offer{MaxFragmentLength: MFL1024}, 0},
-		{"both", []Extension{{ExtMaxFragmentLength, []byte{1}}, {ExtRecordSizeLimit, []byte{1, 0}}}, Offer{MaxFragmentLength: MFL512, RecordSizeLimit: 256}, 0},
-		{"rsl 63", []Extension{{ExtRecordSizeLimit, []byte{0, 63}}}, Offer{}, AlertIllegalParameter},
-		{"rsl 3 bytes", []Extension{{ExtRecordSizeLimit, []byte{0, 64, 0}}}, Offer{}, AlertDecodeError},
-		{"mfl 5", []Extension{{ExtMaxFragmentLength, []byte{5}}}, Offer{}, AlertIllegalParameter},
+		{"rsl 2048", []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{8, 0}}}, recordlimit.Offer{RecordSizeLimit: 2048}, 0},
+		{"mfl 1024", []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{2}}}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL1024}, 0},
+		{"both", []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}, {Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1, 0}}}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512, RecordSizeLimit: 256}, 0},
+		{"rsl 63", []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 63}}}, recordlimit.Offer{}, recordlimit.AlertIllegalParameter},
+		{"rsl 3 bytes", []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 64, 0}}}, recordlimit.Offer{}, recordlimit.AlertDecodeError},
+		{"mfl 5", []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{5}}}, recordlimit.Offer{}, recordlimit.AlertIllegalParameter},
 	}
 	for _, tt := range tests {
 		msg := bigClientHello(600, true, tt.exts...)
 		body := append(append([]byte(nil), msg...), 16, 0, 0, 1, 0) // a next message, as in a coalesced flight
 		for recSize := 1; recSize <= len(body); recSize += max(1, recSize/3) {
-			stream := AppendRecords(nil, TypeHandshake, 0x0301, body, recSize)
+			stream := AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, body, recSize)
 			for _, chunk := range []int{1, 5, 6, 64, len(stream)} {
 				cc := &chunkConn{stream: stream, n: chunk}
 				g := NewServerConn(cc, 0)
@@ -181,13 +184,13 @@ func TestServerHelloScanCuts(t *testing.T) {
 				}
 				where := fmt.Sprintf("%s, records of %d, reads of %d", tt.name, recSize, chunk)
 				if tt.refuse != 0 {
-					if a, ok := AlertOf(err); !ok || a != tt.refuse || !errors.Is(err, ErrNegotiation) {
+					if a, ok := recordlimit.AlertOf(err); !ok || a != tt.refuse || !errors.Is(err, recordlimit.ErrNegotiation) {
 						t.Fatalf("%s: error %v, want a refusal with %v", where, err, tt.refuse)
 					}
 					if want := appendAlertRecord(nil, tt.refuse); !bytes.Equal(cc.out.Bytes(), want) {
 						t.Fatalf("%s: the guard sent % x, want the alert % x", where, cc.out.Bytes(), want)
 					}
-					if _, err2 := g.Read(p); !errors.Is(err2, ErrNegotiation) {
+					if _, err2 := g.Read(p); !errors.Is(err2, recordlimit.ErrNegotiation) {
 						t.Fatalf("%s: a Read after the refusal returned %v", where, err2)
 					}
 					continue
@@ -210,22 +213,22 @@ func TestServerHelloScanCuts(t *testing.T) {
 // the outcome does not depend on the read size; and the guard keeps no more
 // than one hello.
 func FuzzServerHelloScan(f *testing.F) {
-	for _, exts := range [][]Extension{
-		{{ExtRecordSizeLimit, []byte{1, 0}}},
-		{{ExtRecordSizeLimit, []byte{0, 10}}},
-		{{ExtMaxFragmentLength, []byte{7}}},
-		{{ExtMaxFragmentLength, []byte{1}}, {ExtRecordSizeLimit, []byte{0, 64, 0}}},
+	for _, exts := range [][]recordlimit.Extension{
+		{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1, 0}}},
+		{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 10}}},
+		{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{7}}},
+		{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}, {Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 64, 0}}},
 	} {
 		msg := bigClientHello(300, true, exts...)
-		f.Add(AppendRecords(nil, TypeHandshake, 0x0301, msg, 100), uint8(7))
-		f.Add(AppendRecords(nil, TypeHandshake, 0x0301, msg, 1), uint8(1))
+		f.Add(AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, msg, 100), uint8(7))
+		f.Add(AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, msg, 1), uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
 		type outcome struct {
 			got     []byte
-			offer   Offer
+			offer   recordlimit.Offer
 			have    bool
-			alert   Alert
+			alert   recordlimit.Alert
 			refused bool
 			sent    []byte
 		}
@@ -242,11 +245,11 @@ func FuzzServerHelloScan(f *testing.F) {
 				}
 				if err != nil {
 					if !errors.Is(err, io.EOF) {
-						if !errors.Is(err, ErrNegotiation) {
+						if !errors.Is(err, recordlimit.ErrNegotiation) {
 							t.Fatalf("Read failed with %v", err)
 						}
 						o.refused = true
-						o.alert, _ = AlertOf(err)
+						o.alert, _ = recordlimit.AlertOf(err)
 					}
 					break
 				}
@@ -261,7 +264,7 @@ func FuzzServerHelloScan(f *testing.F) {
 		}
 		for _, o := range []outcome{a, b} {
 			if o.refused {
-				if o.alert != AlertIllegalParameter && o.alert != AlertDecodeError {
+				if o.alert != recordlimit.AlertIllegalParameter && o.alert != recordlimit.AlertDecodeError {
 					t.Fatalf("refused with %v", o.alert)
 				}
 				if !bytes.Equal(o.sent, appendAlertRecord(nil, o.alert)) {
@@ -281,8 +284,10 @@ func FuzzServerHelloScan(f *testing.F) {
 	})
 }
 
-// helloRetryRecord returns a TLS 1.3 HelloRetryRequest as a record.
+// helloRetryRecord returns a TLS 1.3 HelloRetryRequest as a record: its
+// random is SHA-256("HelloRetryRequest") (RFC 8446, Section 4.1.3).
 func helloRetryRecord() []byte {
+	helloRetryRandom := sha256.Sum256([]byte("HelloRetryRequest"))
 	var b cryptobyte.Builder
 	b.AddUint8(typeServerHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -292,10 +297,10 @@ func helloRetryRecord() []byte {
 		b.AddUint16(0x1301)
 		b.AddUint8(0)
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			appendExtensions(b, []Extension{{extSupportedVersions, []byte{3, 4}}, {51, []byte{0, 29}}})
+			appendExtensions(b, []recordlimit.Extension{{Type: extSupportedVersions, Data: []byte{3, 4}}, {Type: 51, Data: []byte{0, 29}}})
 		})
 	})
-	return AppendRecords(nil, TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
+	return AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
 }
 
 // TestServerRetryHelloRefusal checks both moments at which the guard
@@ -305,15 +310,17 @@ func helloRetryRecord() []byte {
 // guard sends the alert in place of the stack's ServerHello); an unchanged
 // second hello lets the ServerHello through.
 func TestServerRetryHelloRefusal(t *testing.T) {
-	rsl := func(v byte) Extension { return Extension{ExtRecordSizeLimit, []byte{v, 0}} }
-	first := AppendRecords(nil, TypeHandshake, 0x0301, bigClientHello(300, true, rsl(2)), 0)
+	rsl := func(v byte) recordlimit.Extension {
+		return recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{v, 0}}
+	}
+	first := AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, bigClientHello(300, true, rsl(2)), 0)
 	ccs := []byte{20, 3, 3, 0, 1, 1}
 	hrr := helloRetryRecord()
-	sh := serverHelloRecord(Extension{extSupportedVersions, []byte{3, 4}})
-	alert := appendAlertRecord(nil, AlertIllegalParameter)
+	sh := serverHelloRecord(recordlimit.Extension{Type: extSupportedVersions, Data: []byte{3, 4}})
+	alert := appendAlertRecord(nil, recordlimit.AlertIllegalParameter)
 	for _, tc := range []struct {
 		name    string
-		second  Extension
+		second  recordlimit.Extension
 		early   bool
 		readErr bool // the refusal comes from Read, else from the ServerHello's Write
 		refused bool
@@ -323,7 +330,7 @@ func TestServerRetryHelloRefusal(t *testing.T) {
 		{"unchanged, after the HRR", rsl(2), false, false, false},
 		{"unchanged, sent early", rsl(2), true, false, false},
 	} {
-		second := append(append([]byte(nil), ccs...), AppendRecords(nil, TypeHandshake, 0x0303, bigClientHello(300, true, tc.second), 0)...)
+		second := append(append([]byte(nil), ccs...), AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, bigClientHello(300, true, tc.second), 0)...)
 		stream := first
 		if tc.early {
 			stream = append(append([]byte(nil), first...), second...)
@@ -343,7 +350,7 @@ func TestServerRetryHelloRefusal(t *testing.T) {
 		}
 		_, rerr := g.Read(p)
 		if tc.readErr {
-			if a, ok := AlertOf(rerr); !ok || a != AlertIllegalParameter {
+			if a, ok := recordlimit.AlertOf(rerr); !ok || a != recordlimit.AlertIllegalParameter {
 				t.Fatalf("%s: Read of the second hello: %v, want a refusal", tc.name, rerr)
 			}
 			if want := append(append([]byte(nil), hrr...), alert...); !bytes.Equal(cc.out.Bytes(), want) {
@@ -357,7 +364,7 @@ func TestServerRetryHelloRefusal(t *testing.T) {
 		_, werr := g.Write(sh)
 		want := append(append([]byte(nil), hrr...), sh...)
 		if tc.refused {
-			if a, ok := AlertOf(werr); !ok || a != AlertIllegalParameter {
+			if a, ok := recordlimit.AlertOf(werr); !ok || a != recordlimit.AlertIllegalParameter {
 				t.Fatalf("%s: Write of the ServerHello: %v, want a refusal", tc.name, werr)
 			}
 			want = append(append([]byte(nil), hrr...), alert...)

@@ -1,4 +1,4 @@
-package recordlimit
+package guard
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package recordlimit
+package guard
 
 import (
 	"bufio"
@@ -8,6 +8,9 @@ import (
 	"net"
 	"slices"
 	"sync"
+
+	"github.com/tlsapp/tlsapp/internal/extlist"
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // ServerConn is the server's record layer guard. It wraps the transport
@@ -35,7 +38,7 @@ type ServerConn struct {
 	maxRecord int
 
 	mu        sync.Mutex // guards the fields below
-	offer     Offer
+	offer     recordlimit.Offer
 	haveOffer bool
 	version   uint16
 	suite     uint16
@@ -56,7 +59,7 @@ type ServerConn struct {
 	// illegal_parameter: in Read if the HelloRetryRequest has been sent
 	// (retried), else when the stack sends its ServerHello (pending).
 	in       *bufio.Reader
-	hdr      [HeaderLen]byte
+	hdr      [recordlimit.HeaderLen]byte
 	hdrN     int
 	remain   int
 	skip     bool // the current record is a ChangeCipherSpec, passed over
@@ -79,7 +82,7 @@ type ServerConn struct {
 
 // serverReadBuffer is the size of a ServerConn's read buffer: a full
 // record's worth of a client's small records per read call.
-const serverReadBuffer = MaxCiphertextTLS12 + HeaderLen
+const serverReadBuffer = recordlimit.MaxCiphertextTLS12 + recordlimit.HeaderLen
 
 // NewServerConn returns a guard for the server side of transport. maxRecord,
 // when above zero, caps every record whatever the client asks for. The
@@ -106,7 +109,7 @@ func (c *ServerConn) setSecret(label string, secret []byte) {
 
 // Offer returns what the client asked for, and whether its ClientHello has
 // been read.
-func (c *ServerConn) Offer() (Offer, bool) {
+func (c *ServerConn) Offer() (recordlimit.Offer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.offer, c.haveOffer
@@ -124,15 +127,15 @@ func (c *ServerConn) Cap() int {
 }
 
 func (c *ServerConn) capLocked() int {
-	n := MaxPlaintext
+	n := recordlimit.MaxPlaintext
 	if c.maxRecord > 0 {
 		n = min(n, c.maxRecord)
 	}
 	switch l := c.offer.RecordSizeLimit; {
-	case l >= MinRecordSizeLimit:
+	case l >= recordlimit.MinRecordSizeLimit:
 		// RFC 8449 section 5: with both extensions offered,
 		// record_size_limit governs and max_fragment_length is ignored.
-		if c.version != VersionTLS12 {
+		if c.version != recordlimit.VersionTLS12 {
 			l-- // TLS 1.3 counts the inner content-type byte
 		}
 		n = min(n, l)
@@ -151,7 +154,7 @@ func (c *ServerConn) Stats() Stats {
 // way. A ClientHello whose max_fragment_length or record_size_limit breaks
 // RFC 6066 or RFC 8449 is refused before the stack sees it: the guard sends
 // the fatal alert (illegal_parameter or decode_error) and Read returns the
-// *NegotiationError, wrapped, from then on.
+// *recordlimit.NegotiationError, wrapped, from then on.
 func (c *ServerConn) Read(p []byte) (int, error) {
 	if c.refused != nil {
 		return 0, c.refused
@@ -169,7 +172,7 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 // refuse sends the alert err carries and makes the connection fail with it.
 func (c *ServerConn) refuse(err error) {
 	c.refused = fmt.Errorf("recordlimit: ClientHello refused: %w", err)
-	a, _ := AlertOf(err)
+	a, _ := recordlimit.AlertOf(err)
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
 	if c.batcher.err == nil {
@@ -191,15 +194,15 @@ func (c *ServerConn) scanHello(b []byte) error {
 			k := copy(c.hdr[c.hdrN:], b)
 			c.hdrN += k
 			b = b[k:]
-			if c.hdrN < HeaderLen {
+			if c.hdrN < recordlimit.HeaderLen {
 				return nil
 			}
 			c.hdrN = 0
-			h, err := ParseHeader(c.hdr[:])
+			h, err := recordlimit.ParseHeader(c.hdr[:])
 			switch {
-			case err == nil && h.Type == TypeHandshake:
+			case err == nil && h.Type == recordlimit.TypeHandshake:
 				c.skip = false
-			case err == nil && h.Type == TypeChangeCipherSpec && c.first != nil && len(c.hello) == 0:
+			case err == nil && h.Type == recordlimit.TypeChangeCipherSpec && c.first != nil && len(c.hello) == 0:
 				c.skip = true
 			default:
 				c.stopScan()
@@ -265,7 +268,7 @@ func (c *ServerConn) endScan() error {
 		if exts.equal(*c.first) {
 			return nil
 		}
-		err := negErr(0, AlertIllegalParameter, "the ClientHello after HelloRetryRequest changes max_fragment_length or record_size_limit")
+		err := negErr(0, recordlimit.AlertIllegalParameter, "the ClientHello after HelloRetryRequest changes max_fragment_length or record_size_limit")
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.retried {
@@ -307,11 +310,11 @@ func clientExtensions(body []byte) (e recordExtensions, ok bool) {
 	if err != nil {
 		return e, false
 	}
-	err = walkExtensions(f.extensions, func(typ uint16, data []byte) error {
+	err = extlist.Walk(f.extensions, func(typ uint16, data []byte) error {
 		switch typ {
-		case ExtMaxFragmentLength:
+		case recordlimit.ExtMaxFragmentLength:
 			e.mfl, e.haveMFL = slices.Clone(data), true
-		case ExtRecordSizeLimit:
+		case recordlimit.ExtRecordSizeLimit:
 			e.rsl, e.haveRSL = slices.Clone(data), true
 		}
 		return nil
@@ -328,21 +331,21 @@ func clientExtensions(body []byte) (e recordExtensions, ok bool) {
 //     not 1 byte is a decode_error, a code outside 1..4 an
 //     illegal_parameter (RFC 6066, Section 4). Alongside record_size_limit
 //     it is ignored (RFC 8449, Section 5), and recorded only if valid.
-func (e recordExtensions) offer() (Offer, error) {
-	var o Offer
+func (e recordExtensions) offer() (recordlimit.Offer, error) {
+	var o recordlimit.Offer
 	if e.haveRSL {
-		l, err := ParseRecordSizeLimit(e.rsl)
+		l, err := recordlimit.ParseRecordSizeLimit(e.rsl)
 		if err != nil {
 			return o, err
 		}
-		o.RecordSizeLimit = min(l, MaxRecordSizeLimitTLS13)
-		if m, err := ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
+		o.RecordSizeLimit = min(l, recordlimit.MaxRecordSizeLimitTLS13)
+		if m, err := recordlimit.ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
 			o.MaxFragmentLength = m
 		}
 		return o, nil
 	}
 	if e.haveMFL {
-		m, err := ParseMaxFragmentLength(e.mfl)
+		m, err := recordlimit.ParseMaxFragmentLength(e.mfl)
 		if err != nil {
 			return o, err
 		}
@@ -354,7 +357,7 @@ func (e recordExtensions) offer() (Offer, error) {
 // clientOffer reads the record-size requests of a ClientHello body: the
 // offer, the refusal the server must send (see recordExtensions.offer), and
 // whether the hello could be read at all.
-func clientOffer(body []byte) (o Offer, refuse error, ok bool) {
+func clientOffer(body []byte) (o recordlimit.Offer, refuse error, ok bool) {
 	e, ok := clientExtensions(body)
 	if !ok {
 		return o, nil, false
@@ -373,12 +376,12 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 	}
 	var out []byte
 	for s := b; len(s) > 0; {
-		h, err := ParseHeader(s)
-		if err != nil || len(s) < HeaderLen+h.Len {
+		h, err := recordlimit.ParseHeader(s)
+		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
 			return 0, errPartialRecord
 		}
-		rec := s[:HeaderLen+h.Len]
-		s = s[HeaderLen+h.Len:]
+		rec := s[:recordlimit.HeaderLen+h.Len]
+		s = s[recordlimit.HeaderLen+h.Len:]
 		if out, err = c.reframe(out, h, rec); err != nil {
 			var r refusal
 			if errors.As(err, &r) {
@@ -398,21 +401,21 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 }
 
 // reframe appends rec to out, split or re-encrypted to fit the cap.
-func (c *ServerConn) reframe(out []byte, h Header, rec []byte) ([]byte, error) {
+func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]byte, error) {
 	c.mu.Lock()
 	version := c.version
 	c.mu.Unlock()
 	switch {
-	case h.Type == TypeHandshake && version == 0:
-		if err := c.readServerHello(rec[HeaderLen:]); err != nil {
+	case h.Type == recordlimit.TypeHandshake && version == 0:
+		if err := c.readServerHello(rec[recordlimit.HeaderLen:]); err != nil {
 			return out, err
 		}
-		return AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], c.Cap()), nil
-	case h.Type == TypeHandshake && !(version == VersionTLS12 && c.srvCCS):
-		return AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], c.Cap()), nil
-	case h.Type == TypeChangeCipherSpec:
+		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
+	case h.Type == recordlimit.TypeHandshake && !(version == recordlimit.VersionTLS12 && c.srvCCS):
+		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
+	case h.Type == recordlimit.TypeChangeCipherSpec:
 		c.srvCCS = true
-	case h.Type == TypeApplicationData && version >= VersionTLS13 && !c.epochDone:
+	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.epochDone:
 		return c.reseal(out, rec)
 	}
 	return append(out, rec...), nil
@@ -420,7 +423,7 @@ func (c *ServerConn) reframe(out []byte, h Header, rec []byte) ([]byte, error) {
 
 // refusal is the error of a ServerHello the guard replaces with an alert.
 type refusal struct {
-	alert Alert
+	alert recordlimit.Alert
 	err   error
 }
 
@@ -437,7 +440,7 @@ func (c *ServerConn) readServerHello(body []byte) error {
 	if !ok || typ != typeServerHello {
 		return nil
 	}
-	sh, err := ParseServerHello(msg)
+	sh, err := recordlimit.ParseServerHello(msg)
 	if err != nil {
 		return nil
 	}
@@ -448,7 +451,7 @@ func (c *ServerConn) readServerHello(body []byte) error {
 		return nil
 	}
 	if c.retried && c.pending != nil {
-		return refusal{alert: AlertIllegalParameter, err: fmt.Errorf("recordlimit: ClientHello refused: %w", c.pending)}
+		return refusal{alert: recordlimit.AlertIllegalParameter, err: fmt.Errorf("recordlimit: ClientHello refused: %w", c.pending)}
 	}
 	c.version, c.suite = sh.Version, sh.Suite
 	return nil
@@ -462,7 +465,7 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 		secret, suite := c.serverHS, c.suite
 		c.mu.Unlock()
 		if secret == nil {
-			return nil, ErrMissingSecret
+			return nil, recordlimit.ErrMissingSecret
 		}
 		var err error
 		if c.epochIn, err = NewEpoch(suite, secret); err != nil {
@@ -484,7 +487,7 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 			break
 		}
 	}
-	if typ == TypeHandshake {
+	if typ == recordlimit.TypeHandshake {
 		c.epochFrames.add(content)
 		for {
 			mtyp, _, ok, err := c.epochFrames.next()

@@ -1,4 +1,4 @@
-package recordlimit
+package guard
 
 // CertCompression returns the RFC 8879 algorithm the server compressed its
 // TLS 1.3 Certificate message with (1 zlib, 2 brotli, 3 zstd), as read from

@@ -1,24 +1,12 @@
-package recordlimit
+package guard
 
 import (
 	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
-
-// Handshake message types the guard follows besides those of hello.go.
-const (
-	typeCertificate       uint8 = 11
-	typeServerKeyExchange uint8 = 12
-)
-
-// extKeyShare is the key_share extension (RFC 8446).
-const extKeyShare uint16 = 51
-
-// MaxCertificateMessage bounds the length a server may declare for a TLS 1.3
-// Certificate message, as crypto/tls does (256 KiB). Every other handshake
-// message of the server's flight is bounded by 64 KiB.
-const MaxCertificateMessage = 256 << 10
 
 // msgFollower follows handshake messages across and within records with
 // bounded memory: it keeps a message's 4-byte header and at most the first
@@ -81,12 +69,12 @@ func (f *msgFollower) feed(b []byte, start func(typ uint8, n int) (int, error), 
 	return nil
 }
 
-func unexpected(format string, args ...any) *ProtocolError {
-	return &ProtocolError{Desc: AlertUnexpectedMessage, Reason: fmt.Sprintf(format, args...)}
+func unexpected(format string, args ...any) *recordlimit.ProtocolError {
+	return &recordlimit.ProtocolError{Desc: recordlimit.AlertUnexpectedMessage, Reason: fmt.Sprintf(format, args...)}
 }
 
-func tooLarge(typ uint8, n, limit int) *ProtocolError {
-	return &ProtocolError{Desc: AlertDecodeError,
+func tooLarge(typ uint8, n, limit int) *recordlimit.ProtocolError {
+	return &recordlimit.ProtocolError{Desc: recordlimit.AlertDecodeError,
 		Reason: fmt.Sprintf("handshake message %d of %d bytes is above the %d-byte bound", typ, n, limit)}
 }
 
@@ -134,7 +122,7 @@ func (c *Conn) helloStart(typ uint8, n int) (int, error) {
 // helloDone applies a ServerHello or HelloRetryRequest. rest is what its
 // record holds after it.
 func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
-	sh, err := ParseServerHello(msg)
+	sh, err := recordlimit.ParseServerHello(msg)
 	if err != nil {
 		return err
 	}
@@ -144,7 +132,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		}
 		// A HelloRetryRequest may not answer either extension; the real
 		// ServerHello follows the second ClientHello, which it answers.
-		if _, err := Negotiate(c.offer, VersionTLS13, sh.Suite, true, sh.Extensions); err != nil {
+		if _, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, sh.Suite, true, sh.Extensions); err != nil {
 			return err
 		}
 		if len(rest) > 0 || !c.follow.idle() {
@@ -155,11 +143,11 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		c.mu.Unlock()
 		return nil
 	}
-	a, err := Negotiate(c.offer, sh.Version, sh.Suite, true, sh.Extensions)
+	a, err := recordlimit.Negotiate(c.offer, sh.Version, sh.Suite, true, sh.Extensions)
 	if err != nil {
 		return err
 	}
-	if sh.Version >= VersionTLS13 {
+	if sh.Version >= recordlimit.VersionTLS13 {
 		// RFC 8446, Section 5.1: handshake messages may not span a key
 		// change, and the keys change right after the ServerHello.
 		if len(rest) > 0 || !c.follow.idle() {
@@ -172,14 +160,14 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		return nil
 	}
 	if c.hrr {
-		return &ProtocolError{Desc: AlertIllegalParameter, Reason: "a TLS 1.2 ServerHello after a HelloRetryRequest"}
+		return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter, Reason: "a TLS 1.2 ServerHello after a HelloRetryRequest"}
 	}
 	c.setAgreement(a, negotiated)
 	return nil
 }
 
 // keyShareGroup returns the group of a TLS 1.3 ServerHello's key_share, or 0.
-func keyShareGroup(exts []Extension) uint16 {
+func keyShareGroup(exts []recordlimit.Extension) uint16 {
 	d, ok := findExtension(exts, extKeyShare)
 	var g uint16
 	if s := cryptobyte.String(d); ok && s.ReadUint16(&g) {
@@ -194,7 +182,7 @@ func keyShareGroup(exts []Extension) uint16 {
 func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 	limit := maxHandshakeMessage
 	if typ == typeCertificate {
-		limit = MaxCertificateMessage
+		limit = recordlimit.MaxCertificateMessage
 	}
 	if n > limit {
 		return 0, tooLarge(typ, n, limit)
@@ -216,14 +204,14 @@ func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 	switch typ {
 	case typeEncryptedExtensions:
-		exts, err := ParseEncryptedExtensions(msg)
+		exts, err := recordlimit.ParseEncryptedExtensions(msg)
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
 		suite := c.agr.Suite
 		c.mu.Unlock()
-		agr, err := Negotiate(c.offer, VersionTLS13, suite, false, exts)
+		agr, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, suite, false, exts)
 		if err != nil {
 			return err
 		}

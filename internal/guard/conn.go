@@ -1,4 +1,4 @@
-package recordlimit
+package guard
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // Stats counts the records that crossed a Conn, per direction. Byte counts
@@ -26,16 +28,16 @@ type dirStats struct {
 
 // addRecords counts every record in b, a sequence of whole records.
 func (d *dirStats) addRecords(b []byte) {
-	for len(b) >= HeaderLen {
+	for len(b) >= recordlimit.HeaderLen {
 		n := int(b[3])<<8 | int(b[4])
 		d.add(n)
-		b = b[min(len(b), HeaderLen+n):]
+		b = b[min(len(b), recordlimit.HeaderLen+n):]
 	}
 }
 
 func (d *dirStats) add(bodyLen int) {
 	d.records.Add(1)
-	d.bytes.Add(int64(HeaderLen + bodyLen))
+	d.bytes.Add(int64(recordlimit.HeaderLen + bodyLen))
 	if int64(bodyLen) > d.largest.Load() {
 		d.largest.Store(int64(bodyLen)) // one writer per direction
 	}
@@ -52,25 +54,25 @@ const (
 
 // Pools of record-sized buffers; a Conn holds one only while it has bytes in it.
 var (
-	readBufPool  = sync.Pool{New: func() any { b := make([]byte, MaxRecord); return &b }}
-	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*MaxRecord); return &b }}
+	readBufPool  = sync.Pool{New: func() any { b := make([]byte, recordlimit.MaxRecord); return &b }}
+	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*recordlimit.MaxRecord); return &b }}
 )
 
 // Conn is the client's record layer guard. It wraps the transport below a TLS
 // client stack (it is the net.Conn the stack reads and writes) and:
 //   - follows the server's handshake message by message, across and within
 //     records (keeping at most one message of up to 64 KiB, and counting
-//     the bytes of a Certificate of up to MaxCertificateMessage), and reads
-//     the answer to the Offer from the ServerHello, or in TLS 1.3 from
+//     the bytes of a Certificate of up to [recordlimit.MaxCertificateMessage]), and reads
+//     the answer to the [recordlimit.Offer] from the ServerHello, or in TLS 1.3 from
 //     EncryptedExtensions, which it decrypts with the handshake secret the
-//     stack logs through KeyLogWriter, and applies Negotiate; whatever it
+//     stack logs through KeyLogWriter, and applies [recordlimit.Negotiate]; whatever it
 //     cannot follow (a record or message out of RFC 8446's order, messages
 //     sharing a record across a key change, an unknown record type) ends the
 //     connection with the alert the RFC prescribes, sent to the server;
 //   - checks every received record's framing and, once the server agreed, its
 //     length against the limit; an over-limit record is shown to the stack with
 //     an impossible length, so that the stack sends record_overflow itself, and
-//     Read then returns a RecordOverflowError; nothing of that record or after
+//     Read then returns a [recordlimit.RecordOverflowError]; nothing of that record or after
 //     it reaches the stack;
 //   - re-fragments the handshake records the stack writes so that none
 //     exceeds the send limit: plaintext records are split, TLS 1.3
@@ -85,15 +87,15 @@ var (
 // at most Limits().Send bytes per write, with dynamic record sizing disabled.
 type Conn struct {
 	net.Conn
-	offer Offer
+	offer recordlimit.Offer
 
 	mu     sync.Mutex // guards the fields below
 	phase  readPhase
 	ended  bool // the stack's handshake is over (EndHandshake)
 	hrr    bool // the server sent a HelloRetryRequest: the version is TLS 1.3
 	group  uint16
-	agr    Agreement
-	limits Limits
+	agr    recordlimit.Agreement
+	limits recordlimit.Limits
 	// The TLS 1.3 handshake traffic secrets and the record keys derived
 	// from them, kept only while needed: the server's until its Finished,
 	// the client's until the client's Finished is written, neither once
@@ -132,10 +134,10 @@ type Conn struct {
 }
 
 // NewConn returns a Conn that guards the client side of transport for offer.
-func NewConn(transport net.Conn, offer Offer) *Conn {
+func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 	c := &Conn{Conn: transport, offer: offer}
 	c.batcher.w = transport
-	c.limits = Limits{Send: MaxPlaintext, Receive: MaxCiphertextTLS12, ReceivePlain: MaxPlaintext}
+	c.limits = recordlimit.Limits{Send: recordlimit.MaxPlaintext, Receive: recordlimit.MaxCiphertextTLS12, ReceivePlain: recordlimit.MaxPlaintext}
 	if offer.MaxFragmentLength.Valid() {
 		// Before the answer the client owes the server nothing, but a server
 		// that can only take small records is why the client asks: keep the
@@ -208,7 +210,7 @@ func (c *Conn) Close() error {
 
 // seenAlert is a fatal alert that crossed the guard.
 type seenAlert struct {
-	a      Alert
+	a      recordlimit.Alert
 	remote bool
 	ok     bool
 }
@@ -218,7 +220,7 @@ type seenAlert struct {
 // server sent it, false when the client did (the TLS stack, or the guard
 // itself). ok is false when none was seen. Alerts under the application
 // traffic keys are opaque to the guard and not reported.
-func (c *Conn) FatalAlert() (a Alert, remote, ok bool) {
+func (c *Conn) FatalAlert() (a recordlimit.Alert, remote, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.alert.a, c.alert.remote, c.alert.ok
@@ -227,13 +229,13 @@ func (c *Conn) FatalAlert() (a Alert, remote, ok bool) {
 // noteAlert records the alert in body (a record's content) if it is
 // fatal, and then forgets the secrets: the connection is over.
 func (c *Conn) noteAlert(body []byte, remote bool) {
-	if len(body) != 2 || body[1] == byte(AlertCloseNotify) {
+	if len(body) != 2 || body[1] == byte(recordlimit.AlertCloseNotify) {
 		return
 	}
 	c.mu.Lock()
-	fatal := body[0] == 2 || c.agr.Version >= VersionTLS13 || c.hrr
+	fatal := body[0] == 2 || c.agr.Version >= recordlimit.VersionTLS13 || c.hrr
 	if fatal && !c.alert.ok {
-		c.alert = seenAlert{a: Alert(body[1]), remote: remote, ok: true}
+		c.alert = seenAlert{a: recordlimit.Alert(body[1]), remote: remote, ok: true}
 	}
 	c.mu.Unlock()
 	if fatal {
@@ -243,21 +245,21 @@ func (c *Conn) noteAlert(body []byte, remote bool) {
 
 // Agreement returns what the server agreed to, and whether its answer has
 // been read yet.
-func (c *Conn) Agreement() (Agreement, bool) {
+func (c *Conn) Agreement() (recordlimit.Agreement, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.agr, c.phase == negotiated
 }
 
 // Limits returns the limits in force.
-func (c *Conn) Limits() Limits {
+func (c *Conn) Limits() recordlimit.Limits {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.limits
 }
 
 // Offer returns what the client offered.
-func (c *Conn) Offer() Offer { return c.offer }
+func (c *Conn) Offer() recordlimit.Offer { return c.offer }
 
 // Stats returns the record counts so far.
 func (c *Conn) Stats() Stats {
@@ -269,7 +271,8 @@ func (c *Conn) Stats() Stats {
 }
 
 // Err returns the error that ended the connection on this layer, if any: a
-// RecordOverflowError, RecordHeaderError, NegotiationError or ProtocolError.
+// recordlimit.RecordOverflowError, RecordHeaderError, NegotiationError or
+// ProtocolError.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -386,14 +389,14 @@ const gatherRoom = 512
 // buffer: the handshake is over, nothing has failed, and the whole record
 // is in the buffer and fits in room with gatherRoom to spare.
 func (c *Conn) nextBuffered(room int) bool {
-	if c.rbuf == nil || c.cut != nil || c.rw-c.rr < HeaderLen {
+	if c.rbuf == nil || c.cut != nil || c.rw-c.rr < recordlimit.HeaderLen {
 		return false
 	}
 	c.mu.Lock()
 	done := c.ended && c.phase == negotiated && c.rerr == nil
 	c.mu.Unlock()
-	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
-	size := HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))
+	hdr := (*c.rbuf)[c.rr : c.rr+recordlimit.HeaderLen]
+	size := recordlimit.HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))
 	return done && c.rw-c.rr >= size && size+gatherRoom <= room
 }
 
@@ -437,13 +440,13 @@ func (c *Conn) releaseReadBuf() {
 // nextRecord reads and checks the next record header, inspecting the whole
 // record when following the handshake needs it, and sets c.left.
 func (c *Conn) nextRecord() error {
-	if err := c.fill(HeaderLen); err != nil {
+	if err := c.fill(recordlimit.HeaderLen); err != nil {
 		return c.cutShort(err)
 	}
-	hdr := (*c.rbuf)[c.rr : c.rr+HeaderLen]
-	h, err := ParseHeader(hdr)
+	hdr := (*c.rbuf)[c.rr : c.rr+recordlimit.HeaderLen]
+	h, err := recordlimit.ParseHeader(hdr)
 	if err != nil {
-		var ov *RecordOverflowError
+		var ov *recordlimit.RecordOverflowError
 		if errors.As(err, &ov) {
 			return c.overflow(hdr, ov)
 		}
@@ -456,62 +459,62 @@ func (c *Conn) nextRecord() error {
 
 	protected := false
 	switch {
-	case version >= VersionTLS13:
-		protected = h.Type == TypeApplicationData
+	case version >= recordlimit.VersionTLS13:
+		protected = h.Type == recordlimit.TypeApplicationData
 	case phase == negotiated:
-		protected = c.srvCCSSeen && h.Type != TypeChangeCipherSpec
+		protected = c.srvCCSSeen && h.Type != recordlimit.TypeChangeCipherSpec
 	}
 	limit := limits.ReceivePlain
 	if protected {
 		limit = limits.Receive
 	}
 	if h.Len > limit {
-		return c.overflow(hdr, &RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: kind != KindNone})
+		return c.overflow(hdr, &recordlimit.RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: kind != recordlimit.KindNone})
 	}
 
 	if c.inspects(phase, version, h.Type) {
-		if err := c.fill(HeaderLen + h.Len); err != nil {
+		if err := c.fill(recordlimit.HeaderLen + h.Len); err != nil {
 			return c.cutShort(err)
 		}
-		rec := (*c.rbuf)[c.rr : c.rr+HeaderLen+h.Len]
+		rec := (*c.rbuf)[c.rr : c.rr+recordlimit.HeaderLen+h.Len]
 		if err := c.inspect(phase, version, h.Type, rec); err != nil {
 			c.sendFatal(err)
 			return c.fail(err)
 		}
 	}
-	if h.Type == TypeChangeCipherSpec && version == VersionTLS12 && phase == negotiated {
+	if h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12 && phase == negotiated {
 		c.srvCCSSeen = true
 	}
 	c.recv.add(h.Len)
-	c.left = HeaderLen + h.Len
+	c.left = recordlimit.HeaderLen + h.Len
 	return nil
 }
 
 // inspects reports whether a record of type typ must be read whole before
 // the stack gets it: every record until the server's handshake flight has
 // been followed to its end, and the plaintext records of TLS 1.2.
-func (c *Conn) inspects(phase readPhase, version uint16, typ ContentType) bool {
+func (c *Conn) inspects(phase readPhase, version uint16, typ recordlimit.ContentType) bool {
 	switch phase {
 	case waitServerHello, waitEncryptedExt:
 		return true
 	}
-	return version == VersionTLS12 && !c.srvCCSSeen && (typ == TypeHandshake || typ == TypeAlert)
+	return version == recordlimit.VersionTLS12 && !c.srvCCSSeen && (typ == recordlimit.TypeHandshake || typ == recordlimit.TypeAlert)
 }
 
 // inspect follows the server's handshake through rec, a whole record. An
 // error is fatal: a record the guard cannot follow, a message out of place,
 // an answer the RFCs forbid.
-func (c *Conn) inspect(phase readPhase, version uint16, typ ContentType, rec []byte) error {
-	body := rec[HeaderLen:]
+func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentType, rec []byte) error {
+	body := rec[recordlimit.HeaderLen:]
 	switch phase {
 	case waitServerHello:
 		switch typ {
-		case TypeHandshake:
+		case recordlimit.TypeHandshake:
 			return c.follow.feed(body, c.msgStart, c.msgDone)
-		case TypeAlert:
+		case recordlimit.TypeAlert:
 			c.noteAlert(body, true)
 			return nil
-		case TypeChangeCipherSpec:
+		case recordlimit.TypeChangeCipherSpec:
 			c.mu.Lock()
 			hrr := c.hrr
 			c.mu.Unlock()
@@ -523,15 +526,15 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ ContentType, rec []b
 		return unexpected("%v record before the ServerHello", typ)
 	case waitEncryptedExt:
 		switch typ {
-		case TypeApplicationData:
+		case recordlimit.TypeApplicationData:
 			return c.inspectEncrypted(rec)
-		case TypeChangeCipherSpec, TypeAlert:
+		case recordlimit.TypeChangeCipherSpec, recordlimit.TypeAlert:
 			return nil // the stack judges them
 		}
 		return unexpected("%v record in the clear after the TLS 1.3 ServerHello", typ)
 	}
 	// TLS 1.2 before the server's ChangeCipherSpec.
-	if typ == TypeAlert {
+	if typ == recordlimit.TypeAlert {
 		c.noteAlert(body, true)
 		return nil
 	}
@@ -554,18 +557,18 @@ func (c *Conn) badFraming(err error) error {
 		c.sendFatal(err)
 		return c.fail(err)
 	}
-	a, _ := AlertOf(err)
+	a, _ := recordlimit.AlertOf(err)
 	sig := signalDecodeError[:]
 	switch {
-	case a != AlertUnexpectedMessage:
-	case version == VersionTLS12 && !c.srvCCSSeen:
+	case a != recordlimit.AlertUnexpectedMessage:
+	case version == recordlimit.VersionTLS12 && !c.srvCCSSeen:
 		sig = signalUnexpected12[:]
 	default:
 		sig = signalUnexpected13[:]
 	}
 	seen := a
-	if version == VersionTLS12 && c.srvCCSSeen {
-		seen = AlertBadRecordMAC
+	if version == recordlimit.VersionTLS12 && c.srvCCSSeen {
+		seen = recordlimit.AlertBadRecordMAC
 	}
 	c.mu.Lock()
 	if c.rerr == nil {
@@ -585,9 +588,9 @@ func (c *Conn) badFraming(err error) error {
 // and application data before the server's TLS 1.2 ChangeCipherSpec is
 // unexpected_message.
 var (
-	signalUnexpected13 = [...]byte{byte(TypeChangeCipherSpec), 3, 3, 0, 1, 1}
-	signalDecodeError  = [...]byte{byte(TypeChangeCipherSpec), 3, 3, 0, 1, 2}
-	signalUnexpected12 = [...]byte{byte(TypeApplicationData), 3, 3, 0, 0}
+	signalUnexpected13 = [...]byte{byte(recordlimit.TypeChangeCipherSpec), 3, 3, 0, 1, 1}
+	signalDecodeError  = [...]byte{byte(recordlimit.TypeChangeCipherSpec), 3, 3, 0, 1, 2}
+	signalUnexpected12 = [...]byte{byte(recordlimit.TypeApplicationData), 3, 3, 0, 0}
 )
 
 // cutShort handles a transport error met while filling the buffer. When the
@@ -609,15 +612,15 @@ func (c *Conn) cutShort(err error) error {
 // overflow records err and rewrites the header in the buffer to carry an
 // impossible length, so that the stack, reading it, sends record_overflow and
 // fails. Only the header is handed over.
-func (c *Conn) overflow(hdr []byte, err *RecordOverflowError) error {
+func (c *Conn) overflow(hdr []byte, err *recordlimit.RecordOverflowError) error {
 	hdr[3], hdr[4] = 0xff, 0xff
-	c.left = HeaderLen
+	c.left = recordlimit.HeaderLen
 	c.mu.Lock()
 	if c.rerr == nil {
 		c.rerr = err
 	}
 	if !c.alert.ok {
-		c.alert = seenAlert{a: AlertRecordOverflow, ok: true} // the stack sends it
+		c.alert = seenAlert{a: recordlimit.AlertRecordOverflow, ok: true} // the stack sends it
 	}
 	c.mu.Unlock()
 	// The secrets go once the stack has written its alert (Write), which
@@ -627,13 +630,6 @@ func (c *Conn) overflow(hdr []byte, err *RecordOverflowError) error {
 	return nil
 }
 
-// MaxCertificateSize bounds the uncompressed length a server may declare for
-// a compressed Certificate (RFC 8879). The TLS stack would allocate whatever
-// the server declares; a declaration above this ends the handshake with
-// bad_certificate before the stack sees it. (An uncompressed TLS 1.3
-// Certificate may be up to MaxCertificateMessage long.)
-const MaxCertificateSize = 64 << 10
-
 // inspectEncrypted decrypts a record of the server's TLS 1.3 handshake
 // epoch, up to its Finished, and follows its messages.
 func (c *Conn) inspectEncrypted(rec []byte) error {
@@ -642,11 +638,11 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 	c.mu.Unlock()
 	if e == nil {
 		if secret == nil {
-			return &NegotiationError{Desc: AlertInternalError, Reason: ErrMissingSecret.Error()}
+			return &recordlimit.NegotiationError{Desc: recordlimit.AlertInternalError, Reason: recordlimit.ErrMissingSecret.Error()}
 		}
 		var err error
 		if e, err = NewEpoch(suite, secret); err != nil {
-			return &NegotiationError{Desc: AlertInternalError, Reason: err.Error()}
+			return &recordlimit.NegotiationError{Desc: recordlimit.AlertInternalError, Reason: err.Error()}
 		}
 		c.mu.Lock()
 		c.srvEpoch = e
@@ -654,13 +650,13 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 	}
 	content, typ, err := e.Open(c.follow.scratch[:0], rec)
 	if err != nil {
-		return &ProtocolError{Desc: AlertBadRecordMAC, Reason: "a record of the server's handshake flight does not decrypt"}
+		return &recordlimit.ProtocolError{Desc: recordlimit.AlertBadRecordMAC, Reason: "a record of the server's handshake flight does not decrypt"}
 	}
 	c.follow.scratch = content[:0]
 	switch typ {
-	case TypeHandshake:
+	case recordlimit.TypeHandshake:
 		return c.follow.feed(content, c.msgStart, c.msgDone)
-	case TypeAlert:
+	case recordlimit.TypeAlert:
 		if !c.follow.idle() {
 			return unexpected("an alert inside a handshake message")
 		}
@@ -689,16 +685,16 @@ func checkCompressedCertificate(msg []byte) error {
 	var alg uint16
 	var n uint32
 	if !s.ReadUint16(&alg) || !s.ReadUint24(&n) {
-		return &NegotiationError{Desc: AlertBadCertificate, Reason: "malformed compressed certificate"}
+		return &recordlimit.NegotiationError{Desc: recordlimit.AlertBadCertificate, Reason: "malformed compressed certificate"}
 	}
-	if n > MaxCertificateSize {
-		return &NegotiationError{Desc: AlertBadCertificate,
-			Reason: fmt.Sprintf("compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, MaxCertificateSize)}
+	if n > recordlimit.MaxCertificateSize {
+		return &recordlimit.NegotiationError{Desc: recordlimit.AlertBadCertificate,
+			Reason: fmt.Sprintf("compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, recordlimit.MaxCertificateSize)}
 	}
 	return nil
 }
 
-func (c *Conn) setAgreement(a Agreement, phase readPhase) {
+func (c *Conn) setAgreement(a recordlimit.Agreement, phase readPhase) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.agr, c.phase = a, phase
@@ -717,16 +713,16 @@ func (c *Conn) initialSend() int {
 	if c.offer.MaxFragmentLength.Valid() {
 		return c.offer.MaxFragmentLength.Bytes()
 	}
-	return MaxPlaintext
+	return recordlimit.MaxPlaintext
 }
 
 // sendFatal sends the alert that err maps to, in whatever protection the
 // client's side of the handshake is in, stops further writes and forgets
 // the secrets.
 func (c *Conn) sendFatal(err error) {
-	a, ok := AlertOf(err)
+	a, ok := recordlimit.AlertOf(err)
 	if !ok {
-		a = AlertInternalError
+		a = recordlimit.AlertInternalError
 	}
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
@@ -749,13 +745,13 @@ func (c *Conn) sendFatal(err error) {
 			e, _ = NewEpoch(suite, secret)
 		}
 		if e != nil {
-			rec = e.Seal(nil, TypeAlert, []byte{2, byte(a)})
+			rec = e.Seal(nil, recordlimit.TypeAlert, []byte{2, byte(a)})
 		}
 	}
 	if rec == nil {
 		rec = appendAlertRecord(nil, a)
 	}
 	c.Conn.Write(rec) // best effort: the connection is over either way
-	c.sent.add(len(rec) - HeaderLen)
+	c.sent.add(len(rec) - recordlimit.HeaderLen)
 	c.batcher.err = err
 }

@@ -1,10 +1,12 @@
-package recordlimit
+package guard
 
 import (
 	"bytes"
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // TestReadGathersRecords checks that once the negotiation is over Read
@@ -12,10 +14,10 @@ import (
 // checked: the stack gets every good record in order and the error for a
 // bad one on the call after the records before it, whatever its read size.
 func TestReadGathersRecords(t *testing.T) {
-	hello := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}}) // MFL 512 echoed
+	hello := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}) // MFL 512 echoed
 	stream := append([]byte(nil), hello...)
 	for i := range 3 {
-		stream = append(stream, AppendRecords(nil, TypeHandshake, 0x0303, bytes.Repeat([]byte{byte(i)}, 300), 512)...)
+		stream = append(stream, AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, bytes.Repeat([]byte{byte(i)}, 300), 512)...)
 	}
 	good := len(stream)
 	for _, tc := range []struct {
@@ -24,11 +26,11 @@ func TestReadGathersRecords(t *testing.T) {
 		want  error
 		calls int // Reads to the error with a 64 KiB buffer
 	}{
-		{"unknown type", []byte{99, 3, 3, 0, 1, 0}, ErrBadRecord, 2},
-		{"above the limit", AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 513), 513), ErrRecordOverflow, 2},
+		{"unknown type", []byte{99, 3, 3, 0, 1, 0}, recordlimit.ErrBadRecord, 2},
+		{"above the limit", AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 513), 513), recordlimit.ErrRecordOverflow, 2},
 	} {
 		for _, size := range []int{64 << 10, 700, 1} {
-			c := NewConn(&memConn{r: bytes.NewReader(append(append([]byte(nil), stream...), tc.tail...))}, Offer{MaxFragmentLength: MFL512})
+			c := NewConn(&memConn{r: bytes.NewReader(append(append([]byte(nil), stream...), tc.tail...))}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
 			c.EndHandshake() // as soon as the ServerHello is read: the stack's part is not scripted here
 			p := make([]byte, size)
 			var got []byte
@@ -44,7 +46,7 @@ func TestReadGathersRecords(t *testing.T) {
 				t.Fatalf("%s, reads of %d: error %v, want %v", tc.name, size, err, tc.want)
 			}
 			var wantGot []byte
-			if tc.want == ErrRecordOverflow {
+			if tc.want == recordlimit.ErrRecordOverflow {
 				// The overflow signal: the header with an impossible length.
 				wantGot = append(append([]byte(nil), stream[:good]...), tc.tail[:3]...)
 				wantGot = append(wantGot, 0xff, 0xff)
@@ -67,8 +69,8 @@ func TestReadGathersRecords(t *testing.T) {
 // gatherRoom bytes of the caller's buffer free, so that a stack reading
 // into a bytes.Buffer does not grow it.
 func TestReadLeavesRoom(t *testing.T) {
-	hello := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
-	rec := AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 300), 512)
+	hello := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	rec := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 300), 512)
 	stream := append(append(append([]byte(nil), hello...), rec...), rec...)
 	for _, tc := range []struct {
 		size, want int
@@ -78,7 +80,7 @@ func TestReadLeavesRoom(t *testing.T) {
 		{len(hello) + len(rec) + gatherRoom, len(hello) + len(rec)}, // exactly enough
 		{len(stream) + gatherRoom, len(stream)},
 	} {
-		c := NewConn(&memConn{r: bytes.NewReader(stream)}, Offer{MaxFragmentLength: MFL512})
+		c := NewConn(&memConn{r: bytes.NewReader(stream)}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
 		c.EndHandshake()
 		p := make([]byte, tc.size)
 		n, err := c.Read(p)
@@ -92,10 +94,10 @@ func TestReadLeavesRoom(t *testing.T) {
 // hands over one record per call, so that the records counted when the
 // handshake ends are the handshake's own.
 func TestReadOneRecordDuringHandshake(t *testing.T) {
-	hello := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
-	rec := AppendRecords(nil, TypeHandshake, 0x0303, make([]byte, 300), 512)
+	hello := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	rec := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 300), 512)
 	stream := append(append(append([]byte(nil), hello...), rec...), rec...)
-	c := NewConn(&memConn{r: bytes.NewReader(stream)}, Offer{MaxFragmentLength: MFL512})
+	c := NewConn(&memConn{r: bytes.NewReader(stream)}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
 	p := make([]byte, 64<<10)
 	for i, want := range []int{len(hello), len(rec)} {
 		if n, err := c.Read(p); n != want || err != nil {
@@ -117,29 +119,29 @@ func TestReadOneRecordDuringHandshake(t *testing.T) {
 // read; the same in TLS 1.3, where the keys change after the ServerHello,
 // is refused with unexpected_message, sent in the clear.
 func TestHelloAndFlightInOneRecord(t *testing.T) {
-	tls12 := serverHelloRecord(Extension{ExtMaxFragmentLength, []byte{1}})
+	tls12 := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
 	cert := []byte{11, 0, 0, 3, 1, 2, 3}
 	skeDone := []byte{12, 0, 0, 4, 3, 0, 0x1d, 0, 14, 0, 0, 0}
-	body := append(append(append([]byte(nil), tls12[HeaderLen:]...), cert...), skeDone...)
-	stream := AppendRecords(nil, TypeHandshake, 0x0303, body, 0)
+	body := append(append(append([]byte(nil), tls12[recordlimit.HeaderLen:]...), cert...), skeDone...)
+	stream := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, body, 0)
 	mc := &memConn{r: bytes.NewReader(stream)}
-	c := NewConn(mc, Offer{MaxFragmentLength: MFL512})
+	c := NewConn(mc, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
 	got, err := io.ReadAll(c)
 	if !errors.Is(err, io.ErrUnexpectedEOF) && err != nil || c.Err() != nil || !bytes.Equal(got, stream) {
 		t.Fatalf("TLS 1.2: handed over %d of %d bytes, error %v, guard %v", len(got), len(stream), err, c.Err())
 	}
-	if a, ok := c.Agreement(); !ok || a.Kind != KindMFL || c.KeyExchangeGroup() != 0x1d {
+	if a, ok := c.Agreement(); !ok || a.Kind != recordlimit.KindMFL || c.KeyExchangeGroup() != 0x1d {
 		t.Fatalf("TLS 1.2: agreement %+v (%v), group %#x", a, ok, c.KeyExchangeGroup())
 	}
 
-	sh13 := serverHelloRecord(Extension{extSupportedVersions, []byte{3, 4}}, Extension{extKeyShare, []byte{0, 0x1d, 0, 1, 9}})
-	body = append(append([]byte(nil), sh13[HeaderLen:]...), 8, 0, 0, 2, 0, 0)
-	tc := &tapConn{memConn: &memConn{r: bytes.NewReader(AppendRecords(nil, TypeHandshake, 0x0303, body, 0))}}
-	c = NewConn(tc, Offer{MaxFragmentLength: MFL512})
-	if _, err := io.ReadAll(c); !errors.Is(err, ErrProtocol) {
+	sh13 := serverHelloRecord(recordlimit.Extension{Type: extSupportedVersions, Data: []byte{3, 4}}, recordlimit.Extension{Type: extKeyShare, Data: []byte{0, 0x1d, 0, 1, 9}})
+	body = append(append([]byte(nil), sh13[recordlimit.HeaderLen:]...), 8, 0, 0, 2, 0, 0)
+	tc := &tapConn{memConn: &memConn{r: bytes.NewReader(AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, body, 0))}}
+	c = NewConn(tc, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
+	if _, err := io.ReadAll(c); !errors.Is(err, recordlimit.ErrProtocol) {
 		t.Fatalf("TLS 1.3: error %v, want ErrProtocol", err)
 	}
-	if want := appendAlertRecord(nil, AlertUnexpectedMessage); !bytes.Equal(tc.out, want) {
+	if want := appendAlertRecord(nil, recordlimit.AlertUnexpectedMessage); !bytes.Equal(tc.out, want) {
 		t.Fatalf("TLS 1.3: the server got % x, want % x", tc.out, want)
 	}
 }

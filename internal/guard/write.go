@@ -1,9 +1,11 @@
-package recordlimit
+package guard
 
 import (
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // errPartialRecord is returned when the stack writes something that is not a
@@ -97,33 +99,33 @@ func (c *Conn) Write(b []byte) (int, error) {
 	c.mu.Unlock()
 	// After a HelloRetryRequest the version is TLS 1.3 although the real
 	// ServerHello has not come yet.
-	tls13 := version >= VersionTLS13 || hrr
+	tls13 := version >= recordlimit.VersionTLS13 || hrr
 
 	// Pass one: check framing and see whether anything must be read or
 	// rewritten.
 	attend := false
 	cliCCS := c.cliCCSSent
 	for s := b; len(s) > 0; {
-		if len(s) < HeaderLen {
+		if len(s) < recordlimit.HeaderLen {
 			return 0, errPartialRecord
 		}
-		h, err := ParseHeader(s)
-		if err != nil || len(s) < HeaderLen+h.Len {
+		h, err := recordlimit.ParseHeader(s)
+		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
 			return 0, errPartialRecord
 		}
 		switch {
-		case tls13 && !c.epochDone && h.Type == TypeApplicationData:
+		case tls13 && !c.epochDone && h.Type == recordlimit.TypeApplicationData:
 			attend = true
-		case h.Type == TypeHandshake && !cliCCS && h.Len > send:
+		case h.Type == recordlimit.TypeHandshake && !cliCCS && h.Len > send:
 			attend = true
-		case h.Type == TypeAlert:
+		case h.Type == recordlimit.TypeAlert:
 			attend = true
-		case h.Type == TypeChangeCipherSpec && version == VersionTLS12:
+		case h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12:
 			// Only TLS 1.2's ChangeCipherSpec protects what follows; TLS
 			// 1.3's (middlebox compatibility) protects nothing.
 			cliCCS = true
 		}
-		s = s[HeaderLen+h.Len:]
+		s = s[recordlimit.HeaderLen+h.Len:]
 	}
 
 	out := b
@@ -157,23 +159,23 @@ func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byt
 	var out []byte
 	cliCCS := c.cliCCSSent
 	for len(b) > 0 {
-		h, _ := ParseHeader(b)
-		rec := b[:HeaderLen+h.Len]
-		b = b[HeaderLen+h.Len:]
+		h, _ := recordlimit.ParseHeader(b)
+		rec := b[:recordlimit.HeaderLen+h.Len]
+		b = b[recordlimit.HeaderLen+h.Len:]
 		switch {
-		case tls13 && !c.epochDone && h.Type == TypeApplicationData:
+		case tls13 && !c.epochDone && h.Type == recordlimit.TypeApplicationData:
 			var err error
 			if out, err = c.resealClient(out, rec, send); err != nil {
 				return nil, err
 			}
-		case h.Type == TypeHandshake && !cliCCS && h.Len > send:
-			out = AppendRecords(out, h.Type, h.Version, rec[HeaderLen:], send)
+		case h.Type == recordlimit.TypeHandshake && !cliCCS && h.Len > send:
+			out = AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], send)
 		default:
-			if h.Type == TypeChangeCipherSpec && version == VersionTLS12 {
+			if h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12 {
 				cliCCS = true
 			}
-			if h.Type == TypeAlert && !cliCCS {
-				c.noteAlert(rec[HeaderLen:], false)
+			if h.Type == recordlimit.TypeAlert && !cliCCS {
+				c.noteAlert(rec[recordlimit.HeaderLen:], false)
 			}
 			out = append(out, rec...)
 		}
@@ -191,7 +193,7 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	c.mu.Unlock()
 	if in == nil {
 		if secret == nil {
-			return nil, ErrMissingSecret
+			return nil, recordlimit.ErrMissingSecret
 		}
 		var err error
 		if in, err = NewEpoch(suite, secret); err != nil {
@@ -211,14 +213,14 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	}
 	finished := false
 	switch typ {
-	case TypeHandshake:
+	case recordlimit.TypeHandshake:
 		c.cliFollow.feed(content,
 			func(uint8, int) (int, error) { return 0, nil },
 			func(typ uint8, _, _ []byte) error {
 				finished = finished || typ == typeFinished
 				return nil
 			})
-	case TypeAlert:
+	case recordlimit.TypeAlert:
 		c.noteAlert(content, false)
 	}
 	if aligned && len(content) <= send {

@@ -1,4 +1,4 @@
-package recordlimit
+package guard
 
 import (
 	"crypto/aes"
@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/tlsapp/tlsapp/internal/tls13"
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // Epoch protects or unprotects the records of one direction of one TLS 1.3
@@ -74,12 +75,12 @@ var errOpen = errors.New("recordlimit: record does not decrypt")
 // Open decrypts the protected record rec (header included) and appends its
 // content to dst. It returns the extended dst and the inner content type.
 // Padding is removed.
-func (e *Epoch) Open(dst, rec []byte) ([]byte, ContentType, error) {
-	if len(rec) < HeaderLen+e.aead.Overhead()+1 {
+func (e *Epoch) Open(dst, rec []byte) ([]byte, recordlimit.ContentType, error) {
+	if len(rec) < recordlimit.HeaderLen+e.aead.Overhead()+1 {
 		return dst, 0, errOpen
 	}
 	start := len(dst)
-	out, err := e.aead.Open(dst, e.nonce(), rec[HeaderLen:], rec[:HeaderLen])
+	out, err := e.aead.Open(dst, e.nonce(), rec[recordlimit.HeaderLen:], rec[:recordlimit.HeaderLen])
 	if err != nil {
 		return dst, 0, errOpen
 	}
@@ -91,16 +92,16 @@ func (e *Epoch) Open(dst, rec []byte) ([]byte, ContentType, error) {
 	if i < 0 {
 		return dst, 0, errOpen
 	}
-	return out[:start+i], ContentType(inner[i]), nil
+	return out[:start+i], recordlimit.ContentType(inner[i]), nil
 }
 
 // Seal appends a protected record carrying content of type typ to dst.
-func (e *Epoch) Seal(dst []byte, typ ContentType, content []byte) []byte {
+func (e *Epoch) Seal(dst []byte, typ recordlimit.ContentType, content []byte) []byte {
 	n := len(content) + 1 + e.aead.Overhead()
 	start := len(dst)
-	dst = Header{Type: TypeApplicationData, Version: VersionTLS12, Len: n}.Append(dst)
+	dst = recordlimit.Header{Type: recordlimit.TypeApplicationData, Version: recordlimit.VersionTLS12, Len: n}.Append(dst)
 	hdr := dst[start:]
 	plain := make([]byte, 0, len(content)+1)
 	plain = append(append(plain, content...), byte(typ))
-	return e.aead.Seal(dst, e.nonce(), plain, hdr[:HeaderLen])
+	return e.aead.Seal(dst, e.nonce(), plain, hdr[:recordlimit.HeaderLen])
 }

@@ -1,0 +1,33 @@
+// Package guard holds the record-layer guards that tlsapp puts between its
+// TLS stacks and the transport, and the TLS 1.3 record protection they use.
+// It is internal: its types hold handshake secrets, count sequence numbers
+// and rewrite records, which only tlsapp, the tests and the fuzz targets may
+// drive. The codecs, negotiation rules, limits and errors it applies are
+// package recordlimit's.
+//
+// A guard is the net.Conn the TLS stack reads and writes. [Conn], the
+// client's, follows the server's handshake message by message, across and
+// within records, with bounded memory, up to its Finished: it reads the
+// answer to the client's [recordlimit.Offer] from the ServerHello (and, in
+// TLS 1.3, from EncryptedExtensions, which it decrypts with the handshake
+// secret the stack logs through KeyLogWriter), applies
+// [recordlimit.Negotiate], checks every received record against the limit in
+// force, re-fragments the client's handshake records so none exceeds what the
+// server is owed, and batches the records of one application write into one
+// transport write. Whatever it cannot follow (a message out of place, one
+// sharing a record across a key change, an unknown record type) ends the
+// connection with the alert the RFCs prescribe, which reaches the server. It
+// holds the handshake secrets only as long as it follows the handshake and
+// wipes them on every exit. [ServerConn], the server's, reads the client's
+// requests from its ClientHello ([ParseClientHello] parses one whole) in time
+// linear in the hello, and keeps every record the server sends within them,
+// re-encrypting the server's TLS 1.3 handshake flight in smaller records.
+//
+// [Epoch] protects or opens the records of one direction of one TLS 1.3 key
+// epoch from a raw traffic secret, with sequence numbers counted from zero.
+// Two Epochs from one secret that both seal reuse nonces: a guard seals with
+// one Epoch per direction, and the records it seals replace the stack's
+// (which it opens with another) rather than join them, so that no nonce
+// reaches the wire twice.
+// [AppendRecords] frames a body as records of a given size.
+package guard

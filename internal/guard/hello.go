@@ -1,0 +1,174 @@
+package guard
+
+import (
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsapp/tlsapp/internal/extlist"
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+// Handshake message types the guards read.
+const (
+	typeClientHello         uint8 = 1
+	typeServerHello         uint8 = 2
+	typeEncryptedExtensions uint8 = 8
+	typeCertificate         uint8 = 11
+	typeServerKeyExchange   uint8 = 12
+	typeFinished            uint8 = 20
+	// typeCompressedCertificate is RFC 8879's compressed_certificate.
+	typeCompressedCertificate uint8 = 25
+)
+
+// Extensions the guards read besides the record-size ones.
+const (
+	extSupportedVersions uint16 = 43 // RFC 8446
+	extKeyShare          uint16 = 51 // RFC 8446
+)
+
+// negErr returns a NegotiationError about extension ext (0 if about none or
+// both) carrying alert a.
+func negErr(ext uint16, a recordlimit.Alert, format string, args ...any) *recordlimit.NegotiationError {
+	return &recordlimit.NegotiationError{Extension: ext, Desc: a, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ClientHello holds the fields of a ClientHello a server needs to honour the
+// client's record-size requests.
+type ClientHello struct {
+	Random     []byte
+	Versions   []uint16 // supported_versions, or the legacy version alone
+	Suites     []uint16
+	Extensions []recordlimit.Extension
+}
+
+// clientHelloFields is a ClientHello split into its parts, unparsed.
+type clientHelloFields struct {
+	legacy     uint16
+	random     []byte
+	suites     cryptobyte.String
+	extensions cryptobyte.String // the extension list, without its length
+}
+
+// splitClientHello splits a ClientHello message body into its fields.
+func splitClientHello(body []byte) (clientHelloFields, error) {
+	var f clientHelloFields
+	var sessionID, compression cryptobyte.String
+	s := cryptobyte.String(body)
+	if !s.ReadUint16(&f.legacy) ||
+		!s.ReadBytes(&f.random, 32) ||
+		!s.ReadUint8LengthPrefixed(&sessionID) ||
+		!s.ReadUint16LengthPrefixed(&f.suites) ||
+		!s.ReadUint8LengthPrefixed(&compression) {
+		return f, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello")
+	}
+	if !s.Empty() {
+		if !s.ReadUint16LengthPrefixed(&f.extensions) || !s.Empty() {
+			return f, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello extensions")
+		}
+	}
+	return f, nil
+}
+
+// ParseClientHello parses a ClientHello message body.
+func ParseClientHello(body []byte) (ClientHello, error) {
+	var ch ClientHello
+	f, err := splitClientHello(body)
+	if err != nil {
+		return ch, err
+	}
+	ch.Random = f.random
+	if len(f.suites)%2 != 0 {
+		return ch, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello cipher suites")
+	}
+	ch.Suites = make([]uint16, 0, len(f.suites)/2)
+	for suites := f.suites; !suites.Empty(); {
+		var id uint16
+		suites.ReadUint16(&id)
+		ch.Suites = append(ch.Suites, id)
+	}
+	if ch.Extensions, err = parseExtensions(f.extensions); err != nil {
+		return ch, err
+	}
+	for _, e := range ch.Extensions {
+		if e.Type != extSupportedVersions {
+			continue
+		}
+		d := cryptobyte.String(e.Data)
+		var list cryptobyte.String
+		if !d.ReadUint8LengthPrefixed(&list) || !d.Empty() {
+			return ch, negErr(0, recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
+		}
+		for !list.Empty() {
+			var v uint16
+			if !list.ReadUint16(&v) {
+				return ch, negErr(0, recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
+			}
+			ch.Versions = append(ch.Versions, v)
+		}
+	}
+	if ch.Versions == nil {
+		ch.Versions = []uint16{f.legacy}
+	}
+	return ch, nil
+}
+
+// parseExtensions parses an extension list, rejecting a malformed list
+// (decode_error) and duplicates (illegal_parameter), as recordlimit's
+// parsers do.
+func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
+	var exts []recordlimit.Extension
+	err := extlist.Walk(s, func(typ uint16, data []byte) error {
+		exts = append(exts, recordlimit.Extension{Type: typ, Data: data})
+		return nil
+	})
+	if le, ok := err.(*extlist.Error); ok {
+		if le.Duplicate {
+			return nil, negErr(le.Type, recordlimit.AlertIllegalParameter, "extension %d appears twice", le.Type)
+		}
+		return nil, negErr(0, recordlimit.AlertDecodeError, "malformed extension list")
+	}
+	return exts, err
+}
+
+// findExtension returns the body of extension typ and whether it is present.
+func findExtension(exts []recordlimit.Extension, typ uint16) ([]byte, bool) {
+	for _, e := range exts {
+		if e.Type == typ {
+			return e.Data, true
+		}
+	}
+	return nil, false
+}
+
+// maxHandshakeMessage bounds the hello and EncryptedExtensions messages this
+// package reassembles.
+const maxHandshakeMessage = 1 << 16
+
+// handshakeBuffer reassembles handshake messages from record fragments.
+type handshakeBuffer struct {
+	buf []byte
+}
+
+// add appends a fragment.
+func (h *handshakeBuffer) add(b []byte) { h.buf = append(h.buf, b...) }
+
+// next returns the next complete message (type and body), or ok false if more
+// bytes are needed. A message above maxHandshakeMessage is an error.
+func (h *handshakeBuffer) next() (typ uint8, body []byte, ok bool, err error) {
+	s := cryptobyte.String(h.buf)
+	var n uint32
+	if !s.ReadUint8(&typ) || !s.ReadUint24(&n) {
+		return 0, nil, false, nil
+	}
+	if n > maxHandshakeMessage {
+		return 0, nil, false, negErr(0, recordlimit.AlertDecodeError, "handshake message of %d bytes is too large", n)
+	}
+	if !s.ReadBytes(&body, int(n)) {
+		return 0, nil, false, nil
+	}
+	h.buf = h.buf[4+int(n):]
+	return typ, body, true, nil
+}
+
+func (h *handshakeBuffer) reset() { h.buf = nil }
