@@ -17,6 +17,7 @@ import (
 	"github.com/tlsapp/tlsapp/credstore"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // clientFlags are the flags of the subcommands that connect to a server.
@@ -159,9 +160,9 @@ func (f *clientFlags) config(ctx context.Context) (*tlsapp.Config, error) {
 // for being outside their validity period: x509 only says that one "has
 // expired or is not yet valid" and gives the bound that was crossed, not
 // which certificate it was.
-type validityVerifier struct{ tlsapp.Verifier }
+type validityVerifier struct{ trust.Verifier }
 
-func (v validityVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
+func (v validityVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
 	anchors, err := v.Verifier.Verify(ctx, serverName, chain, now)
 	if err != nil {
 		return nil, explainValidity(err, now)
@@ -242,11 +243,11 @@ func (f *clientFlags) fileAnchors() (anchorSet, error) {
 // namedAnchor is a trust anchor and where it came from.
 type namedAnchor struct {
 	Source string // a file name, or "store tag N"
-	Tag    uint32
+	Tag    trust.Tag
 	Cert   *x509.Certificate
 }
 
-// anchorSet is a tlsapp.Verifier over anchors given on the command line. It
+// anchorSet is a trust.Verifier over anchors given on the command line. It
 // checks the chain against each anchor on its own, so that it can say which
 // anchors verify the server and which do not.
 type anchorSet []namedAnchor
@@ -272,8 +273,8 @@ func (a namedAnchor) check(serverName string, chain []*x509.Certificate, now tim
 	return err
 }
 
-func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
-	var ok []tlsapp.Anchor
+func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
+	var ok []trust.Anchor
 	var why []error
 	seen := map[[32]byte]bool{}
 	for _, a := range s {
@@ -281,7 +282,7 @@ func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Ce
 			why = append(why, fmt.Errorf("%s (%s): %w", a.Source, a.Cert.Subject, err))
 			continue
 		}
-		an := tlsapp.AnchorOf(a.Tag, a.Cert)
+		an := trust.AnchorOf(a.Tag, a.Cert)
 		if !seen[an.SHA256] {
 			seen[an.SHA256] = true
 			ok = append(ok, an)
@@ -295,10 +296,10 @@ func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Ce
 
 // multiVerifier accepts a chain that any of its verifiers accepts and
 // reports the anchors of all of them.
-type multiVerifier []tlsapp.Verifier
+type multiVerifier []trust.Verifier
 
-func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
-	var all []tlsapp.Anchor
+func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
+	var all []trust.Anchor
 	var why []error
 	for _, v := range m {
 		a, err := v.Verify(ctx, serverName, chain, now)
@@ -407,11 +408,11 @@ type recordReport struct {
 	Anchors                  []anchorReport `json:"anchors"`
 }
 
-// anchorReport is a tlsapp.Anchor for people and JSON.
+// anchorReport is a trust.Anchor for people and JSON.
 type anchorReport struct {
-	Tag     uint32 `json:"tag"`
-	Subject string `json:"subject"`
-	SHA256  string `json:"sha256"`
+	Tag     trust.Tag `json:"tag"`
+	Subject string    `json:"subject"`
+	SHA256  string    `json:"sha256"`
 }
 
 func (a anchorReport) String() string {
@@ -422,7 +423,7 @@ func (a anchorReport) String() string {
 	return s
 }
 
-func anchorsOf(as []tlsapp.Anchor) []anchorReport {
+func anchorsOf(as []trust.Anchor) []anchorReport {
 	r := []anchorReport{}
 	for _, a := range as {
 		r = append(r, anchorReport{Tag: a.Tag, Subject: a.Subject, SHA256: hex.EncodeToString(a.SHA256[:])})
