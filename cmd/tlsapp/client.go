@@ -7,11 +7,8 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tlsapp/tlsapp/credstore"
@@ -315,75 +312,6 @@ func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x
 	return all, nil
 }
 
-// recordingDialer dials tlsapp connections for an http.Transport and keeps
-// them, so that their RecordState can be reported.
-type recordingDialer struct {
-	cfg *tlsapp.Config
-	// timeout bounds each dial and handshake.
-	timeout time.Duration
-	// idle, when positive, ends a connection that receives nothing for
-	// that long.
-	idle time.Duration
-	// onDial, when set, is called with every new connection.
-	onDial func(*tlsapp.Conn)
-
-	mu    sync.Mutex
-	conns []*tlsapp.Conn
-}
-
-func (d *recordingDialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if d.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.timeout)
-		defer cancel()
-	}
-	c, err := tlsapp.Dial(ctx, network, addr, d.cfg)
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.conns = append(d.conns, c)
-	d.mu.Unlock()
-	if d.onDial != nil {
-		d.onDial(c)
-	}
-	if d.idle > 0 {
-		return &idleConn{Conn: c, idle: d.idle}, nil
-	}
-	return c, nil
-}
-
-// states returns the RecordState of every connection dialled so far.
-func (d *recordingDialer) states() []tlsapp.RecordState {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var s []tlsapp.RecordState
-	for _, c := range d.conns {
-		s = append(s, c.RecordState())
-	}
-	return s
-}
-
-// transport returns an HTTP/1.1 transport that dials through d.
-func (d *recordingDialer) transport() *http.Transport {
-	if len(d.cfg.NextProtos) == 0 {
-		c := *d.cfg
-		c.NextProtos = []string{"http/1.1"}
-		d.cfg = &c
-	}
-	return &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return nil, fmt.Errorf("refusing a plain-text connection to %s: only https goes through tlsapp", addr)
-		},
-		DialTLSContext:        d.DialTLSContext,
-		ForceAttemptHTTP2:     false,
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       30 * time.Second,
-		ResponseHeaderTimeout: d.timeout,
-		DisableCompression:    true,
-	}
-}
-
 // recordReport is a RecordState for people and JSON.
 type recordReport struct {
 	Version                  string         `json:"version"`
@@ -528,16 +456,4 @@ func rate(n int64, d time.Duration) string {
 		return fmt.Sprintf("%.1f KiB/s", bps/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B/s", bps)
-}
-
-// idleConn sets a read deadline before every Read, so that a connection
-// that stalls (a cellular link that went away without a reset) fails.
-type idleConn struct {
-	*tlsapp.Conn
-	idle time.Duration
-}
-
-func (c *idleConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	return c.Conn.Read(b)
 }
