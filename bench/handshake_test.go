@@ -17,7 +17,7 @@ import (
 // leaf and CA, ECDSA P-256).
 //   - full: no session cache;
 //   - resumed: a session cache primed by one earlier connection
-//     (tlsapp.NewLRUClientSessionCache(0) for tlsapp);
+//     (tlsapp.NewSessionCache(0) for tlsapp);
 //   - certcomp: TLS 1.3 against a server that compresses its certificate
 //     chain with zstd for a client that offers it (compressingServer), since
 //     Go's server never does; tlsapp offers compression by default,

@@ -28,6 +28,7 @@ import (
 	utls "github.com/refraction-networking/utls"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // limits are the record limits measured, in plaintext bytes per record; 0
@@ -397,7 +398,7 @@ var (
 				cfg.CipherSuites = []uint16{o.suite}
 			}
 			if o.cache != nil {
-				cfg.ClientSessionCache = o.cache.(tlsapp.ClientSessionCache)
+				cfg.ClientSessionCache = o.cache.(trust.SessionCache)
 			}
 			cnt := &counter{Conn: raw}
 			c := tlsapp.Client(cnt, cfg)
@@ -409,7 +410,7 @@ var (
 			st := c.RecordState()
 			return c, hsBytes{st.HandshakeBytesSent, st.HandshakeBytesReceived, cnt.written.Load(), cnt.read.Load(), st.Resumed}, nil
 		},
-		newCache: func() any { return tlsapp.NewLRUClientSessionCache(0) },
+		newCache: func() any { return tlsapp.NewSessionCache(0) },
 		supports: func(opts) string { return "" },
 	}
 	stdClient = client{

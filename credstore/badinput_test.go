@@ -420,10 +420,10 @@ func TestBadInputServerName(t *testing.T) {
 				t.Fatal(err)
 			}
 			chain := []*x509.Certificate{k.leaf.Cert}
-			if _, err := v.VerifyServer("fota.example", chain); err != nil {
+			if _, err := v.verifyNow("fota.example", chain); err != nil {
 				t.Fatalf("the right name: %v", err)
 			}
-			_, err = v.VerifyServer("wrong.example", chain)
+			_, err = v.verifyNow("wrong.example", chain)
 			var nae *NoAnchorError
 			var he x509.HostnameError
 			if !errors.As(err, &nae) || nae.ServerName != "wrong.example" || !errors.As(err, &he) {
@@ -528,7 +528,7 @@ func TestBadInputValidity(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = v.VerifyServer("fota.example", []*x509.Certificate{tc.leaf.Cert})
+				_, err = v.verifyNow("fota.example", []*x509.Certificate{tc.leaf.Cert})
 				var nae *NoAnchorError
 				var ci x509.CertificateInvalidError
 				if !errors.As(err, &nae) || !errors.As(err, &ci) || ci.Reason != x509.Expired || !ci.Cert.Equal(tc.bad.Cert) {

@@ -38,7 +38,7 @@ func ExampleNewVerifier() {
 		fmt.Println(err)
 		return
 	}
-	anchors, err := v.VerifyServer("device.example", []*x509.Certificate{leaf, inter.cert})
+	anchors, err := v.Verify(ctx, "device.example", []*x509.Certificate{leaf, inter.cert}, time.Now())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -49,7 +49,7 @@ func ExampleNewVerifier() {
 
 	// Without the third tag, the error names each anchor tried.
 	v, _ = credstore.NewVerifier(ctx, s, 1, 2)
-	_, err = v.VerifyServer("device.example", []*x509.Certificate{leaf, inter.cert})
+	_, err = v.Verify(ctx, "device.example", []*x509.Certificate{leaf, inter.cert}, time.Now())
 	var nae *credstore.NoAnchorError
 	if errors.As(err, &nae) {
 		for _, tried := range nae.Tried {

@@ -16,11 +16,17 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // ErrKeyMismatch is wrapped by errors about a private key that does not
 // belong to a certificate.
 var ErrKeyMismatch = errors.New("credstore: the private key does not match the certificate")
+
+// ErrReservedTag is returned by Import and ImportKeyPair for tag 0, which
+// names anchors that did not come from a store (trust.NoTag).
+var ErrReservedTag = errors.New("credstore: tag 0 is reserved (it names anchors that are not from a store)")
 
 // ErrMalformed is wrapped by errors about input that is not a well-formed
 // certificate or private key of the kind asked for: an empty file, bad DER,
@@ -76,6 +82,9 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // step: Import holds the store's lock (see Locker) while it does both.
 func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data []byte) error {
 	ref := Ref{tag, kind}
+	if tag == trust.NoTag {
+		return &ImportError{name, ref, ErrReservedTag}
+	}
 	unlock, err := lockStore(ctx, s)
 	if err != nil {
 		return err
@@ -137,6 +146,9 @@ func Import(ctx context.Context, s Store, tag Tag, kind Kind, name string, data 
 // under the lock.
 func ImportKeyPair(ctx context.Context, s Store, tag Tag, certName string, certData []byte, keyName string, keyData []byte) error {
 	certRef, keyRef := Ref{tag, ClientCert}, Ref{tag, PrivateKey}
+	if tag == trust.NoTag {
+		return &ImportError{certName, certRef, ErrReservedTag}
+	}
 	certs, err := parseCerts(certData)
 	if err != nil {
 		return &ImportError{certName, certRef, err}

@@ -74,3 +74,17 @@ func TestImport(t *testing.T) {
 		t.Errorf("PKCS#1 key: %v", err)
 	}
 }
+
+// TestImportRefusesTagZero: tag 0 names anchors that are not from a store
+// (trust.NoTag), so nothing may be imported under it.
+func TestImportRefusesTagZero(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemory()
+	ca := newCA(t, "tag zero root", nil)
+	if err := Import(ctx, s, 0, CACert, "ca.pem", ca.pem); !errors.Is(err, ErrReservedTag) {
+		t.Errorf("Import under tag 0: %v, want ErrReservedTag", err)
+	}
+	if infos, _ := s.List(ctx); len(infos) != 0 {
+		t.Errorf("the store holds %v", infos)
+	}
+}

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
-// Selection is a choice of tags in a store, for tlsapp.Config.Credentials:
+// Selection is a choice of tags in a store, for tlsapp.Config.Credentials (a trust.Credentials):
 //
 //   - the server is verified against the CA certificates of every selected
 //     tag at once, and the connection reports which anchor verified it;
@@ -26,7 +26,7 @@ type Selection struct {
 	store    Store
 	tags     []Tag
 	pins     map[Tag][][32]byte
-	sessions tlsapp.ClientSessionCache
+	sessions trust.SessionCache
 }
 
 // Select returns the selection of tags in s.
@@ -62,7 +62,7 @@ func (sel *Selection) Tags() []Tag { return append([]Tag(nil), sel.tags...) }
 // Verifier loads the CA certificates of the selected tags into a Verifier,
 // with the selection's pins. It fails with an error wrapping ErrNotFound
 // when no selected tag holds a CA certificate.
-func (sel *Selection) Verifier(ctx context.Context) (tlsapp.Verifier, error) {
+func (sel *Selection) Verifier(ctx context.Context) (trust.Verifier, error) {
 	v, err := NewVerifier(ctx, sel.store, sel.tags...)
 	if err != nil {
 		return nil, err
@@ -96,6 +96,6 @@ func (sel *Selection) ClientCertificate(ctx context.Context) (*tls.Certificate, 
 }
 
 // SessionCache returns the cache WithSessions set up, or nil.
-func (sel *Selection) SessionCache() tlsapp.ClientSessionCache { return sel.sessions }
+func (sel *Selection) SessionCache() trust.SessionCache { return sel.sessions }
 
-var _ tlsapp.Credentials = (*Selection)(nil)
+var _ trust.Credentials = (*Selection)(nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/internal/testpki"
 	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // clientPEM issues a client-auth certificate for cn under issuer and returns
@@ -54,7 +55,7 @@ func selectionServer(t *testing.T, chain tls.Certificate, clientCAs *x509.CertPo
 
 // dialSelection connects through tlsapp with sel and returns what the
 // server said and the connection's record state.
-func dialSelection(addr string, sel tlsapp.Credentials) (string, tlsapp.RecordState, error) {
+func dialSelection(addr string, sel trust.Credentials) (string, tlsapp.RecordState, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := tlsapp.Dial(ctx, "tcp", addr, &tlsapp.Config{ServerName: "localhost", Credentials: sel, RecordSizeLimit: 2048})
@@ -79,7 +80,7 @@ func TestSelectionFieldScenario(t *testing.T) {
 		name    string
 		stored  []string
 		tags    []Tag
-		wantTag uint32
+		wantTag trust.Tag
 	}{
 		{"field order", fieldRoots, []Tag{1, 2, 3}, 3},
 		{"field order, tags reversed", fieldRoots, []Tag{3, 2, 1}, 3},

@@ -3,13 +3,13 @@ package credstore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"time"
 
-	utls "github.com/refraction-networking/utls"
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // maxSessions bounds the sessions kept under one tag; the oldest go first.
@@ -104,7 +104,7 @@ func (c *SessionCache) save(ctx context.Context, entries []sessionEntry) error {
 }
 
 // Get returns the session for key: the latest received, written or not.
-func (c *SessionCache) Get(key string) (*utls.ClientSessionState, bool) {
+func (c *SessionCache) Get(key string) (trust.Session, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var found *sessionEntry
@@ -118,31 +118,19 @@ func (c *SessionCache) Get(key string) (*utls.ClientSessionState, bool) {
 			}
 		}
 	}
-	if found == nil {
-		return nil, false
+	if found == nil || len(found.ticket) == 0 {
+		return trust.Session{}, false
 	}
-	state, err := utls.ParseSessionState(found.state)
-	if err != nil {
-		return nil, false
-	}
-	cs, err := utls.NewResumptionState(found.ticket, state)
-	if err != nil {
-		return nil, false
-	}
-	return cs, true
+	return trust.Session{Ticket: found.ticket, State: found.state}, true
 }
 
-// Put saves cs under key, or forgets key when cs is nil. It writes to the
-// store at once only if the cache has not written for an interval; see
+// Put saves s under key, or forgets key when s has no Ticket. It writes to
+// the store at once only if the cache has not written for an interval; see
 // SessionCache.
-func (c *SessionCache) Put(key string, cs *utls.ClientSessionState) {
+func (c *SessionCache) Put(key string, s trust.Session) {
 	p := pendingSession{key: key}
-	if cs != nil {
-		e, err := entryOf(key, cs)
-		if err != nil {
-			return
-		}
-		p.entry = &e
+	if len(s.Ticket) > 0 {
+		p.entry = &sessionEntry{key: key, saved: time.Now().Unix(), ticket: bytes.Clone(s.Ticket), state: bytes.Clone(s.State)}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -206,19 +194,4 @@ func (c *SessionCache) flush(ctx context.Context) error {
 	}
 	c.lastWrite = time.Now()
 	return c.save(ctx, entries)
-}
-
-func entryOf(key string, cs *utls.ClientSessionState) (sessionEntry, error) {
-	ticket, state, err := cs.ResumptionState()
-	if err != nil {
-		return sessionEntry{}, err
-	}
-	if state == nil {
-		return sessionEntry{}, errors.New("credstore: session has no state")
-	}
-	b, err := state.Bytes()
-	if err != nil {
-		return sessionEntry{}, err
-	}
-	return sessionEntry{key: key, saved: time.Now().Unix(), ticket: ticket, state: b}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/testpki"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // countingStore counts the writes that reach the store under it.
@@ -83,7 +84,7 @@ func ticketServer(t *testing.T, n int, gap time.Duration, tickets func(i int) []
 
 // dialTickets connects through cache and reads the server's "x", by which
 // time every ticket has reached the cache.
-func dialTickets(t *testing.T, addr string, pool *x509.CertPool, cache tlsapp.ClientSessionCache) {
+func dialTickets(t *testing.T, addr string, pool *x509.CertPool, cache trust.SessionCache) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

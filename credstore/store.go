@@ -10,11 +10,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // Tag is a security tag: the number a set of credentials is stored under,
-// like a cellular modem's sec_tag.
-type Tag uint32
+// like a cellular modem's sec_tag. It is trust.Tag, so that the anchors a
+// connection reports carry the store's tags. Tag 0 (trust.NoTag) names an
+// anchor that came from a certificate pool, not from a store: Import and
+// ImportKeyPair refuse it with ErrReservedTag.
+type Tag = trust.Tag
 
 // Kind is the kind of a credential. A tag holds at most one of each kind.
 type Kind uint8

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // ErrPinMismatch is wrapped by the reason an anchor gives when it verified
@@ -19,7 +19,7 @@ import (
 var ErrPinMismatch = errors.New("credstore: no key in the chain matches the tag's pins")
 
 // Verifier verifies servers against every CA certificate of a set of tags at
-// once. It implements tlsapp.Verifier and is safe for concurrent use.
+// once. It implements trust.Verifier and is safe for concurrent use.
 type Verifier struct {
 	anchors []anchor // in the order of the tags, then of the bundles
 	pool    *x509.CertPool
@@ -84,20 +84,15 @@ func (v *Verifier) WithPins(tag Tag, pins ...[32]byte) *Verifier {
 	return &w
 }
 
-// VerifyServer is Verify at the current time.
-func (v *Verifier) VerifyServer(serverName string, chain []*x509.Certificate) ([]tlsapp.Anchor, error) {
-	return v.Verify(context.Background(), serverName, chain, time.Now())
-}
-
 // Verify verifies chain (leaf first, as the server sent it) for serverName
 // against all the anchors at once, with the hostname, validity period (at
 // now) and key usage checks of x509.Certificate.Verify. It returns every
 // distinct anchor, with its tag, that ends a verified chain (several when
 // roots are cross-signed or a root is stored under several tags), in the
 // order the anchors were loaded. When none does, it returns a
-// *NoAnchorError saying why for each anchor. It implements tlsapp.Verifier;
+// *NoAnchorError saying why for each anchor. It implements trust.Verifier;
 // ctx is not needed, the anchors being loaded already.
-func (v *Verifier) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
+func (v *Verifier) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("credstore: the server sent no certificate")
 	}
@@ -124,10 +119,10 @@ func (v *Verifier) Verify(_ context.Context, serverName string, chain []*x509.Ce
 			}
 		}
 	}
-	var out []tlsapp.Anchor
+	var out []trust.Anchor
 	for i, a := range v.anchors {
 		if ok[i] {
-			out = append(out, tlsapp.AnchorOf(uint32(a.tag), a.cert))
+			out = append(out, trust.AnchorOf(a.tag, a.cert))
 		}
 	}
 	if len(out) == 0 {
@@ -158,7 +153,7 @@ func (v *Verifier) explain(opts x509.VerifyOptions, leaf *x509.Certificate, err 
 		if why == nil {
 			continue // cannot happen: it would have verified the chain
 		}
-		e.Tried = append(e.Tried, AnchorFailure{Anchor: tlsapp.AnchorOf(uint32(a.tag), a.cert), Err: namedValidity(why, opts.CurrentTime)})
+		e.Tried = append(e.Tried, AnchorFailure{Anchor: trust.AnchorOf(a.tag, a.cert), Err: namedValidity(why, opts.CurrentTime)})
 	}
 	return e
 }
@@ -181,7 +176,7 @@ func namedValidity(err error, at time.Time) error {
 
 // AnchorFailure is one anchor that did not verify a server, and why.
 type AnchorFailure struct {
-	Anchor tlsapp.Anchor
+	Anchor trust.Anchor
 	Err    error
 }
 

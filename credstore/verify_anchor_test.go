@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
-	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 var fieldRoots = []string{"Amazon Root CA 1", "Starfield Services Root CA - G2", "DigiCert Global Root G2"}
@@ -37,8 +37,8 @@ func serveTLS(t *testing.T, chain tls.Certificate) string {
 
 // dialVerified connects with crypto/tls, leaving all verification to v
 // through VerifyConnection, and returns the anchors v reported.
-func dialVerified(addr, serverName string, v tlsapp.Verifier) ([]tlsapp.Anchor, error) {
-	var anchors []tlsapp.Anchor
+func dialVerified(addr, serverName string, v trust.Verifier) ([]trust.Anchor, error) {
+	var anchors []trust.Anchor
 	c, err := tls.Dial("tcp", addr, &tls.Config{
 		ServerName:         serverName,
 		InsecureSkipVerify: true, // VerifyConnection does it, with v
@@ -66,7 +66,7 @@ func TestFieldScenarioTLS(t *testing.T) {
 		name    string
 		stored  []string // subject of tags 1, 2, 3
 		tags    []Tag    // the order given to NewVerifier
-		wantTag uint32
+		wantTag trust.Tag
 	}{
 		{"stored in field order", fieldRoots, []Tag{1, 2, 3}, 3},
 		{"stored in field order, tags reversed", fieldRoots, []Tag{3, 2, 1}, 3},
@@ -86,7 +86,7 @@ func TestFieldScenarioTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := tlsapp.AnchorOf(tt.wantTag, roots["DigiCert Global Root G2"].cert)
+			want := trust.AnchorOf(tt.wantTag, roots["DigiCert Global Root G2"].cert)
 			if len(anchors) != 1 || anchors[0] != want {
 				t.Errorf("anchors = %+v, want only %+v", anchors, want)
 			}
@@ -146,11 +146,11 @@ func TestEveryAnchorReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := v.VerifyServer("fota.example", chain)
+	got, err := v.verifyNow("fota.example", chain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []tlsapp.Anchor{tlsapp.AnchorOf(1, amazon.cert), tlsapp.AnchorOf(3, digicert.cert)}
+	want := []trust.Anchor{trust.AnchorOf(1, amazon.cert), trust.AnchorOf(3, digicert.cert)}
 	if !slices.Equal(got, want) {
 		t.Errorf("cross-signed: anchors %+v, want %+v", got, want)
 	}
@@ -161,8 +161,8 @@ func TestEveryAnchorReported(t *testing.T) {
 	}
 	inter := newCA(t, "Intermediate", digicert)
 	v, _ = NewVerifier(ctx, s, 4, 1, 2, 3)
-	got, err = v.VerifyServer("fota.example", chainOf(newLeaf(t, inter, time.Now().Add(time.Hour))))
-	want = []tlsapp.Anchor{tlsapp.AnchorOf(4, digicert.cert), tlsapp.AnchorOf(3, digicert.cert)}
+	got, err = v.verifyNow("fota.example", chainOf(newLeaf(t, inter, time.Now().Add(time.Hour))))
+	want = []trust.Anchor{trust.AnchorOf(4, digicert.cert), trust.AnchorOf(3, digicert.cert)}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("root under two tags: anchors %+v, %v; want %+v", got, err, want)
 	}
@@ -187,16 +187,16 @@ func TestPins(t *testing.T) {
 		name     string
 		tags     []Tag
 		pin      func(*Verifier) *Verifier
-		wantTags []uint32 // nil: verification fails with ErrPinMismatch
+		wantTags []trust.Tag // nil: verification fails with ErrPinMismatch
 	}{
-		{"no pins", []Tag{3}, func(v *Verifier) *Verifier { return v }, []uint32{3}},
-		{"intermediate pinned", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, SPKIHash(inter.cert)) }, []uint32{3}},
-		{"leaf pinned", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, SPKIHash(chain[0])) }, []uint32{3}},
-		{"root pinned", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, SPKIHash(digicert.cert)) }, []uint32{3}},
-		{"one of two pins matches", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, otherPin).WithPins(3, SPKIHash(inter.cert)) }, []uint32{3}},
+		{"no pins", []Tag{3}, func(v *Verifier) *Verifier { return v }, []Tag{3}},
+		{"intermediate pinned", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, SPKIHash(inter.cert)) }, []Tag{3}},
+		{"leaf pinned", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, SPKIHash(chain[0])) }, []Tag{3}},
+		{"root pinned", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, SPKIHash(digicert.cert)) }, []Tag{3}},
+		{"one of two pins matches", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, otherPin).WithPins(3, SPKIHash(inter.cert)) }, []Tag{3}},
 		{"wrong pin", []Tag{3}, func(v *Verifier) *Verifier { return v.WithPins(3, otherPin) }, nil},
-		{"pins on another tag", []Tag{1, 3}, func(v *Verifier) *Verifier { return v.WithPins(1, otherPin) }, []uint32{3}},
-		{"same root, one tag pinned wrong", []Tag{3, 4}, func(v *Verifier) *Verifier { return v.WithPins(3, otherPin) }, []uint32{4}},
+		{"pins on another tag", []Tag{1, 3}, func(v *Verifier) *Verifier { return v.WithPins(1, otherPin) }, []Tag{3}},
+		{"same root, one tag pinned wrong", []Tag{3, 4}, func(v *Verifier) *Verifier { return v.WithPins(3, otherPin) }, []Tag{4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,7 +205,7 @@ func TestPins(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := tt.pin(base)
-			anchors, err := v.VerifyServer("fota.example", chain)
+			anchors, err := v.verifyNow("fota.example", chain)
 			if tt.wantTags == nil {
 				var nae *NoAnchorError
 				if !errors.Is(err, ErrPinMismatch) || !errors.As(err, &nae) {
@@ -216,7 +216,7 @@ func TestPins(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []uint32
+			var got []trust.Tag
 			for _, a := range anchors {
 				got = append(got, a.Tag)
 			}
@@ -224,7 +224,7 @@ func TestPins(t *testing.T) {
 				t.Errorf("anchor tags %v, want %v", got, tt.wantTags)
 			}
 			// WithPins returned a copy: the base verifier is unpinned.
-			if _, err := base.VerifyServer("fota.example", chain); err != nil {
+			if _, err := base.verifyNow("fota.example", chain); err != nil {
 				t.Errorf("WithPins changed the verifier it was called on: %v", err)
 			}
 		})
@@ -263,7 +263,7 @@ func TestNoAnchorErrorUnwrap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.VerifyServer(tt.host, chainOf(tt.chain))
+			_, err := v.verifyNow(tt.host, chainOf(tt.chain))
 			var nae *NoAnchorError
 			if !errors.As(err, &nae) {
 				t.Fatalf("err = %v, want a NoAnchorError", err)
@@ -281,7 +281,7 @@ func TestNoAnchorErrorUnwrap(t *testing.T) {
 			}
 		})
 	}
-	if _, err := v.VerifyServer("fota.example", nil); err == nil {
+	if _, err := v.verifyNow("fota.example", nil); err == nil {
 		t.Error("an empty chain verified")
 	}
 }
@@ -298,7 +298,7 @@ func TestVerifierConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				if a, err := v.VerifyServer("fota.example", chain); err != nil || len(a) != 1 {
+				if a, err := v.verifyNow("fota.example", chain); err != nil || len(a) != 1 {
 					t.Errorf("VerifyServer: %v, %v", a, err)
 					return
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/internal/testpki"
 	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 type testCA struct {
@@ -81,11 +82,11 @@ func TestFieldScenario(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			anchors, err := v.VerifyServer("fota.example", chainOf(leaf))
+			anchors, err := v.verifyNow("fota.example", chainOf(leaf))
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantTag := uint32(3)
+			wantTag := Tag(3)
 			if names[0] == "DigiCert Global Root G2" {
 				wantTag = 1
 			}
@@ -141,7 +142,7 @@ func TestNoAnchorError(t *testing.T) {
 		{"expired", "fota.example", newLeaf(t, roots["Amazon Root CA 1"], time.Now().Add(-time.Hour)), "expired"},
 	}
 	for _, tt := range tests {
-		_, err := v.VerifyServer(tt.host, chainOf(tt.chain))
+		_, err := v.verifyNow(tt.host, chainOf(tt.chain))
 		var nae *NoAnchorError
 		if !errors.As(err, &nae) || len(nae.Tried) != 2 {
 			t.Fatalf("%s: %v", tt.name, err)
@@ -157,3 +158,8 @@ func TestNoAnchorError(t *testing.T) {
 }
 
 var _ net.Conn = (*tlsapp.Conn)(nil)
+
+// verifyNow is Verify at the current time, for tests.
+func (v *Verifier) verifyNow(serverName string, chain []*x509.Certificate) ([]trust.Anchor, error) {
+	return v.Verify(context.Background(), serverName, chain, time.Now())
+}

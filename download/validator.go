@@ -3,9 +3,10 @@ package download
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/httprange"
 )
 
 // validator is the strong validator of a representation: an entity tag, or
@@ -93,51 +94,12 @@ type contentRange struct{ first, last, complete int64 }
 // parseContentRange parses a Content-Range header strictly: one value,
 // decimal digits only, first <= last < complete.
 func parseContentRange(vals []string) (contentRange, error) {
-	bad := func() (contentRange, error) {
-		return contentRange{}, &ProtocolError{Reason: fmt.Sprintf("bad Content-Range %q", strings.Join(vals, ", "))}
-	}
-	if len(vals) != 1 {
-		return bad()
-	}
-	rest, ok := strings.CutPrefix(vals[0], "bytes ")
-	if !ok {
-		return bad()
-	}
-	rng, tot, ok := strings.Cut(rest, "/")
-	if !ok {
-		return bad()
-	}
-	complete, ok := digits(tot)
-	if !ok {
-		return bad()
-	}
-	if rng == "*" {
-		return contentRange{-1, -1, complete}, nil
-	}
-	a, b, ok := strings.Cut(rng, "-")
-	if !ok {
-		return bad()
-	}
-	first, ok1 := digits(a)
-	last, ok2 := digits(b)
-	if !ok1 || !ok2 || first > last || last >= complete {
-		return bad()
-	}
-	return contentRange{first, last, complete}, nil
-}
-
-// digits parses 1 to 18 decimal digits.
-func digits(s string) (int64, bool) {
-	if len(s) == 0 || len(s) > 18 {
-		return 0, false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
+	if len(vals) == 1 {
+		if r, ok := httprange.Parse(vals[0]); ok {
+			return contentRange{r.First, r.Last, r.Complete}, nil
 		}
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
+	return contentRange{}, &ProtocolError{Reason: fmt.Sprintf("bad Content-Range %q", strings.Join(vals, ", "))}
 }
 
 func parseHTTPTime(s string) (time.Time, error) { return http.ParseTime(s) }

@@ -435,7 +435,7 @@ func (a *attempt) fill(c *Connection) {
 func (o *Options) plain(ctx context.Context, v uint16) (Connection, []*x509.Certificate) {
 	c := Connection{Version: versionName(v), VersionCode: v}
 	cfg := o.config(v)
-	cfg.ClientSessionCache = tlsapp.NewLRUClientSessionCache(4)
+	cfg.ClientSessionCache = tlsapp.NewSessionCache(4)
 	a := o.connect(ctx, c.Version+" plain", cfg, o.Path, "")
 	a.fill(&c)
 	if a.hsErr {

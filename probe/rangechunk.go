@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/httprange"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -172,14 +172,14 @@ func (o *Options) rangeGet(ctx context.Context, first, last int64) (rangeAnswer,
 	if a.status != 206 {
 		return rangeAnswer{}, fmt.Errorf("%w: status %d for bytes=%d-%d", ErrNoRange, a.status, first, last)
 	}
-	s, l, total, ok := parseContentRange(hw.contentRange)
-	if !ok || s != first || l != last || total <= 0 {
+	cr, ok := httprange.Parse(hw.contentRange)
+	if !ok || cr.First != first || cr.Last != last {
 		return rangeAnswer{}, fmt.Errorf("%w: Content-Range %q for bytes=%d-%d", ErrNoRange, hw.contentRange, first, last)
 	}
 	if want := a.header + int(last-first+1); a.read != int64(want) {
 		return rangeAnswer{}, fmt.Errorf("probe: range answer of %d bytes, want %d", a.read, want)
 	}
-	return rangeAnswer{a, total}, nil
+	return rangeAnswer{a, cr.Complete}, nil
 }
 
 // rangeHeader keeps the Content-Range of a response header.
@@ -191,28 +191,4 @@ func (h *rangeHeader) header(b []byte) {
 			h.contentRange = strings.TrimSpace(v)
 		}
 	}
-}
-
-// parseContentRange parses "bytes first-last/complete".
-func parseContentRange(s string) (first, last, total int64, ok bool) {
-	rest, found := strings.CutPrefix(s, "bytes ")
-	if !found {
-		return 0, 0, 0, false
-	}
-	rng, tot, found := strings.Cut(rest, "/")
-	if !found {
-		return 0, 0, 0, false
-	}
-	a, b, found := strings.Cut(rng, "-")
-	if !found {
-		return 0, 0, 0, false
-	}
-	var err1, err2, err3 error
-	first, err1 = strconv.ParseInt(a, 10, 64)
-	last, err2 = strconv.ParseInt(b, 10, 64)
-	total, err3 = strconv.ParseInt(tot, 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || total <= last {
-		return 0, 0, 0, false
-	}
-	return first, last, total, true
 }

@@ -8,20 +8,9 @@ import (
 	"io"
 	"time"
 
-	utls "github.com/refraction-networking/utls"
-
 	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/trust"
 )
-
-// ClientSessionCache caches session state for resumption. It is utls's
-// cache interface; see NewLRUClientSessionCache.
-type ClientSessionCache = utls.ClientSessionCache
-
-// NewLRUClientSessionCache returns an in-memory session cache holding up to
-// capacity sessions (64 when capacity is 0 or less).
-func NewLRUClientSessionCache(capacity int) ClientSessionCache {
-	return utls.NewLRUClientSessionCache(capacity)
-}
 
 // Config configures a client connection. A Config may be reused for many
 // connections and must not be modified while in use.
@@ -36,14 +25,14 @@ type Config struct {
 
 	// Verifier, when set, verifies the server's chain instead of RootCAs,
 	// for example against every CA of a credential store's selected tags.
-	Verifier Verifier
+	Verifier trust.Verifier
 
 	// Credentials, when set, supplies the trust anchors, the client
 	// certificate and the session cache from a credential store: the server
 	// is verified against every CA of the selected tags at once. It cannot
 	// be combined with RootCAs, Verifier or InsecureSkipVerify. Certificates
 	// and ClientSessionCache, when set, are used instead of the selection's.
-	Credentials Credentials
+	Credentials trust.Credentials
 
 	// InsecureSkipVerify turns certificate verification off. It exists for
 	// diagnostics (a probe that reports a chain it cannot verify); a device
@@ -86,8 +75,9 @@ type Config struct {
 
 	// ClientSessionCache, when set, enables session resumption (TLS 1.2
 	// tickets and TLS 1.3 PSK). A resumed handshake sends and receives far
-	// fewer bytes.
-	ClientSessionCache ClientSessionCache
+	// fewer bytes. NewSessionCache makes one in memory; credstore keeps one
+	// across restarts.
+	ClientSessionCache trust.SessionCache
 
 	// PostQuantum offers the X25519MLKEM768 hybrid key share in addition to
 	// X25519. It protects today's traffic against a future quantum computer

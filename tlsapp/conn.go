@@ -14,6 +14,7 @@ import (
 	utls "github.com/refraction-networking/utls"
 
 	"github.com/tlsapp/tlsapp/internal/guard"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // BatchSize is how many wire bytes of records a Write gathers before handing
@@ -39,8 +40,8 @@ type Conn struct {
 	handshakeDone      bool
 	hsCtx              context.Context // the running handshake's, for the Verifier
 	hsSent, hsReceived int64
-	anchors            []Anchor
-	verifier           Verifier // Config.Verifier, or the one Config.Credentials gave
+	anchors            []trust.Anchor
+	verifier           trust.Verifier // Config.Verifier, or the one Config.Credentials gave
 }
 
 // Dial connects to addr on network with a net.Dialer and runs the handshake.
@@ -82,7 +83,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		MinVersion:                  vmin,
 		MaxVersion:                  vmax,
 		CipherSuites:                suites,
-		ClientSessionCache:          cfg.ClientSessionCache,
+		ClientSessionCache:          stackCacheOf(cfg.ClientSessionCache),
 		OmitEmptyPsk:                true,
 		DynamicRecordSizingDisabled: true,
 		Renegotiation:               utls.RenegotiateNever,
@@ -92,7 +93,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 	}
 	if cfg.Credentials != nil {
 		if uc.ClientSessionCache == nil {
-			uc.ClientSessionCache = cfg.Credentials.SessionCache()
+			uc.ClientSessionCache = stackCacheOf(cfg.Credentials.SessionCache())
 		}
 		if len(cfg.Certificates) == 0 {
 			uc.GetClientCertificate = c.clientCertificate
@@ -126,7 +127,7 @@ func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var anchors []Anchor
+	var anchors []trust.Anchor
 	switch {
 	case v != nil:
 		var err error
@@ -142,7 +143,7 @@ func (c *Conn) verifyConnection(cs utls.ConnectionState) error {
 			root := chain[len(chain)-1]
 			if !seen[root] {
 				seen[root] = true
-				anchors = append(anchors, AnchorOf(0, root))
+				anchors = append(anchors, trust.AnchorOf(trust.NoTag, root))
 			}
 		}
 	}
@@ -396,7 +397,7 @@ func (c *Conn) RecordState() RecordState {
 	rs.Resumed = c.u.ConnectionState().DidResume
 	c.mu.Lock()
 	rs.HandshakeBytesSent, rs.HandshakeBytesReceived = c.hsSent, c.hsReceived
-	rs.Anchors = append([]Anchor(nil), c.anchors...)
+	rs.Anchors = append([]trust.Anchor(nil), c.anchors...)
 	c.mu.Unlock()
 	return rs
 }

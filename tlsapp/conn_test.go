@@ -217,7 +217,7 @@ func TestResumption(t *testing.T) {
 	})
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(fmt.Sprintf("%x", v), func(t *testing.T) {
-			cache := NewLRUClientSessionCache(0)
+			cache := NewSessionCache(0)
 			var states []RecordState
 			for i := 0; i < 2; i++ {
 				c := dialTest(t, addr, Config{MaxVersion: v, ClientSessionCache: cache, MaxFragmentLength: 1024})

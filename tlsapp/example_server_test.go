@@ -48,7 +48,7 @@ func ExampleNewServerSessionCache() {
 		}
 	}()
 
-	sessions := tlsapp.NewLRUClientSessionCache(1)
+	sessions := tlsapp.NewSessionCache(1)
 	for i := range 2 {
 		conn, err := tlsapp.Dial(context.Background(), "tcp", inner.Addr().String(), &tlsapp.Config{
 			ServerName: "localhost", RootCAs: pool, RecordSizeLimit: 64, ClientSessionCache: sessions})

@@ -14,6 +14,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // The tests of this file prove that the client guard follows a hostile
@@ -679,10 +680,10 @@ type recordingVerifier struct {
 	now chan time.Time
 }
 
-func (v recordingVerifier) Verify(ctx context.Context, _ string, chain []*x509.Certificate, now time.Time) ([]Anchor, error) {
+func (v recordingVerifier) Verify(ctx context.Context, _ string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
 	v.ctx <- ctx
 	v.now <- now
-	return []Anchor{AnchorOf(0, chain[len(chain)-1])}, nil
+	return []trust.Anchor{trust.AnchorOf(trust.NoTag, chain[len(chain)-1])}, nil
 }
 
 // TestVerifierGetsContextAndTime: a Config.Verifier is called with the

@@ -282,7 +282,7 @@ func TestResumptionKeepsLimit(t *testing.T) {
 		t.Run(versionName(v), func(t *testing.T) {
 			p := opensslPeer()
 			relay := newRelay(t, p.start(t, v, false))
-			cache := NewLRUClientSessionCache(0)
+			cache := NewSessionCache(0)
 			var last RecordState
 			for i := 0; i < 2; i++ {
 				c := dialTest(t, relay.Addr(), Config{MinVersion: v, MaxVersion: v, MaxFragmentLength: 1024, ClientSessionCache: cache})

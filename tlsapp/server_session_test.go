@@ -86,7 +86,7 @@ func TestServerResumes(t *testing.T) {
 			t.Run(tt.name+"/"+versionName(v), func(t *testing.T) {
 				srv := startSessionServer(t, &tls.Config{MinVersion: v, MaxVersion: v}, tt.opts)
 				relay := newRelay(t, srv.addr)
-				cache := NewLRUClientSessionCache(4)
+				cache := NewSessionCache(4)
 				for i, wantResumed := range []bool{false, true, true} {
 					c := dialTest(t, relay.Addr(), Config{MinVersion: v, MaxVersion: v, ClientSessionCache: cache,
 						MaxFragmentLength: tt.mfl, RecordSizeLimit: tt.rsl})
@@ -123,7 +123,7 @@ func TestServerTicketWithinCap(t *testing.T) {
 			srv := startSessionServer(t, &tls.Config{MinVersion: v, MaxVersion: v,
 				ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: newTestPKI(t).Pool}, ServerOptions{})
 			relay := newRelay(t, srv.addr)
-			cache := NewLRUClientSessionCache(4)
+			cache := NewSessionCache(4)
 			for i, want := range []string{"resumed=false client-certs=4\n", "resumed=true client-certs=4\n"} {
 				c := dialTest(t, relay.Addr(), Config{MinVersion: v, MaxVersion: v, ClientSessionCache: cache,
 					MaxFragmentLength: 512, Certificates: []tls.Certificate{clientChain}})

@@ -37,7 +37,7 @@ func AnchorOf(tag Tag, cert *x509.Certificate) Anchor {
 // Verifier verifies a server's certificate chain in place of a certificate
 // pool.
 //
-// VerifyServer is given the chain exactly as the server sent it (leaf
+// Verify is given the chain exactly as the server sent it (leaf
 // first), the name the client expects and the time to verify at (the
 // client's configured clock). It must check the chain against every anchor
 // it holds at once, the hostname and the validity period at now, and return
@@ -47,7 +47,7 @@ func AnchorOf(tag Tag, cert *x509.Certificate) Anchor {
 //
 // Implementations must be safe for concurrent use.
 type Verifier interface {
-	VerifyServer(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]Anchor, error)
+	Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]Anchor, error)
 }
 
 // Session is one session's resumption state, as opaque bytes that a cache

@@ -7,16 +7,14 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tlsapp/tlsapp/credstore"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // clientFlags are the flags of the subcommands that connect to a server.
@@ -159,9 +157,9 @@ func (f *clientFlags) config(ctx context.Context) (*tlsapp.Config, error) {
 // for being outside their validity period: x509 only says that one "has
 // expired or is not yet valid" and gives the bound that was crossed, not
 // which certificate it was.
-type validityVerifier struct{ tlsapp.Verifier }
+type validityVerifier struct{ trust.Verifier }
 
-func (v validityVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
+func (v validityVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
 	anchors, err := v.Verifier.Verify(ctx, serverName, chain, now)
 	if err != nil {
 		return nil, explainValidity(err, now)
@@ -242,11 +240,11 @@ func (f *clientFlags) fileAnchors() (anchorSet, error) {
 // namedAnchor is a trust anchor and where it came from.
 type namedAnchor struct {
 	Source string // a file name, or "store tag N"
-	Tag    uint32
+	Tag    trust.Tag
 	Cert   *x509.Certificate
 }
 
-// anchorSet is a tlsapp.Verifier over anchors given on the command line. It
+// anchorSet is a trust.Verifier over anchors given on the command line. It
 // checks the chain against each anchor on its own, so that it can say which
 // anchors verify the server and which do not.
 type anchorSet []namedAnchor
@@ -272,8 +270,8 @@ func (a namedAnchor) check(serverName string, chain []*x509.Certificate, now tim
 	return err
 }
 
-func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
-	var ok []tlsapp.Anchor
+func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
+	var ok []trust.Anchor
 	var why []error
 	seen := map[[32]byte]bool{}
 	for _, a := range s {
@@ -281,7 +279,7 @@ func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Ce
 			why = append(why, fmt.Errorf("%s (%s): %w", a.Source, a.Cert.Subject, err))
 			continue
 		}
-		an := tlsapp.AnchorOf(a.Tag, a.Cert)
+		an := trust.AnchorOf(a.Tag, a.Cert)
 		if !seen[an.SHA256] {
 			seen[an.SHA256] = true
 			ok = append(ok, an)
@@ -295,10 +293,10 @@ func (s anchorSet) Verify(_ context.Context, serverName string, chain []*x509.Ce
 
 // multiVerifier accepts a chain that any of its verifiers accepts and
 // reports the anchors of all of them.
-type multiVerifier []tlsapp.Verifier
+type multiVerifier []trust.Verifier
 
-func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]tlsapp.Anchor, error) {
-	var all []tlsapp.Anchor
+func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x509.Certificate, now time.Time) ([]trust.Anchor, error) {
+	var all []trust.Anchor
 	var why []error
 	for _, v := range m {
 		a, err := v.Verify(ctx, serverName, chain, now)
@@ -312,75 +310,6 @@ func (m multiVerifier) Verify(ctx context.Context, serverName string, chain []*x
 		return nil, &listError{msg: why[0].Error(), sep: "; ", errs: why, skip: 1}
 	}
 	return all, nil
-}
-
-// recordingDialer dials tlsapp connections for an http.Transport and keeps
-// them, so that their RecordState can be reported.
-type recordingDialer struct {
-	cfg *tlsapp.Config
-	// timeout bounds each dial and handshake.
-	timeout time.Duration
-	// idle, when positive, ends a connection that receives nothing for
-	// that long.
-	idle time.Duration
-	// onDial, when set, is called with every new connection.
-	onDial func(*tlsapp.Conn)
-
-	mu    sync.Mutex
-	conns []*tlsapp.Conn
-}
-
-func (d *recordingDialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if d.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.timeout)
-		defer cancel()
-	}
-	c, err := tlsapp.Dial(ctx, network, addr, d.cfg)
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.conns = append(d.conns, c)
-	d.mu.Unlock()
-	if d.onDial != nil {
-		d.onDial(c)
-	}
-	if d.idle > 0 {
-		return &idleConn{Conn: c, idle: d.idle}, nil
-	}
-	return c, nil
-}
-
-// states returns the RecordState of every connection dialled so far.
-func (d *recordingDialer) states() []tlsapp.RecordState {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var s []tlsapp.RecordState
-	for _, c := range d.conns {
-		s = append(s, c.RecordState())
-	}
-	return s
-}
-
-// transport returns an HTTP/1.1 transport that dials through d.
-func (d *recordingDialer) transport() *http.Transport {
-	if len(d.cfg.NextProtos) == 0 {
-		c := *d.cfg
-		c.NextProtos = []string{"http/1.1"}
-		d.cfg = &c
-	}
-	return &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return nil, fmt.Errorf("refusing a plain-text connection to %s: only https goes through tlsapp", addr)
-		},
-		DialTLSContext:        d.DialTLSContext,
-		ForceAttemptHTTP2:     false,
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       30 * time.Second,
-		ResponseHeaderTimeout: d.timeout,
-		DisableCompression:    true,
-	}
 }
 
 // recordReport is a RecordState for people and JSON.
@@ -407,11 +336,11 @@ type recordReport struct {
 	Anchors                  []anchorReport `json:"anchors"`
 }
 
-// anchorReport is a tlsapp.Anchor for people and JSON.
+// anchorReport is a trust.Anchor for people and JSON.
 type anchorReport struct {
-	Tag     uint32 `json:"tag"`
-	Subject string `json:"subject"`
-	SHA256  string `json:"sha256"`
+	Tag     trust.Tag `json:"tag"`
+	Subject string    `json:"subject"`
+	SHA256  string    `json:"sha256"`
 }
 
 func (a anchorReport) String() string {
@@ -422,7 +351,7 @@ func (a anchorReport) String() string {
 	return s
 }
 
-func anchorsOf(as []tlsapp.Anchor) []anchorReport {
+func anchorsOf(as []trust.Anchor) []anchorReport {
 	r := []anchorReport{}
 	for _, a := range as {
 		r = append(r, anchorReport{Tag: a.Tag, Subject: a.Subject, SHA256: hex.EncodeToString(a.SHA256[:])})
@@ -527,16 +456,4 @@ func rate(n int64, d time.Duration) string {
 		return fmt.Sprintf("%.1f KiB/s", bps/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B/s", bps)
-}
-
-// idleConn sets a read deadline before every Read, so that a connection
-// that stalls (a cellular link that went away without a reset) fails.
-type idleConn struct {
-	*tlsapp.Conn
-	idle time.Duration
-}
-
-func (c *idleConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	return c.Conn.Read(b)
 }

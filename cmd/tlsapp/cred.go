@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/credstore"
-	"github.com/tlsapp/tlsapp/tlsapp"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 const credHelp = `Manages a credential store directory: credentials live under numeric
@@ -36,7 +36,8 @@ machine's clock are refused unless --allow-expired is given. Only import
 creates the store directory. List and show print digests and certificate
 details, never key material.
 
-A tag is a number from 0 to 4294967295. Files to import must be regular
+A tag is a number from 1 to 4294967295 (0 is reserved: it names anchors that
+are not from a store). Files to import must be regular
 files of at most 1 MiB (FIFOs and devices such as /dev/zero are refused).
 A store folder that group or others can write is refused: fix it with
 chmod go-w. SIGINT or SIGTERM ends any subcommand at once; a credential
@@ -75,7 +76,7 @@ func credCommand(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "cred", "import|list|show|rm [flags] [FILE]", credHelp)
 	store := fs.String("store", "", "the store `DIR` (required)")
 	var tag tagFlag
-	fs.Var(&tag, "tag", "the security tag `N` (0 to 4294967295); with list, list only that tag")
+	fs.Var(&tag, "tag", "the security tag `N` (1 to 4294967295); with list, list only that tag")
 	kindName := fs.String("kind", "", "the credential `KIND`: ca, cert or key")
 	allowExpired := fs.Bool("allow-expired", false, "import certificates that have expired or are not yet valid")
 	pos, err := parse(fs, args)
@@ -128,6 +129,9 @@ func credCommand(ctx context.Context, e *env, args []string) error {
 	case "import":
 		if err := need(true, true); err != nil {
 			return err
+		}
+		if t == trust.NoTag {
+			return usagef("--tag 0 is reserved: it names trust anchors that are not from a store")
 		}
 		if len(pos) != 1 && (len(pos) != 2 || kind != credstore.ClientCert) {
 			return usagef("import needs one FILE (or, with --kind cert, CERTFILE KEYFILE)")
@@ -287,7 +291,7 @@ func storeTags(ctx context.Context, dir, tagList string) (credstore.Store, []cre
 }
 
 // storeVerifier verifies against every CA of the selected tags at once.
-func storeVerifier(ctx context.Context, dir, tagList string) (tlsapp.Verifier, error) {
+func storeVerifier(ctx context.Context, dir, tagList string) (trust.Verifier, error) {
 	s, tags, err := storeTags(ctx, dir, tagList)
 	if err != nil {
 		return nil, err
@@ -317,7 +321,7 @@ func storeAnchors(ctx context.Context, dir, tagList string) ([]namedAnchor, erro
 				break
 			}
 			if c, err := x509.ParseCertificate(block.Bytes); err == nil {
-				out = append(out, namedAnchor{Source: fmt.Sprintf("store tag %d", t), Tag: uint32(t), Cert: c})
+				out = append(out, namedAnchor{Source: fmt.Sprintf("store tag %d", t), Tag: t, Cert: c})
 			}
 		}
 	}

@@ -267,12 +267,12 @@ func TestCredTagFlag(t *testing.T) {
 	ca := testpki.Issue(t, "Tag CA", true, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
 	caFile := filepath.Join(dir, "ca.pem")
 	os.WriteFile(caFile, ca.PEM, 0o644)
-	for _, tag := range []string{"0", "7", "4294967295"} {
+	for _, tag := range []string{"1", "7", "4294967295"} {
 		if r := runBin(t, "cred", "import", "--store", store, "--tag", tag, "--kind", "ca", caFile); r.code != 0 {
 			t.Fatalf("import --tag %s: status %d", tag, r.code)
 		}
 	}
-	for _, tag := range []string{"99999999999", "4294967296", "-1", "0x10", "seven", ""} {
+	for _, tag := range []string{"0", "99999999999", "4294967296", "-1", "0x10", "seven", ""} {
 		r := runBin(t, "cred", "import", "--store", store, "--tag", tag, "--kind", "ca", caFile)
 		if r.code != 2 || !strings.Contains(r.stderr, "tag") {
 			t.Errorf("--tag %q: status %d, want 2 (usage)", tag, r.code)
@@ -282,7 +282,7 @@ func TestCredTagFlag(t *testing.T) {
 		tag  string
 		want []string // tags listed
 	}{
-		{"", []string{"0", "7", "4294967295"}},
+		{"", []string{"1", "7", "4294967295"}},
 		{"7", []string{"7"}},
 		{"4294967295", []string{"4294967295"}},
 		{"8", nil},

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
@@ -87,15 +88,20 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(ta.CA)
-	d := &recordingDialer{cfg: &tlsapp.Config{
+	d := &tlsapp.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: &tlsapp.Config{
 		RootCAs:           roots,
 		MinVersion:        tls.VersionTLS13,
 		MaxVersion:        tls.VersionTLS13,
 		RecordSizeLimit:   demoLimit,
 		MaxFragmentLength: demoLimit,
-		NextProtos:        []string{"http/1.1"},
-	}, timeout: 10 * time.Second}
-	tr := d.transport()
+	}}
+	var mu sync.Mutex
+	var conns []*tlsapp.Conn
+	tr := tlsapp.NewTransport(d, func(c *tlsapp.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	})
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: time.Minute}
 	url := "https://" + inner.Addr().String() + "/image.bin"
@@ -126,11 +132,13 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 	allocated := after.TotalAlloc - before.TotalAlloc
 	runtime.GC()
 	runtime.ReadMemStats(&after) // the connection is still open (idle)
-	states := d.states()
-	if len(states) == 0 {
+	mu.Lock()
+	if len(conns) == 0 {
+		mu.Unlock()
 		return errors.New("no connection was made")
 	}
-	rs := states[0]
+	rs, nconns := conns[0].RecordState(), len(conns)
+	mu.Unlock()
 	got := h.Sum(nil)
 	r := demoReport{
 		Server:        url,
@@ -142,7 +150,7 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 		Seconds:       elapsed.Seconds(),
 		HeapInUse:     after.HeapAlloc,
 		HeapAllocated: allocated,
-		Connections:   len(states),
+		Connections:   nconns,
 		Connection:    reportOf(rs),
 		ServerAnswering: "Go's crypto/tls server cannot answer max_fragment_length or record_size_limit, " +
 			"so nothing is agreed; tlsapp.NewListener reads the client's offer and keeps the server's records within it anyway",

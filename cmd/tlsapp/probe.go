@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/probe"
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // probeReport is probe's JSON output: the probe package's report, the
@@ -24,11 +25,11 @@ type probeReport struct {
 }
 
 type anchorCheck struct {
-	Source   string `json:"source"`
-	Tag      uint32 `json:"tag,omitempty"`
-	Subject  string `json:"subject"`
-	Verifies bool   `json:"verifies"`
-	Error    string `json:"error,omitempty"`
+	Source   string    `json:"source"`
+	Tag      trust.Tag `json:"tag,omitempty"`
+	Subject  string    `json:"subject"`
+	Verifies bool      `json:"verifies"`
+	Error    string    `json:"error,omitempty"`
 }
 
 func runProbe(ctx context.Context, e *env, args []string) error {

@@ -25,22 +25,25 @@ type Package struct {
 // whose import path is path. Imports are resolved from source, so the
 // caller's module and its dependencies must be available.
 func Load(fset *token.FileSet, imp types.Importer, dir, path string) (*Package, error) {
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		// The files this platform builds, as go build picks them.
-		ok, err := build.Default.MatchFile(dir, fi.Name())
-		return err == nil && ok && !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.SkipObjectResolution|parser.ParseComments)
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var files []*ast.File
-	for name, p := range pkgs {
-		if name == "main" {
+	for _, e := range ents {
+		name := e.Name()
+		// The files this platform builds, as go build picks them.
+		if ok, err := build.Default.MatchFile(dir, name); err != nil || !ok || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution|parser.ParseComments)
+		if err != nil {
+			return nil, err
+		}
+		if f.Name.Name == "main" {
 			return nil, fmt.Errorf("apicheck: %s is a command", path)
 		}
-		for _, f := range p.Files {
-			files = append(files, f)
-		}
+		files = append(files, f)
 	}
 	sort.Slice(files, func(i, j int) bool { return fset.File(files[i].Pos()).Name() < fset.File(files[j].Pos()).Name() })
 	conf := types.Config{Importer: imp}

@@ -152,3 +152,41 @@ func TestDocLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestCredstoreOwnsNoClient: credstore and tlsapp meet only in package
+// trust; neither imports the other, so a device that keeps no credentials
+// links no store, and a store links no TLS client.
+func TestCredstoreOwnsNoClient(t *testing.T) {
+	pkgs := load(t)
+	byPath := map[string]*Package{}
+	for _, p := range pkgs {
+		byPath[p.Path] = p
+	}
+	const mod = "github.com/tlsapp/tlsapp/"
+	for _, pair := range [][2]string{{"credstore", "tlsapp"}, {"tlsapp", "credstore"}} {
+		from, to := byPath[mod+pair[0]], mod+pair[1]
+		if from == nil {
+			t.Fatalf("no package %s", pair[0])
+		}
+		seen := map[*types.Package]bool{}
+		var walk func(p *types.Package) bool
+		walk = func(p *types.Package) bool {
+			if seen[p] {
+				return false
+			}
+			seen[p] = true
+			if p.Path() == to {
+				return true
+			}
+			for _, q := range p.Imports() {
+				if walk(q) {
+					return true
+				}
+			}
+			return false
+		}
+		if walk(from.Types) {
+			t.Errorf("%s imports %s", pair[0], to)
+		}
+	}
+}
