@@ -11,11 +11,11 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -186,57 +186,26 @@ func linkDownload(r *shapedRelay, p *pki, m linkMethod, image []byte) (linkResul
 // bottleneck link with a deep buffer. It counts the bytes each way and
 // parses the record headers the server sends.
 type shapedRelay struct {
-	ln       net.Listener
-	target   string
+	address  string
 	oneWay   time.Duration
 	bps      int64
 	up, down atomic.Int64
 	largest  atomic.Int64
-	wg       sync.WaitGroup
 }
 
 func newShapedRelay(tb testing.TB, target string, oneWay time.Duration, bps int64) *shapedRelay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r := &shapedRelay{ln: ln, target: target, oneWay: oneWay, bps: bps}
-	var mu sync.Mutex
-	var conns []net.Conn
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		r.wg.Wait()
+	r := &shapedRelay{oneWay: oneWay, bps: bps}
+	// No deadline: a download over the slowest link takes minutes.
+	r.address = testnet.Relay(tb, target, 0, func(c, s net.Conn) {
+		done := make(chan struct{})
+		go func() { defer close(done); r.pipe(s, c, &r.up, false) }()
+		r.pipe(c, s, &r.down, true)
+		<-done
 	})
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, s)
-			mu.Unlock()
-			r.wg.Add(2)
-			go func() { defer r.wg.Done(); r.pipe(s, c, &r.up, false) }()
-			go func() { defer r.wg.Done(); r.pipe(c, s, &r.down, true) }()
-		}
-	}()
 	return r
 }
 
-func (r *shapedRelay) addr() string { return r.ln.Addr().String() }
+func (r *shapedRelay) addr() string { return r.address }
 
 // chunk is data that reaches the far end at due.
 type chunk struct {

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -35,83 +35,39 @@ func within(t *testing.T, what string, d, limit time.Duration) {
 	}
 }
 
-// faultRelay stands between a client and a server on 127.0.0.1. It copies
+// startFaultRelay stands between a client and a server on 127.0.0.1. It copies
 // the client's bytes as they come and hands the server's bytes, one record
 // at a time, to onRecord, which writes what it likes to the client and
 // returns false to end the connection (both sides are then closed).
-type faultRelay struct {
-	ln       net.Listener
-	target   string
-	onRecord func(client net.Conn, idx int, h recordlimit.Header, rec []byte) bool
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-}
-
 func startFaultRelay(t *testing.T, target string, onRecord func(client net.Conn, idx int, h recordlimit.Header, rec []byte) bool) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &faultRelay{ln: ln, target: target, onRecord: onRecord}
-	t.Cleanup(func() {
-		ln.Close()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			c.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			c, err := ln.Accept()
+	return testnet.Relay(t, target, 60*time.Second, func(c, s net.Conn) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			io.Copy(s, c)
+			s.(*net.TCPConn).CloseWrite()
+		}()
+		defer func() { c.Close(); s.Close(); <-done }()
+		for idx := 0; ; idx++ {
+			hdr := make([]byte, recordlimit.HeaderLen)
+			if _, err := io.ReadFull(s, hdr); err != nil {
+				return
+			}
+			h, err := recordlimit.ParseHeader(hdr)
 			if err != nil {
 				return
 			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
+			rec := make([]byte, recordlimit.HeaderLen+h.Len)
+			copy(rec, hdr)
+			if _, err := io.ReadFull(s, rec[recordlimit.HeaderLen:]); err != nil {
+				return
 			}
-			r.mu.Lock()
-			r.conns = append(r.conns, c, s)
-			r.mu.Unlock()
-			r.wg.Add(2)
-			go func() {
-				defer r.wg.Done()
-				io.Copy(s, c)
-				s.(*net.TCPConn).CloseWrite()
-			}()
-			go func() {
-				defer r.wg.Done()
-				defer c.Close()
-				defer s.Close()
-				for idx := 0; ; idx++ {
-					hdr := make([]byte, recordlimit.HeaderLen)
-					if _, err := io.ReadFull(s, hdr); err != nil {
-						return
-					}
-					h, err := recordlimit.ParseHeader(hdr)
-					if err != nil {
-						return
-					}
-					rec := make([]byte, recordlimit.HeaderLen+h.Len)
-					copy(rec, hdr)
-					if _, err := io.ReadFull(s, rec[recordlimit.HeaderLen:]); err != nil {
-						return
-					}
-					if !r.onRecord(c, idx, h, rec) {
-						return
-					}
-				}
-			}()
+			if !onRecord(c, idx, h, rec) {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // forward passes every record on unchanged.

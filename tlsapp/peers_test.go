@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/peerproc"
+	"github.com/tlsapp/tlsapp/internal/testnet"
 )
 
 // pemFiles writes the test PKI as PEM files for external servers: the CA,
@@ -201,13 +202,11 @@ func exchange(t *testing.T, c net.Conn, p peer, n int) {
 // parses the record framing itself (not with package recordlimit) in both
 // directions and remembers every record.
 type recordRelay struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	recs   [2][]relayRecord // [0] client to server, [1] server to client
+	addr string
+	mu   sync.Mutex
+	recs [2][]relayRecord // [0] client to server, [1] server to client
 	// tamper, if set, sees each server record and returns what to forward.
 	tamper func(index int, rec []byte) [][]byte
-	wg     sync.WaitGroup
 }
 
 type relayRecord struct {
@@ -218,30 +217,16 @@ type relayRecord struct {
 
 func newRelay(t *testing.T, target string) *recordRelay {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recordRelay{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); r.wg.Wait() })
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			r.wg.Add(2)
-			go func() { defer r.wg.Done(); r.pipe(c, s, 0); closeWrite(s) }()
-			go func() { defer r.wg.Done(); r.pipe(s, c, 1); closeWrite(c); c.Close(); s.Close() }()
-		}
-	}()
+	r := &recordRelay{}
+	r.addr = testnet.Relay(t, target, 2*time.Minute, func(c, s net.Conn) {
+		done := make(chan struct{})
+		go func() { defer close(done); r.pipe(c, s, 0); closeWrite(s) }()
+		r.pipe(s, c, 1)
+		closeWrite(c)
+		c.Close()
+		s.Close()
+		<-done
+	})
 	return r
 }
 
@@ -251,7 +236,7 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-func (r *recordRelay) Addr() string { return r.ln.Addr().String() }
+func (r *recordRelay) Addr() string { return r.addr }
 
 // pipe forwards whole records from src to dst, noting each.
 func (r *recordRelay) pipe(src, dst net.Conn, dir int) {

@@ -6,14 +6,15 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/tlsapp/tlsapp/internal/testnet"
 )
 
 // relay is a TCP relay between a client and target that parses the TLS
-// record headers the server sends and can cut connections mid-transfer. It
-// stands in for internal/wiretap.
+// record headers the server sends and can cut connections mid-transfer.
 type relay struct {
-	ln     net.Listener
-	target string
+	address string
 
 	mu            sync.Mutex
 	conns         int
@@ -27,17 +28,12 @@ type relay struct {
 
 func startRelay(t *testing.T, target string) *relay {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close() })
-	go r.serve()
+	r := &relay{}
+	r.address = testnet.Relay(t, target, 2*time.Minute, r.handle)
 	return r
 }
 
-func (r *relay) addr() string { return r.ln.Addr().String() }
+func (r *relay) addr() string { return r.address }
 
 // cutConnections makes the relay close the first n connections once the
 // server has sent after bytes on each.
@@ -61,23 +57,7 @@ func (r *relay) largestPerConn() []int {
 	return append([]int(nil), r.perConn...)
 }
 
-func (r *relay) serve() {
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		go r.handle(c)
-	}
-}
-
-func (r *relay) handle(c net.Conn) {
-	defer c.Close()
-	s, err := net.Dial("tcp", r.target)
-	if err != nil {
-		return
-	}
-	defer s.Close()
+func (r *relay) handle(c, s net.Conn) {
 	r.mu.Lock()
 	idx := r.conns
 	r.conns++

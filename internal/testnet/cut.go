@@ -26,21 +26,12 @@ type Cutter struct {
 // bytes towards the client, with a TCP reset where resets[n] is true.
 func NewCutter(tb testing.TB, target string, cuts []int64, resets []bool) *Cutter {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := &Cutter{Addr: ln.Addr().String(), cuts: cuts, resets: resets}
-	Serve(tb, ln, 60*time.Second, func(client net.Conn) {
+	c := &Cutter{cuts: cuts, resets: resets}
+	c.Addr = Relay(tb, target, 60*time.Second, func(client, server net.Conn) {
 		c.mu.Lock()
 		n := c.conns
 		c.conns++
 		c.mu.Unlock()
-		server, err := net.Dial("tcp", target)
-		if err != nil {
-			return
-		}
-		defer server.Close()
 		go func() {
 			io.Copy(server, client)
 			server.(*net.TCPConn).CloseWrite()
