@@ -52,8 +52,8 @@
 //
 // # Resuming sessions
 //
-// [NewSessionCache] keeps uTLS resumption state under a tag, so a device that
-// restarts can resume instead of paying for a full handshake. It writes
+// [NewSessionCache] keeps resumption state ([trust.Session]) under a tag, so a
+// device that restarts can resume instead of paying for a full handshake. It writes
 // the store at most once per [SessionWriteInterval] (the first ticket at
 // once, the latest at the end of the interval, none that is already
 // stored), so a server sending hundreds of tickets costs two flash writes,
