@@ -66,7 +66,7 @@ func (t *tagFlag) String() string { return strconv.FormatUint(uint64(*t), 10) }
 func (t *tagFlag) Set(s string) error {
 	n, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return fmt.Errorf("%q is not a tag: want a number from 0 to %d", s, uint32(math.MaxUint32))
+		return fmt.Errorf("%q is not a tag: want a number from 1 to %d", s, uint32(math.MaxUint32))
 	}
 	*t = tagFlag(n)
 	return nil

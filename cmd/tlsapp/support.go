@@ -25,7 +25,7 @@ type supportFlags struct {
 
 func (f *supportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.keylog, "keylog", "", "append the TLS session secrets to `FILE` (NSS key log format, for Wireshark); anyone with it can decrypt the traffic")
-	fs.BoolVar(&f.trace, "trace", false, "print one line per TLS record on stderr: connection, direction, epoch, content type, length")
+	fs.BoolVar(&f.trace, "trace", false, "print one line per TLS record on stderr: direction, epoch, content type, length (and which connection, where probe runs several)")
 }
 
 // support is what open made: the key log file and the trace printer.
