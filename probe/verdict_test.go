@@ -1,15 +1,15 @@
 package probe
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -130,7 +130,7 @@ func TestJudge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "verdict", slug(tc.name)+".json"), append(got, '\n'))
+			golden.Check(t, filepath.Join("testdata", "verdict", slug(tc.name)+".json"), append(got, '\n'), *update)
 		})
 	}
 }
@@ -143,24 +143,6 @@ func slug(s string) string {
 		}
 		return '-'
 	}, s), "-")
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n got %s\nwant %s", path, got, want)
-	}
 }
 
 // TestRecordBound checks the per-version, per-suite bounds against the

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/golden"
 	"github.com/tlsapp/tlsapp/internal/testnet"
 )
 
@@ -293,26 +294,8 @@ func TestGetJSONGolden(t *testing.T) {
 				t.Errorf("status %d and the target: %v", r.code, err)
 			}
 			got := maskJSON(t, r.stdout, url, filepath.Dir(out))
-			golden := filepath.Join("testdata", tc.name+".json")
-			if *update {
-				os.MkdirAll("testdata", 0o755)
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-				for i := 0; i < len(gl) || i < len(wl); i++ {
-					if i >= len(gl) || i >= len(wl) || gl[i] != wl[i] {
-						t.Errorf("JSON differs from %s at line %d:\n%s", golden, i+1, strings.Join(gl[max(0, i-5):min(len(gl), i+5)], "\n"))
-						break
-					}
-				}
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".json"), got, *update)
+
 		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/golden"
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/internal/testpki"
@@ -444,8 +445,8 @@ func TestProbeOutputGolden(t *testing.T) {
 			var js, human bytes.Buffer
 			(&env{}).emitJSONTo(&js, tc.r)
 			printProbe(&human, tc.r)
-			golden(t, filepath.Join("testdata", "probe", tc.name+".json"), js.Bytes())
-			golden(t, filepath.Join("testdata", "probe", tc.name+".txt"), human.Bytes())
+			golden.Check(t, filepath.Join("testdata", "probe", tc.name+".json"), js.Bytes(), *update)
+			golden.Check(t, filepath.Join("testdata", "probe", tc.name+".txt"), human.Bytes(), *update)
 			// The JSON reads back into the same report.
 			var back probeReport
 			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Verdict.Kind != tc.r.Verdict.Kind || len(back.Versions) != 2 {
@@ -489,7 +490,7 @@ func TestProbeJSONKeys(t *testing.T) {
 		list = append(list, k)
 	}
 	sort.Strings(list)
-	golden(t, filepath.Join("testdata", "probe", "keys.txt"), []byte(strings.Join(list, "\n")+"\n"))
+	golden.Check(t, filepath.Join("testdata", "probe", "keys.txt"), []byte(strings.Join(list, "\n")+"\n"), *update)
 }
 
 // TestProbeTraceAndKeylog runs probe --trace --keylog against a Go server
@@ -578,25 +579,6 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n got %s\nwant %s", path, got, want)
-	}
 }
 
 // TestGetRangeChunkAuto is the check of issue 10 for get: against a server
