@@ -189,7 +189,7 @@ func (e *Edge) Metrics() http.Handler { return e.m.handler() }
 // normalHost lowers a host name and strips a port, brackets and a final
 // dot.
 func normalHost(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
+	if host, port, err := net.SplitHostPort(h); err == nil && port != "" && strings.Trim(port, "0123456789") == "" {
 		h = host
 	}
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
@@ -294,7 +294,7 @@ func (e *Edge) authorize(r *http.Request, t target, info *reqInfo) (*object, *ht
 			en.asking = asking
 		}
 		now := e.now()
-		if cand != nil && cand == en.done && e.cacheOnly && !t.hasQuery && now.Before(cand.freshUntil) {
+		if cand != nil && e.cacheOnly && !t.hasQuery && now.Before(cand.freshUntil) {
 			c.touchLocked(cand, now)
 			c.mu.Unlock()
 			info.cache = outHit
