@@ -16,15 +16,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
-
-// modemLimit is the largest record an nRF91 modem receives (length field).
-const modemLimit = 2303
 
 // originObject is one object the test origin serves.
 type originObject struct {
@@ -333,67 +330,27 @@ func recordBound(version, suite uint16, limit int) int {
 	return limit + 8 + 16 // AES-GCM
 }
 
-// modemSuites are the suites of an nRF91 modem on older firmware that
-// crypto/tls implements: ECDHE AES-CBC with SHA-1 and SHA-256.
-var modemSuites = []uint16{
-	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
-}
-
-// modemConn fails, like the modem's socket with EMSGSIZE, on any received
-// record whose length field exceeds modemLimit.
-type modemConn struct {
-	net.Conn
-	hdr    [5]byte
-	hdrN   int
-	remain int
-	err    error
-}
-
-func (c *modemConn) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
+// modemClient is an HTTP client on the modem stand-in
+// (tlsapp.ModemConfig: TLS 1.2 only, the modem's CBC suites, no
+// record-size extension, a record longer than 2303 bytes on the wire fails
+// the connection with EMSGSIZE), one connection per request, with suites
+// in place of the modem's when given. It dials addr whatever the URL says,
+// and hands each connection to onConn when given.
+func modemClient(pool *x509.CertPool, addr string, suites []uint16, onConn ...func(*tlsapp.Conn)) *http.Client {
+	cfg := tlsapp.ModemConfig("127.0.0.1")
+	cfg.RootCAs = pool
+	if suites != nil {
+		cfg.CipherSuites = suites
 	}
-	n, err := c.Conn.Read(p)
-	for b := p[:n]; len(b) > 0; {
-		if c.remain > 0 {
-			k := min(c.remain, len(b))
-			c.remain -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(c.hdr[c.hdrN:], b)
-		c.hdrN += k
-		b = b[k:]
-		if c.hdrN == 5 {
-			c.hdrN = 0
-			c.remain = int(binary.BigEndian.Uint16(c.hdr[3:]))
-			if c.remain > modemLimit {
-				c.err = fmt.Errorf("modem: record of %d bytes: %w", c.remain, syscall.EMSGSIZE)
-				return 0, c.err
-			}
-		}
+	var hook func(*tlsapp.Conn)
+	if len(onConn) > 0 {
+		hook = onConn[0]
 	}
-	return n, err
-}
-
-// modemClient is an HTTP client behaving like the modem: TLS 1.2 only, CBC
-// suites, no record-size extension (crypto/tls offers none), records above
-// 2303 bytes fail the connection, one connection per request. It dials
-// addr whatever the URL says.
-func modemClient(pool *x509.CertPool, addr string, suites []uint16) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return nil, err
-			}
-			return &modemConn{Conn: c}, nil
-		},
-		TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: suites},
-		DisableKeepAlives: true,
-	}, Timeout: time.Minute}
+	tr := tlsapp.NewTransport(&tlsapp.Dialer{Config: cfg}, hook)
+	dial := tr.DialTLSContext
+	tr.DialTLSContext = func(ctx context.Context, network, _ string) (net.Conn, error) { return dial(ctx, network, addr) }
+	tr.DisableKeepAlives = true
+	return &http.Client{Transport: tr, Timeout: time.Minute}
 }
 
 // plainClient is a TLS 1.2/1.3 client with crypto/tls's defaults dialing

@@ -37,8 +37,7 @@ func TestCoalescing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			c := plainClient(pool, edge.addr, &tls.Config{MaxVersion: tls.VersionTLS12})
-			resp, body, err := tryGet(c, "GET", fmt.Sprintf("https://127.0.0.1/fw/image.bin?device=%d", i))
+			resp, body, err := tryGet(modemClient(pool, edge.addr, nil), "GET", fmt.Sprintf("https://127.0.0.1/fw/image.bin?device=%d", i))
 			switch {
 			case err != nil:
 				errs <- err
@@ -405,7 +404,7 @@ func TestSequentialRanges(t *testing.T) {
 	origin.put("/fw", &originObject{body: image, etag: `"r"`})
 	edge := startEdge(t, origin, t.TempDir())
 	relay := startRelay(t, edge.addr)
-	c := modemClient(pool, relay.addr, modemSuites)
+	c := modemClient(pool, relay.addr, nil)
 	c.Transport.(*http.Transport).DisableKeepAlives = false
 	var got []byte
 	requests := 0
@@ -615,7 +614,7 @@ func TestLogAndMetrics(t *testing.T) {
 	origin := startOrigin(t)
 	origin.put("/fw", &originObject{body: randomBytes(50000), etag: `"m"`})
 	edge := startEdge(t, origin, t.TempDir())
-	c := modemClient(pool, edge.addr, modemSuites)
+	c := modemClient(pool, edge.addr, nil)
 	get(t, c, "https://127.0.0.1/fw?sig=secret")
 	get(t, c, "https://127.0.0.1/fw", "Range", "bytes=0-99")
 	get(t, c, "https://127.0.0.1/../x")

@@ -3,18 +3,22 @@ package edge
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/peerproc"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 // TestModemThroughEdge: the origin sends 16 KiB records and a 3.6 KB
@@ -34,13 +38,15 @@ func TestModemThroughEdge(t *testing.T) {
 
 	t.Run("direct to the origin", func(t *testing.T) {
 		relay := startRelay(t, origin.addr)
-		_, _, err := tryGet(modemClient(pool, relay.addr, modemSuites), "GET", "https://127.0.0.1/fw/image.bin")
-		if !errors.Is(err, syscall.EMSGSIZE) {
-			t.Fatalf("direct download: %v, want EMSGSIZE", err)
+		_, _, err := tryGet(modemClient(pool, relay.addr, nil), "GET", "https://127.0.0.1/fw/image.bin")
+		var dl *tlsapp.DeviceLimitError
+		if !errors.Is(err, syscall.EMSGSIZE) || !errors.As(err, &dl) {
+			t.Fatalf("direct download: %v, want the stand-in's EMSGSIZE", err)
 		}
+		t.Logf("direct to the origin: %v", err)
 		seen := relay.seen()
-		if len(seen) != 1 || seen[0].largestHandshake <= modemLimit {
-			t.Fatalf("relay saw %+v: want the origin's handshake record above %d", seen, modemLimit)
+		if len(seen) != 1 || seen[0].largestHandshake <= tlsapp.ModemRecordLimit {
+			t.Fatalf("relay saw %+v: want the origin's handshake record above %d", seen, tlsapp.ModemRecordLimit)
 		}
 	})
 
@@ -51,6 +57,7 @@ func TestModemThroughEdge(t *testing.T) {
 		tls13  bool
 		client func(addr string) *http.Client
 	}{
+		{name: "the stand-in as it is (its CBC suites)"},
 		{name: "TLS 1.2 ECDHE-RSA-AES128-CBC-SHA", suite: tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA},
 		{name: "TLS 1.2 ECDHE-RSA-AES256-CBC-SHA", suite: tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA},
 		{name: "TLS 1.2 ECDHE-RSA-AES128-CBC-SHA256", suite: tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256},
@@ -62,18 +69,30 @@ func TestModemThroughEdge(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			relay := startRelay(t, edge.addr)
-			var state tls.ConnectionState
-			c := modemClient(pool, relay.addr, []uint16{tc.suite})
-			tr := c.Transport.(*http.Transport)
+			var conn *tlsapp.Conn
+			var suites []uint16
+			if tc.suite != 0 {
+				suites = []uint16{tc.suite}
+			}
+			c := modemClient(pool, relay.addr, suites, func(c *tlsapp.Conn) { conn = c })
 			if tc.tls13 {
-				tr.TLSClientConfig.MinVersion, tr.TLSClientConfig.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+				// The stand-in with TLS 1.3 allowed: a device on newer firmware.
+				cfg := tlsapp.ModemConfig("127.0.0.1")
+				cfg.RootCAs, cfg.MaxVersion, cfg.CipherSuites = pool, tls.VersionTLS13, nil
+				tr := tlsapp.NewTransport(&tlsapp.Dialer{Config: cfg}, func(c *tlsapp.Conn) { conn = c })
+				dial := tr.DialTLSContext
+				tr.DialTLSContext = func(ctx context.Context, n, _ string) (net.Conn, error) { return dial(ctx, n, relay.addr) }
+				c = &http.Client{Transport: tr}
 			}
 			resp, body := get(t, c, "https://127.0.0.1/fw/image.bin")
 			if resp.StatusCode != http.StatusOK || sum(body) != sum(image) {
 				t.Fatalf("status %d, %d bytes, SHA-256 match %v", resp.StatusCode, len(body), sum(body) == sum(image))
 			}
-			state = *resp.TLS
-			if !tc.tls13 && state.CipherSuite != tc.suite {
+			state := conn.ConnectionState()
+			if tc.suite == 0 && !tc.tls13 && !slices.Contains(tlsapp.ModemCipherSuites(), state.CipherSuite) {
+				t.Fatalf("suite %s is not one of the modem's", tls.CipherSuiteName(state.CipherSuite))
+			}
+			if tc.suite != 0 && state.CipherSuite != tc.suite {
 				t.Fatalf("suite %s, want %s", tls.CipherSuiteName(state.CipherSuite), tls.CipherSuiteName(tc.suite))
 			}
 			bound := recordBound(state.Version, state.CipherSuite, DefaultMaxRecord)
@@ -90,7 +109,7 @@ func TestModemThroughEdge(t *testing.T) {
 			if s.largestHandshake > DefaultMaxRecord {
 				t.Errorf("largest handshake record %d, above the cap %d", s.largestHandshake, DefaultMaxRecord)
 			}
-			if s.largest > modemLimit {
+			if s.largest > tlsapp.ModemRecordLimit {
 				t.Errorf("a record of %d bytes would fail the modem", s.largest)
 			}
 		})
