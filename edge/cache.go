@@ -24,10 +24,10 @@ const copyBuffer = 32 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuffer); return &b }}
 
-// ErrFill matches the error a device's download ends with when the fill it
+// errFill matches the error a device's download ends with when the fill it
 // reads from fails: the origin's body was cut, stalled or longer than
 // announced, or the disk refused it. The partial file is deleted.
-var ErrFill = errors.New("edge: filling the object from the origin failed")
+var errFill = errors.New("edge: filling the object from the origin failed")
 
 // cache is the on-disk object cache: one directory of object files (see
 // record.go), an index of them in memory, least recently used first out.
@@ -94,10 +94,10 @@ func (o *object) deviceETag() string {
 
 // progress returns what the object holds now and a channel closed at its
 // next change.
-func (o *object) progress() (written, size int64, done bool, err error, wake <-chan struct{}) {
+func (o *object) progress() (written, size int64, wake <-chan struct{}, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.written, o.size, o.done, o.err, o.wake
+	return o.written, o.size, o.wake, o.err
 }
 
 // changed records a change; o.mu must be held.
@@ -109,7 +109,7 @@ func (o *object) changedLocked() {
 // waitSize waits until the object's size is known.
 func (o *object) waitSize(ctx context.Context) (int64, error) {
 	for {
-		_, size, _, err, wake := o.progress()
+		_, size, wake, err := o.progress()
 		if err != nil {
 			return 0, err
 		}
@@ -160,7 +160,7 @@ func (r *objectReader) read(p []byte) (int, error) {
 	}
 	p = p[:min(int64(len(p)), r.size-r.pos)]
 	for {
-		written, _, _, err, wake := r.o.progress()
+		written, _, wake, err := r.o.progress()
 		if r.pos < written {
 			n, rerr := r.f.ReadAt(p[:min(int64(len(p)), written-r.pos)], r.o.base+r.pos)
 			r.pos += int64(n)
@@ -280,32 +280,32 @@ func verifyObject(p string) (*object, error) {
 	}
 	head := make([]byte, min(st.Size(), int64(maxHeader)))
 	if _, err := io.ReadFull(f, head); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	m, base, err := decodeHeader(head)
 	if err != nil {
 		return nil, err
 	}
 	if st.Size() < int64(base)+trailerLen {
-		return nil, fmt.Errorf("%w: shorter than its header and trailer", ErrCorrupt)
+		return nil, fmt.Errorf("%w: shorter than its header and trailer", errCorrupt)
 	}
 	trailer := make([]byte, trailerLen)
 	if _, err := f.ReadAt(trailer, st.Size()-trailerLen); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	size, sum, err := decodeTrailer(trailer)
 	if err != nil {
 		return nil, err
 	}
 	if int64(base)+size+trailerLen != st.Size() {
-		return nil, fmt.Errorf("%w: body length %d does not match the file's", ErrCorrupt, size)
+		return nil, fmt.Errorf("%w: body length %d does not match the file's", errCorrupt, size)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(f, int64(base), size)); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	if [sha256.Size]byte(h.Sum(nil)) != sum {
-		return nil, fmt.Errorf("%w: body hash does not match", ErrCorrupt)
+		return nil, fmt.Errorf("%w: body hash does not match", errCorrupt)
 	}
 	o := &object{meta: m, base: int64(base), path: p, size: size, written: size, done: true,
 		sum: sum, fileSize: st.Size(), wake: make(chan struct{})}
@@ -476,7 +476,7 @@ func (c *cache) runFill(o *object, f *os.File, body io.ReadCloser, cancel contex
 	if err == nil && current {
 		c.m.originBytes.Add(float64(o.written))
 		if o.fileSize > c.maxBytes {
-			err = fmt.Errorf("%w: %d bytes do not fit the cache", ErrFill, o.fileSize)
+			err = fmt.Errorf("%w: %d bytes do not fit the cache", errFill, o.fileSize)
 		} else {
 			if old := en.done; old != nil {
 				c.removeLocked(old)
@@ -502,7 +502,7 @@ func (c *cache) runFill(o *object, f *os.File, body io.ReadCloser, cancel contex
 	switch {
 	case err != nil:
 		c.log.Warn("cache: fill failed", "path", o.meta.key, "bytes", o.written, "err", err)
-		o.err = fmt.Errorf("%w: %w", ErrFill, err)
+		o.err = fmt.Errorf("%w: %w", errFill, err)
 		os.Remove(o.path)
 		c.m.fillErrors.Inc()
 	case !current:

@@ -250,14 +250,14 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // origin is never asked about a request it refuses.
 func (e *Edge) admit(r *http.Request) (target, int, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return target{}, http.StatusMethodNotAllowed, fmt.Errorf("%w: method %s: only GET and HEAD", ErrRefused, r.Method)
+		return target{}, http.StatusMethodNotAllowed, fmt.Errorf("%w: method %s: only GET and HEAD", errRefused, r.Method)
 	}
 	t, err := parseTarget(r.RequestURI)
 	if err != nil {
 		return target{}, http.StatusBadRequest, err
 	}
 	if !e.hosts[normalHost(r.Host)] {
-		return target{}, http.StatusMisdirectedRequest, fmt.Errorf("%w: Host %q is not this edge's", ErrRefused, r.Host)
+		return target{}, http.StatusMisdirectedRequest, fmt.Errorf("%w: Host %q is not this edge's", errRefused, r.Host)
 	}
 	return t, 0, nil
 }

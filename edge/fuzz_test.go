@@ -122,8 +122,8 @@ func TestParseTarget(t *testing.T) {
 		if (err == nil) != tc.ok || tc.ok && got.path != tc.path {
 			t.Errorf("parseTarget(%q) = %+v, %v; want ok %v, path %q", tc.in, got, err, tc.ok, tc.path)
 		}
-		if err != nil && !errors.Is(err, ErrRefused) {
-			t.Errorf("%q: %v does not match ErrRefused", tc.in, err)
+		if err != nil && !errors.Is(err, errRefused) {
+			t.Errorf("%q: %v does not match errRefused", tc.in, err)
 		}
 	}
 }

@@ -38,9 +38,9 @@ const (
 	maxKeyField = maxTarget
 )
 
-// ErrCorrupt matches an object file the cache does not trust: a bad header,
+// errCorrupt matches an object file the cache does not trust: a bad header,
 // a missing or wrong trailer, a length or hash that does not match.
-var ErrCorrupt = errors.New("edge: corrupt or partial cache object")
+var errCorrupt = errors.New("edge: corrupt or partial cache object")
 
 // meta is what the cache keeps of an object besides its body.
 type meta struct {
@@ -55,7 +55,7 @@ type meta struct {
 // encodeHeader returns the length-prefixed header of an object file.
 func encodeHeader(m meta) ([]byte, error) {
 	if len(m.key) > maxKeyField || len(m.etag) > maxField || len(m.ctype) > maxField || len(m.cenc) > maxField {
-		return nil, fmt.Errorf("%w: a field is too long", ErrCorrupt)
+		return nil, fmt.Errorf("%w: a field is too long", errCorrupt)
 	}
 	var b cryptobyte.Builder
 	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -88,7 +88,7 @@ func decodeHeader(data []byte) (meta, int, error) {
 	var hlen uint32
 	var h cryptobyte.String
 	if !s.ReadUint32(&hlen) || int(hlen) > maxHeader || !s.ReadBytes((*[]byte)(&h), int(hlen)) {
-		return meta{}, 0, fmt.Errorf("%w: bad header length", ErrCorrupt)
+		return meta{}, 0, fmt.Errorf("%w: bad header length", errCorrupt)
 	}
 	n := 4 + len(h)
 	var magic []byte
@@ -101,10 +101,10 @@ func decodeHeader(data []byte) (meta, int, error) {
 		!h.ReadUint16LengthPrefixed(&ctype) || len(ctype) > maxField ||
 		!h.ReadUint16LengthPrefixed(&cenc) || len(cenc) > maxField ||
 		!h.Empty() {
-		return meta{}, 0, fmt.Errorf("%w: bad header", ErrCorrupt)
+		return meta{}, 0, fmt.Errorf("%w: bad header", errCorrupt)
 	}
 	if modified > 1<<40 || created > 1<<63-1 {
-		return meta{}, 0, fmt.Errorf("%w: bad header times", ErrCorrupt)
+		return meta{}, 0, fmt.Errorf("%w: bad header times", errCorrupt)
 	}
 	m := meta{key: string(key), etag: string(etag), ctype: string(ctype), cenc: string(cenc),
 		created: time.Unix(0, int64(created))}
@@ -112,7 +112,7 @@ func decodeHeader(data []byte) (meta, int, error) {
 		m.modified = time.Unix(int64(modified), 0).UTC()
 	}
 	if m.etag != "" && !isStrongETag(m.etag) {
-		return meta{}, 0, fmt.Errorf("%w: entity tag is not strong", ErrCorrupt)
+		return meta{}, 0, fmt.Errorf("%w: entity tag is not strong", errCorrupt)
 	}
 	return m, n, nil
 }
@@ -129,11 +129,11 @@ func encodeTrailer(size int64, sum [sha256.Size]byte) []byte {
 // decodeTrailer parses a trailer.
 func decodeTrailer(b []byte) (size int64, sum [sha256.Size]byte, err error) {
 	if len(b) != trailerLen || !bytes.Equal(b[trailerLen-len(trailerMagic):], []byte(trailerMagic)) {
-		return 0, sum, fmt.Errorf("%w: no trailer", ErrCorrupt)
+		return 0, sum, fmt.Errorf("%w: no trailer", errCorrupt)
 	}
 	u := binary.BigEndian.Uint64(b)
 	if u > 1<<62 {
-		return 0, sum, fmt.Errorf("%w: bad trailer length", ErrCorrupt)
+		return 0, sum, fmt.Errorf("%w: bad trailer length", errCorrupt)
 	}
 	copy(sum[:], b[8:])
 	return int64(u), sum, nil

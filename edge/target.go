@@ -9,27 +9,27 @@ import (
 // maxTarget bounds the request-target the edge accepts, path and query.
 const maxTarget = 8 << 10
 
-// TargetError is a device's request-target the edge refuses: it is not in
+// targetError is a device's request-target the edge refuses: it is not in
 // origin form, or its path could lead anywhere but the one it names below
 // the origin (dot segments, encoded slashes, backslashes, NUL, empty
 // segments), or it holds characters RFC 3986 does not allow there. The edge
 // answers 400 and never contacts the origin.
-type TargetError struct {
+type targetError struct {
 	Target string // the request-target as received, cut to 64 bytes
 	Reason string
 }
 
-func (e *TargetError) Error() string {
+func (e *targetError) Error() string {
 	return fmt.Sprintf("edge: request-target %q refused: %s", e.Target, e.Reason)
 }
 
-// Is makes every TargetError match ErrRefused.
-func (e *TargetError) Is(target error) bool { return target == ErrRefused }
+// Is makes every targetError match errRefused.
+func (e *targetError) Is(target error) bool { return target == errRefused }
 
-// ErrRefused matches every request the edge refuses without asking the
-// origin: a request-target it does not accept (*TargetError), a Host that is
+// errRefused matches every request the edge refuses without asking the
+// origin: a request-target it does not accept (*targetError), a Host that is
 // not the edge's, a method other than GET and HEAD.
-var ErrRefused = errors.New("edge: request refused")
+var errRefused = errors.New("edge: request refused")
 
 // target is a device's request-target, checked: the path exactly as sent
 // (percent-encoded as the device encoded it), its decoded form, and the
@@ -54,7 +54,7 @@ func parseTarget(s string) (target, error) {
 		if len(shown) > 64 {
 			shown = shown[:64]
 		}
-		return target{}, &TargetError{Target: shown, Reason: reason}
+		return target{}, &targetError{Target: shown, Reason: reason}
 	}
 	if len(s) > maxTarget {
 		return refuse("longer than 8 KiB")

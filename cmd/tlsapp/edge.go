@@ -214,7 +214,7 @@ within --shutdown-timeout.`)
 	} else {
 		fmt.Fprintf(e.stdout, "edge %s for %s\n", r.URL, r.Origin)
 		fmt.Fprintf(e.stdout, "  records    at most %d content bytes, handshake included, or less if the device asks (tlsapp.NewListener)\n", r.MaxRecord)
-		fmt.Fprintf(e.stdout, "  TLS        %s; TLS 1.2 suites %s\n", r.TLS, strings.Join(r.CipherSuites, ", "))
+		fmt.Fprintf(e.stdout, "  TLS        %s; in TLS 1.2 the AEAD suites, then ECDHE AES-CBC with SHA-1 and SHA-256 for modems\n", r.TLS)
 		fmt.Fprintf(e.stdout, "  cert       %s\n", r.Cert)
 		fmt.Fprintf(e.stdout, "  hosts      %s\n", strings.Join(r.Hosts, ", "))
 		fmt.Fprintf(e.stdout, "  cache      %s, at most %d bytes; cache-only within max-age: %v\n", r.CacheDir, r.CacheBytes, r.CacheOnly)

@@ -35,7 +35,6 @@ type heldOrigin struct {
 	held    bool
 	release chan struct{}
 	full    int // 200 responses
-	sent    int // body bytes sent
 }
 
 func startHeldOrigin(t *testing.T, size, holdAt int) *heldOrigin {
