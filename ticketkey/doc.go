@@ -47,7 +47,10 @@
 // wants of a private key and package credstore of a secret), and a line
 // that is not base64 ([ErrEncoding]) or not 48 bytes ([ErrKeyLength]), two
 // keys of one name ([ErrDuplicateName]) or no key at all ([ErrNoKeys]);
-// line errors are a [*FileError] saying the line, never its content.
+// line errors are a [*FileError] saying the line, never its content. A
+// symbolic link is followed and its target checked; the folder holding the
+// file is not checked: keep it in one that only its owner or root can
+// write.
 // [Ring.Reload] refuses the same files the same way and keeps the keys it
 // had: a bad file never leaves a server without keys.
 //

@@ -48,7 +48,8 @@ const serverSessionLifetime = 7 * 24 * time.Hour
 // cache is safe for concurrent use; a restart forgets every session. A
 // session resumes with the identity (a client's certificates included) it
 // was made with: share one cache only between listeners that accept the
-// same clients.
+// same clients. With ServerOptions.TicketKeys, it keeps only the sessions
+// whose sealed ticket would not fit.
 type ServerSessionCache struct {
 	maxEntries, maxBytes int
 
