@@ -361,19 +361,17 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 			v.Kind, w.c.Extension, w.c.Limit, w.c.Version, w.c.LargestPlaintext, L)
 		v.Recommend = "a device that can take the handshake's plaintext records (TLS on the application core) works with it; otherwise take one of the remedies"
 	default:
+		// The worst record over the bound, the connection that offered
+		// nothing first among equals.
 		var worst *row
-		for i := range cases {
-			w := &cases[i]
-			if w.c.Result != ResultIgnored && w.c.Result != ResultAgreed {
+		all := append(append([]row(nil), plain...), cases...)
+		for i := range all {
+			w := &all[i]
+			if w.c.Result != ResultOK && w.c.Result != ResultIgnored && w.c.Result != ResultAgreed {
 				continue
 			}
 			if worst == nil || w.c.LargestReceived-w.bound > worst.c.LargestReceived-worst.bound {
 				worst = w
-			}
-		}
-		for i := range plain {
-			if worst == nil {
-				worst = &plain[i]
 			}
 		}
 		switch {
