@@ -195,21 +195,37 @@ func (t *Tracer) record(d *dirState, at time.Duration, hdr, body []byte) {
 }
 
 // mustWait reports whether a record of type typ is protected, its keys are
-// not known yet and may still come.
+// not known yet and may still come (for a suite this package decrypts).
 func (t *Tracer) mustWait(d *dirState, typ uint8) bool {
 	if t.keys == nil || d.blind || t.closed {
 		return false
 	}
 	switch {
 	case t.version == 0x0304 && typ == typeApplicationData:
+		if _, _, ok := suite13(t.suite); !ok {
+			return false
+		}
 		if d.finished {
 			return d.app == nil
 		}
 		return d.hs == nil
 	case t.version == 0x0303 && d.ccs && (typ == typeHandshake || typ == typeAlert):
+		if _, _, _, _, ok := suite12(t.suite); !ok {
+			return false
+		}
 		return d.app == nil
 	}
 	return false
+}
+
+// noKeys says why a protected record is not decrypted.
+func (t *Tracer) noKeys() string {
+	_, _, ok13 := suite13(t.suite)
+	_, _, _, _, ok12 := suite12(t.suite)
+	if t.version == 0x0304 && !ok13 || t.version == 0x0303 && !ok12 {
+		return "the trace does not decrypt " + suiteName(t.suite)
+	}
+	return "no keys"
 }
 
 // flush processes the queued records of d without decrypting them, saying
@@ -312,7 +328,7 @@ func (t *Tracer) protected13(d *dirState, hdr, body []byte, why string, e *Event
 	d.seq++
 	if o == nil || d.blind || why != "" {
 		r.Epoch = t.epochGuess(d, hdr[0])
-		e.Note = "not decrypted: " + orDefault(why, "no keys")
+		e.Note = "not decrypted: " + orDefault(why, t.noKeys())
 		return
 	}
 	r.Epoch = epoch
@@ -358,7 +374,7 @@ func (t *Tracer) protected12(d *dirState, hdr, body []byte, why string, e *Event
 		return
 	}
 	if d.app == nil || d.blind || why != "" {
-		e.Note = "not decrypted: " + orDefault(why, "no keys")
+		e.Note = "not decrypted: " + orDefault(why, t.noKeys())
 		if typ == typeHandshake && !d.finished {
 			e.Note += " (the first protected handshake record is the Finished)"
 			d.finished = true
