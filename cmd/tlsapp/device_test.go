@@ -278,3 +278,38 @@ func TestProbeScriptedTLS12(t *testing.T) {
 		t.Errorf("gnutls-like, human report: the RSL 512 row has no remark")
 	}
 }
+
+// TestGetTrace: get --trace names each connection (the Range measurement's
+// "range", the download's "conn 1"), decodes its handshake, and its JSON
+// lines parse; the largest record the download's connection received is
+// within the device's bound, as the measurement promised.
+func TestGetTrace(t *testing.T) {
+	addr, ca, _ := serveFile(t, 300<<10)
+	out := filepath.Join(t.TempDir(), "fw.bin")
+	r := runBin(t, "get", "--ca", ca, "--tls", "1.3", "--range-chunk", "auto", "--device-limit", "2048", "--trace", "-o", out, "https://"+addr+"/fw.bin")
+	for _, want := range []string{"trace [range] ", "trace [conn 1] ", "connected to " + addr, "ClientHello", "[handshake", "EncryptedExtensions", "Finished", "closed"} {
+		if r.code != 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d; the trace does not say %q", r.code, want)
+		}
+	}
+	r = runBin(t, "get", "--ca", ca, "--tls", "1.3", "--range-chunk", "auto", "--device-limit", "2048", "--trace", "--trace-format", "json", "-o", out, "https://"+addr+"/fw.bin")
+	largest := map[string]int{}
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var ev struct {
+			Conn, Event, Dir string
+			Len              int
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		if ev.Event == "record" && ev.Dir == "received" {
+			largest[ev.Conn] = max(largest[ev.Conn], ev.Len)
+		}
+	}
+	if len(largest) != 2 || largest["range"] == 0 || largest["conn 1"] == 0 || largest["conn 1"] > 2048+1+16 || largest["range"] > 2048+1+16 {
+		t.Errorf("largest received record per connection %v, want range and conn 1 within 2065", largest)
+	}
+}
