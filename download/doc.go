@@ -27,8 +27,17 @@
 // complete its size and SHA-256 are checked, the partial file is synced and
 // renamed into place; the target is never written in part.
 //
+// A device that keeps its modem's TLS fails a connection on a record longer
+// than it holds (EMSGSIZE; tlsapp.Config.DeviceLimit makes the client fail
+// the same way). With Options.RangeShrink a ranged download then does what
+// Nordic's download client does: it goes on from the same offset, at once,
+// with a chunk 128 bytes smaller (8 below 256), down to 8 bytes. Such a
+// failure is not retried otherwise: the server would send the same record
+// again.
+//
 // The HTTP client is Options.Client (any TLS stack), or else a client over
 // tlsapp.NewTransport dialled with Options.Dialer, whose connections'
-// RecordStates the Result reports. One buffer of Options.BufferSize bytes
+// RecordStates the Result reports, those that failed after their handshake
+// too. One buffer of Options.BufferSize bytes
 // serves the whole download.
 package download

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
@@ -38,6 +40,13 @@ type Options struct {
 	// RangeChunk, when positive, fetches the body in Range requests of at
 	// most this many bytes.
 	RangeChunk int
+	// RangeShrink makes a ranged download whose request fails on a record
+	// longer than the device holds (errors.Is syscall.EMSGSIZE, as
+	// tlsapp.Config.DeviceLimit reports it) go on at once from the same
+	// offset, on a new connection, with a smaller chunk, as Nordic's
+	// download client does: 128 bytes smaller, 8 below 256, giving up
+	// below 8. Result.RangeChunk is the chunk it ended with.
+	RangeShrink bool
 	// Size, when positive, is the size the resource must have.
 	Size int64
 	// SHA256, when not nil, is the digest the body must have.
@@ -86,6 +95,10 @@ const (
 	// EventRangeIgnored: the server answered a Range request with the
 	// whole, unchanged body; its first Offset bytes were skipped.
 	EventRangeIgnored EventKind = "range-ignored"
+	// EventShrink: a request failed with Err on a record the device cannot
+	// hold; the next starts at once at Offset with the chunk of Reason
+	// (Options.RangeShrink).
+	EventShrink EventKind = "shrink"
 )
 
 // Event is something that happened during a download.
@@ -108,11 +121,15 @@ type Result struct {
 	Requests    int
 	Retries     int
 	Restarts    int
+	// RangeChunk is the Range chunk the download ended with (smaller than
+	// Options.RangeChunk after Options.RangeShrink stepped it down).
+	RangeChunk int
 	// Partial is the partial file kept for a later Resume, after a
 	// failure that left bytes worth continuing.
 	Partial string
 	// Connections are the RecordStates of the tlsapp connections that
-	// carried responses, in the order first used.
+	// carried requests, in the order first used, those that failed after
+	// their handshake included.
 	Connections []tlsapp.RecordState
 }
 
@@ -196,10 +213,14 @@ type job struct {
 	val      validator
 	res      *Result
 	conns    []*tlsapp.Conn
+
+	devMu  sync.Mutex
+	devErr error     // a record the device could not hold, on any connection, since the exchange began
+	cur    *exchange // the exchange in progress
 }
 
 func newJob(rawURL string, opt Options) (*job, error) {
-	j := &job{opt: opt, url: rawURL, size: -1, res: &Result{Total: -1}, hash: sha256.New()}
+	j := &job{opt: opt, url: rawURL, size: -1, res: &Result{Total: -1, RangeChunk: opt.RangeChunk}, hash: sha256.New()}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return j, err
@@ -236,10 +257,53 @@ func newJob(rawURL string, opt Options) (*job, error) {
 			d = &tlsapp.Dialer{}
 		}
 		tr := tlsapp.NewTransport(d, nil)
+		dial := tr.DialTLSContext
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &watchedConn{Conn: c.(*tlsapp.Conn), job: j}, nil
+		}
 		j.client = &http.Client{Transport: tr, CheckRedirect: httpsOnly}
 		j.closer = tr.CloseIdleConnections
 	}
 	return j, nil
+}
+
+// watchedConn tells the job when a read fails on a record the device
+// cannot hold (EMSGSIZE), and ends the exchange at once. net/http would
+// hide it: a GET whose reused connection fails before the answer's first
+// byte is sent again on a new connection, whose first records are smaller;
+// a device has no such second chance.
+type watchedConn struct {
+	*tlsapp.Conn
+	job *job
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && errors.Is(err, syscall.EMSGSIZE) {
+		c.job.devMu.Lock()
+		if c.job.devErr == nil {
+			c.job.devErr = err
+			if x := c.job.cur; x != nil {
+				x.cancel(err) // no second connection for this request
+			}
+		}
+		c.job.devMu.Unlock()
+	}
+	return n, err
+}
+
+// deviceErr returns, and forgets, the device failure seen since the last
+// call.
+func (j *job) deviceErr() error {
+	j.devMu.Lock()
+	defer j.devMu.Unlock()
+	err := j.devErr
+	j.devErr = nil
+	return err
 }
 
 // httpsOnly follows up to 10 redirects, all to https URLs.
@@ -334,6 +398,9 @@ func (j *job) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if j.shrink(err) {
+			continue
+		}
 		if j.offset > mark {
 			failures = 0
 		}
@@ -353,6 +420,27 @@ func (j *job) run(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// shrink steps the Range chunk down after err, a record the device could
+// not hold (Options.RangeShrink), and reports whether to go on.
+func (j *job) shrink(err error) bool {
+	c := j.res.RangeChunk
+	if !j.opt.RangeShrink || c <= 0 || !errors.Is(err, syscall.EMSGSIZE) {
+		return false
+	}
+	step := 128
+	if c <= 256 {
+		step = 8
+	}
+	if c-step < 8 {
+		return false
+	}
+	j.res.RangeChunk = c - step
+	j.client.CloseIdleConnections()
+	j.event(Event{Kind: EventShrink, Offset: j.offset, Err: err,
+		Reason: fmt.Sprintf("Range chunk %d -> %d after a record the device cannot hold", c, c-step)})
+	return true
 }
 
 // backoff is the wait before retry number n: Backoff doubled n-1 times,
@@ -408,25 +496,37 @@ func (j *job) attempt(ctx context.Context) error {
 }
 
 // exchange is one request: its context, which the idle timer cancels, and
-// the connection that carried it.
+// the connections that carried it (net/http may try a second one).
 type exchange struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	idle   *time.Timer
-	conn   net.Conn
+	conn   net.Conn // the last
+	tried  []net.Conn
 }
 
 func (j *job) newExchange(ctx context.Context) *exchange {
 	x := &exchange{}
 	x.ctx, x.cancel = context.WithCancelCause(ctx)
 	x.idle = time.AfterFunc(j.opt.IdleTimeout, func() { x.cancel(ErrIdleTimeout) })
-	x.ctx = httptrace.WithClientTrace(x.ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { x.conn = i.Conn }})
+	x.ctx = httptrace.WithClientTrace(x.ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+		x.conn = i.Conn
+		x.tried = append(x.tried, i.Conn)
+	}})
+	j.devMu.Lock()
+	j.devErr, j.cur = nil, x // what an earlier exchange left goes
+	j.devMu.Unlock()
 	return x
 }
 
-func (x *exchange) end() {
+func (j *job) endExchange(x *exchange) {
 	x.idle.Stop()
 	x.cancel(nil)
+	j.devMu.Lock()
+	if j.cur == x {
+		j.cur = nil
+	}
+	j.devMu.Unlock()
 }
 
 // err turns a failure caused by the idle timer into ErrIdleTimeout (and
@@ -457,7 +557,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 		return false, j.restart("no strong validator to continue with")
 	}
 	x := j.newExchange(ctx)
-	defer x.end()
+	defer j.endExchange(x)
 	if j.size >= 0 && j.offset >= j.size {
 		done, err := j.confirm(x)
 		return done, x.err(err, j.opt.IdleTimeout)
@@ -467,9 +567,9 @@ func (j *job) request(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	askedLast := int64(-1)
-	if j.offset > 0 || j.opt.RangeChunk > 0 {
+	if j.offset > 0 || j.res.RangeChunk > 0 {
 		end := ""
-		if c := j.opt.RangeChunk; c > 0 {
+		if c := j.res.RangeChunk; c > 0 {
 			askedLast = j.offset + int64(c) - 1
 			if j.size >= 0 {
 				askedLast = min(askedLast, j.size-1)
@@ -483,11 +583,22 @@ func (j *job) request(ctx context.Context) (bool, error) {
 	}
 	j.res.Requests++
 	resp, err := j.client.Do(req)
+	// The connections, once they carried the request, are reported even
+	// when the answer failed: what their record layer saw says why.
+	for _, c := range x.tried {
+		j.noteConn(c)
+	}
+	if derr := j.deviceErr(); derr != nil {
+		// The device's connection failed, whatever net/http did next.
+		if err == nil {
+			resp.Body.Close()
+		}
+		return false, derr
+	}
 	if err != nil {
 		return false, x.err(err, j.opt.IdleTimeout)
 	}
 	defer resp.Body.Close()
-	j.noteConn(x.conn)
 	var done bool
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -503,6 +614,9 @@ func (j *job) request(ctx context.Context) (bool, error) {
 }
 
 func (j *job) noteConn(c net.Conn) {
+	if w, ok := c.(*watchedConn); ok {
+		c = w.Conn
+	}
 	tc, ok := c.(*tlsapp.Conn)
 	if !ok {
 		return
@@ -669,11 +783,19 @@ func (j *job) confirm(x *exchange) (bool, error) {
 	}
 	j.res.Requests++
 	resp, err := j.client.Do(req)
+	for _, c := range x.tried {
+		j.noteConn(c)
+	}
+	if derr := j.deviceErr(); derr != nil {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return false, derr
+	}
 	if err != nil {
 		return false, err
 	}
 	resp.Body.Close()
-	j.noteConn(x.conn)
 	switch {
 	case resp.StatusCode >= 500:
 		return false, &StatusError{Code: resp.StatusCode, Status: resp.Status}

@@ -104,7 +104,8 @@ func Retriable(err error) bool {
 // Cause names the kind of failure err is, for a report of why a
 // reconnection happened: "truncated", "idle-timeout", "cut" (inside a body
 // or record), "closed", "reset", "refused", "timeout", "status", "changed",
-// "no-validator", "canceled" or "other".
+// "no-validator", "canceled", "emsgsize" (a record longer than the device
+// holds) or "other".
 func Cause(err error) string {
 	var se *StatusError
 	var ne net.Error
@@ -113,6 +114,8 @@ func Cause(err error) string {
 		return ""
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
+	case errors.Is(err, syscall.EMSGSIZE):
+		return "emsgsize"
 	case errors.Is(err, ErrTruncated):
 		return "truncated"
 	case errors.Is(err, ErrChanged):

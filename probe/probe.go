@@ -58,10 +58,18 @@ type Options struct {
 	Timeout  time.Duration
 	// Parallel is how many record-size cases run at once (default 4).
 	Parallel int
-	// Trace, when set, is called with every record of every connection
-	// (tlsapp.Config.Trace) and a label naming the connection, such as
-	// "TLS 1.3 record_size_limit 2048". Connections may run concurrently.
-	Trace func(conn string, r tlsapp.TraceRecord)
+	// DeviceLimit, when set, is the largest record content a device takes
+	// (64 to 16384): Run then also measures the Range chunk for a device
+	// that keeps its own TLS (MeasureRange), into Report.Range.
+	DeviceLimit int
+	// Observe is how much of the resource MeasureRange reads in sequence
+	// (default EvidenceBytes).
+	Observe int64
+	// DialTransport, when set, dials each connection's transport in place
+	// of a net.Dialer (tlsapp.Dialer.DialTransport), given a label naming
+	// the connection, such as "TLS 1.3 record_size_limit 2048" or "range":
+	// for a wire trace of each. Connections may be dialled concurrently.
+	DialTransport func(ctx context.Context, conn, network, addr string) (net.Conn, error)
 }
 
 // ParseTarget accepts HOST:PORT or https://HOST[:PORT][/PATH] and returns
@@ -103,6 +111,10 @@ type Report struct {
 	Cases []Connection `json:"cases,omitempty"`
 	// Failure is why no connection could be made at all.
 	Failure *Failure `json:"failure,omitempty"`
+	// Range is the Range chunk measured for Options.DeviceLimit, or
+	// RangeError why none was found.
+	Range      *RangeResult `json:"range,omitempty"`
+	RangeError string       `json:"range_error,omitempty"`
 	// Certificates is the chain for further checks (not in JSON).
 	Certificates []*x509.Certificate `json:"-"`
 }
@@ -151,6 +163,15 @@ type Connection struct {
 	HandshakeBytesSent     int64 `json:"handshake_bytes_sent,omitempty"`
 	HandshakeBytesReceived int64 `json:"handshake_bytes_received,omitempty"`
 	LargestReceived        int   `json:"largest_record_received"`
+	// ViolatingType is the content type of the record that broke an
+	// agreement (Result "violated"), as its header said.
+	ViolatingType string `json:"violating_record_type,omitempty"`
+	// LargestProtected and LargestPlaintext split LargestReceived: the
+	// largest protected record, and the largest unprotected one (the
+	// hellos, and a TLS 1.2 Certificate, which record_size_limit does not
+	// bound (RFC 8449) but a device's buffer does).
+	LargestProtected int `json:"largest_protected_record_received"`
+	LargestPlaintext int `json:"largest_plaintext_record_received"`
 	// Largest is per direction and content type.
 	Largest Largest `json:"largest_record"`
 	// ResponseBytes is the application data read; HeaderBytes and
@@ -184,16 +205,18 @@ type Resumption struct {
 // MaxLayout bounds Connection.FirstResponse.
 const MaxLayout = 16
 
-// Run probes the server o.Addr. It fails only for bad Options; what went
-// wrong on the wire is in the Report.
-func Run(ctx context.Context, o Options) (*Report, error) {
+// defaults checks o and fills in what it leaves out.
+func (o *Options) defaults() error {
 	if o.Addr == "" {
-		return nil, errors.New("probe: no address")
+		return errors.New("probe: no address")
+	}
+	if o.DeviceLimit != 0 && (o.DeviceLimit < recordlimit.MinRecordSizeLimit || o.DeviceLimit > recordlimit.MaxPlaintext) {
+		return fmt.Errorf("probe: device limit %d is outside %d..%d", o.DeviceLimit, recordlimit.MinRecordSizeLimit, recordlimit.MaxPlaintext)
 	}
 	if o.Host == "" {
 		h, _, err := net.SplitHostPort(o.Addr)
 		if err != nil {
-			return nil, fmt.Errorf("probe: %w", err)
+			return fmt.Errorf("probe: %w", err)
 		}
 		o.Host = h
 	}
@@ -214,6 +237,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Config.ServerName == "" {
 		o.Config.ServerName = o.Host
+	}
+	return nil
+}
+
+// Run probes the server o.Addr. It fails only for bad Options; what went
+// wrong on the wire is in the Report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
 	}
 	r := &Report{Target: o.Addr, ServerName: o.Config.ServerName, Path: o.Path, Insecure: o.Config.InsecureSkipVerify}
 	supported := map[uint16]bool{}
@@ -269,6 +301,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}()
 	}
 	wg.Wait()
+	if o.DeviceLimit > 0 {
+		res, err := MeasureRange(ctx, o)
+		r.Range = res
+		if err != nil {
+			r.RangeError = err.Error()
+		}
+	}
 	return r, nil
 }
 
@@ -276,6 +315,9 @@ func (o *Options) config(v uint16) *tlsapp.Config {
 	cfg := o.Config
 	cfg.MinVersion, cfg.MaxVersion = v, v
 	cfg.MaxFragmentLength, cfg.RecordSizeLimit = 0, 0
+	// The cases measure what the server sends: nothing may end them early
+	// the way a device would.
+	cfg.DeviceLimit, cfg.MaxReceivedRecord = 0, 0
 	return &cfg
 }
 
@@ -291,13 +333,15 @@ type attempt struct {
 	trace  recordTrace
 }
 
-// recordTrace keeps the largest record per direction and type and the
-// layout of the response, from Config.Trace.
+// recordTrace keeps the largest record per direction and type, the largest
+// plaintext record received and the layout of the response, from
+// Config.Trace.
 type recordTrace struct {
-	mu        sync.Mutex
-	largest   [2]map[string]int
-	requested bool
-	layout    []int
+	mu                   sync.Mutex
+	largest              [2]map[string]int
+	plaintext, protected int
+	requested            bool
+	layout               []int
 }
 
 func (t *recordTrace) record(r tlsapp.TraceRecord) {
@@ -309,6 +353,13 @@ func (t *recordTrace) record(r tlsapp.TraceRecord) {
 	}
 	if k := r.Type.String(); r.Len > t.largest[d][k] {
 		t.largest[d][k] = r.Len
+	}
+	switch {
+	case r.Direction != tlsapp.Received:
+	case r.Epoch == tlsapp.EpochPlaintext:
+		t.plaintext = max(t.plaintext, r.Len)
+	default:
+		t.protected = max(t.protected, r.Len)
 	}
 	if t.requested && r.Direction == tlsapp.Received && r.Epoch == tlsapp.EpochApplication &&
 		r.Type == recordlimit.TypeApplicationData && len(t.layout) < MaxLayout {
@@ -324,39 +375,40 @@ func (t *recordTrace) markRequested() {
 
 // connect dials with cfg, sends a GET for path and reads the answer for a
 // bounded time and amount.
-func (o *Options) connect(ctx context.Context, label string, cfg *tlsapp.Config, path string, extra string) *attempt {
-	return o.connectWith(ctx, label, cfg, path, extra, nil)
-}
-
-// connectWith is connect, handing the response header to hs when it is not
-// nil.
-func (o *Options) connectWith(ctx context.Context, label string, cfg *tlsapp.Config, path, extra string, hs interface{ header([]byte) }) *attempt {
+func (o *Options) connect(ctx context.Context, label string, cfg *tlsapp.Config, path string) *attempt {
 	a := &attempt{}
-	next, user := cfg.Trace, o.Trace
+	next := cfg.Trace
 	cfg.Trace = func(r tlsapp.TraceRecord) {
 		a.trace.record(r)
 		if next != nil {
 			next(r)
 		}
-		if user != nil {
-			user(label, r)
-		}
 	}
 	hctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	c, err := tlsapp.Dial(hctx, "tcp", o.Addr, cfg)
+	raw, err := o.dial(hctx, label)
 	if err != nil {
 		a.err, a.hsErr = err, true
 		return a
 	}
+	// tlsapp.Client rather than a Dialer: what the record layer learned
+	// is kept when the handshake fails (an agreement broken by a
+	// handshake record).
+	c := tlsapp.Client(raw, cfg)
+	if err := c.HandshakeContext(hctx); err != nil {
+		a.err, a.hsErr = err, true
+		a.rs = c.RecordState()
+		c.Close()
+		return a
+	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(o.ReadTime))
-	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsapp-probe\r\n%sConnection: close\r\n\r\n", path, o.Host, extra)
+	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsapp-probe\r\nConnection: close\r\n\r\n", path, o.Host)
 	a.trace.markRequested()
 	if _, err := io.WriteString(c, req); err != nil {
 		a.err = err
 	} else {
-		hw := &headerWatch{sink: hs}
+		hw := &headerWatch{}
 		a.read, err = io.Copy(hw, io.LimitReader(c, o.ReadMax))
 		var ne net.Error
 		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
@@ -369,13 +421,20 @@ func (o *Options) connectWith(ctx context.Context, label string, cfg *tlsapp.Con
 	return a
 }
 
+// dial dials the transport of the connection named label.
+func (o *Options) dial(ctx context.Context, label string) (net.Conn, error) {
+	if o.DialTransport != nil {
+		return o.DialTransport(ctx, label, "tcp", o.Addr)
+	}
+	return new(net.Dialer).DialContext(ctx, "tcp", o.Addr)
+}
+
 // headerWatch finds the end of the HTTP response header in the stream
 // written to it, keeping at most maxHeader bytes.
 type headerWatch struct {
 	buf    []byte
 	end    int // header length including the blank line, once found
 	status int
-	sink   interface{ header([]byte) }
 }
 
 const maxHeader = 16 << 10
@@ -390,9 +449,6 @@ func (h *headerWatch) Write(p []byte) (int, error) {
 		// "HTTP/1.1 206 Partial Content"
 		if f := bytes.Fields(h.buf[:bytes.IndexByte(h.buf, '\n')]); len(f) >= 2 {
 			h.status, _ = strconv.Atoi(string(f[1]))
-		}
-		if h.sink != nil {
-			h.sink.header(h.buf[:h.end])
 		}
 		h.buf = nil
 	}
@@ -410,6 +466,7 @@ func (a *attempt) fill(c *Connection) {
 	c.LargestReceived = rs.LargestReceived
 	a.trace.mu.Lock()
 	c.Largest = Largest{Sent: a.trace.largest[tlsapp.Sent], Received: a.trace.largest[tlsapp.Received]}
+	c.LargestPlaintext, c.LargestProtected = a.trace.plaintext, a.trace.protected
 	c.FirstResponse = append([]int(nil), a.trace.layout...)
 	a.trace.mu.Unlock()
 	if c.Largest.Sent == nil {
@@ -436,14 +493,14 @@ func (o *Options) plain(ctx context.Context, v uint16) (Connection, []*x509.Cert
 	c := Connection{Version: versionName(v), VersionCode: v}
 	cfg := o.config(v)
 	cfg.ClientSessionCache = tlsapp.NewSessionCache(4)
-	a := o.connect(ctx, c.Version+" plain", cfg, o.Path, "")
+	a := o.connect(ctx, c.Version+" plain", cfg, o.Path)
 	a.fill(&c)
 	if a.hsErr {
 		c.Result = ResultFailed
 		return c, nil
 	}
 	c.Result = ResultOK
-	b := o.connect(ctx, c.Version+" resumption", cfg, o.Path, "")
+	b := o.connect(ctx, c.Version+" resumption", cfg, o.Path)
 	c.Resumption = &Resumption{Resumed: b.rs.Resumed, HandshakeBytesSent: b.rs.HandshakeBytesSent,
 		HandshakeBytesReceived: b.rs.HandshakeBytesReceived}
 	if b.hsErr {
@@ -472,7 +529,7 @@ func (o *Options) compression(ctx context.Context, versions []Connection) *Compr
 	cc.Algorithm = c13.CertCompression
 	cfg := o.config(tls.VersionTLS13)
 	cfg.DisableCertCompression = true
-	if a := o.connect(ctx, "TLS 1.3 compression not offered", cfg, o.Path, ""); !a.hsErr {
+	if a := o.connect(ctx, "TLS 1.3 compression not offered", cfg, o.Path); !a.hsErr {
 		cc.HandshakeBytesUncompressed = a.rs.HandshakeBytesReceived
 	}
 	return cc
@@ -486,13 +543,23 @@ func (o *Options) limitCase(ctx context.Context, c *Connection) {
 	} else {
 		cfg.RecordSizeLimit = c.Limit
 	}
-	a := o.connect(ctx, fmt.Sprintf("%s %s %d", c.Version, c.Extension, c.Limit), cfg, o.Path, "")
+	a := o.connect(ctx, fmt.Sprintf("%s %s %d", c.Version, c.Extension, c.Limit), cfg, o.Path)
 	a.fill(c)
 	c.Bound = caseBound(c.VersionCode, c.SuiteCode, c.Extension, c.Limit)
+	var roe *recordlimit.RecordOverflowError
 	if a.hsErr {
 		c.Result = ResultFailed
-		if errors.Is(a.err, recordlimit.ErrNegotiation) {
+		switch {
+		case errors.Is(a.err, recordlimit.ErrNegotiation):
 			c.Result = ResultBadAnswer
+		case errors.As(a.err, &roe) && roe.Agreed:
+			// The server agreed, then broke it in the handshake.
+			c.Result, c.ViolatingType = ResultViolated, roe.Type.String()
+			c.AgreedValue = a.rs.AgreedMaxFragmentLength
+			if a.rs.Agreed == recordlimit.KindRSL {
+				c.AgreedValue = a.rs.PeerRecordSizeLimit
+			}
+			c.LargestReceived = max(c.LargestReceived, roe.Len)
 		}
 		return
 	}
@@ -504,10 +571,12 @@ func (o *Options) limitCase(ctx context.Context, c *Connection) {
 	default:
 		c.Result = ResultIgnored
 	}
-	var roe *recordlimit.RecordOverflowError
 	if errors.As(a.err, &roe) {
-		c.Result = ResultViolated
+		c.Result, c.ViolatingType = ResultViolated, roe.Type.String()
 		c.LargestReceived = max(c.LargestReceived, roe.Len)
+		if c.LargestPlaintext != roe.Len {
+			c.LargestProtected = max(c.LargestProtected, roe.Len)
+		}
 	}
 }
 

@@ -102,13 +102,13 @@ func TestRunCappedServer(t *testing.T) {
 	if r.CertCompression == nil || r.CertCompression.Algorithm != "none" {
 		t.Errorf("compression %+v: Go's server does not compress", r.CertCompression)
 	}
-	v := Judge(r, 2048)
+	v := r.Verdict(2048)
 	if v.Kind != WorksCapped {
 		t.Errorf("verdict %+v", v)
 	}
 	// A device limit of 1024 is below the server's cap for clients that
 	// offer nothing.
-	if v := Judge(r, 1024); v.Kind != WorksCapped || !strings.Contains(v.Recommend, "offer") {
+	if v := r.Verdict(1024); v.Kind != WorksCapped || !strings.Contains(v.Recommend, "offer") {
 		t.Errorf("1024: %+v: the server keeps to an offered 1024 without answering", v)
 	}
 }
@@ -118,11 +118,11 @@ func TestRunCappedServer(t *testing.T) {
 func TestRunUncappedServer(t *testing.T) {
 	p := newPKI(t, time.Now().Add(24*time.Hour))
 	big := runProbe(t, httpServer(t, p.leaf.TLS(), 0, make([]byte, 1<<20)), tlsapp.Config{RootCAs: p.pool})
-	if v := Judge(big, 2048); v.Kind != Fails {
+	if v := big.Verdict(2048); v.Kind != Fails {
 		t.Errorf("1 MiB: %+v", v)
 	}
 	small := runProbe(t, httpServer(t, p.leaf.TLS(), 0, make([]byte, 1000)), tlsapp.Config{RootCAs: p.pool})
-	if v := Judge(small, 2048); v.Kind != Luck {
+	if v := small.Verdict(2048); v.Kind != Luck {
 		t.Errorf("1000 B: %+v", v)
 	}
 }
@@ -156,7 +156,7 @@ func TestRunFailureCause(t *testing.T) {
 			if tc.kind == FailExpired && (f.NotAfter == nil || !f.NotAfter.Equal(tc.cert.Leaf.NotAfter)) {
 				t.Errorf("not after %v, want %v", f.NotAfter, tc.cert.Leaf.NotAfter)
 			}
-			if v := Judge(r, 2048); v.Kind != Fails || !strings.Contains(v.Recommend, "--ca") {
+			if v := r.Verdict(2048); v.Kind != Fails || !strings.Contains(v.Recommend, "--ca") {
 				t.Errorf("verdict %+v", v)
 			}
 		})

@@ -35,6 +35,67 @@ func caseConn(v, suite uint16, ext string, limit int, result string, largest int
 	return c
 }
 
+// split sets the largest protected and plaintext records of c.
+func split(c Connection, protected, plaintext int) Connection {
+	c.LargestProtected, c.LargestPlaintext = protected, plaintext
+	c.LargestReceived = max(protected, plaintext)
+	return c
+}
+
+// agreed is a case the server answered with its own value.
+func agreed(c Connection) Connection {
+	c.Result, c.AgreedValue = ResultAgreed, c.Limit
+	return c
+}
+
+// serveDefaults is tlsapp serve with its defaults, seen by the probe: it
+// answers neither extension but keeps to whatever a client offers, and
+// sends 16 KiB records to a client that offers nothing.
+func serveDefaults() Report {
+	r := Report{Target: "127.0.0.1:8443", Path: "/fw.bin", Versions: []Connection{
+		split(plainConn(tls.VersionTLS12, gcm12, 0, 256<<10), 16408, 872),
+		split(plainConn(tls.VersionTLS13, gcm13, 0, 256<<10), 16401, 128),
+	}}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		suite := map[uint16]uint16{tls.VersionTLS12: gcm12, tls.VersionTLS13: gcm13}[v]
+		for _, ext := range []string{ExtMaxFragmentLength, ExtRecordSizeLimit} {
+			for _, n := range Sizes {
+				plain := map[uint16]int{tls.VersionTLS12: min(n, 872), tls.VersionTLS13: 128}[v]
+				r.Cases = append(r.Cases, split(caseConn(v, suite, ext, n, ResultIgnored, 0, 256<<10), caseBound(v, suite, ext, n), plain))
+			}
+		}
+	}
+	return r
+}
+
+// mbedTLSLike is an mbedTLS 2.28-like server (TLS 1.2 only): it echoes
+// max_fragment_length and keeps it, except that its Certificate goes out
+// in one 839 B record, which breaks MFL 512; record_size_limit it ignores.
+func mbedTLSLike() Report {
+	r := Report{Target: "127.0.0.1:4433", Path: "/", Versions: []Connection{
+		split(plainConn(tls.VersionTLS12, gcm12, 0, 256<<10), 16408, 839),
+		{Version: "TLS 1.3", VersionCode: tls.VersionTLS13, Result: ResultFailed},
+	}}
+	for _, n := range Sizes {
+		c := agreed(split(caseConn(tls.VersionTLS12, gcm12, ExtMaxFragmentLength, n, ResultAgreed, 0, 256<<10), caseBound(tls.VersionTLS12, gcm12, "", n), 839))
+		if n == 512 {
+			c = split(caseConn(tls.VersionTLS12, gcm12, ExtMaxFragmentLength, n, ResultViolated, 0, 0), 0, 839)
+			c.ViolatingType, c.AgreedValue = "handshake", 512
+		}
+		r.Cases = append(r.Cases, c)
+	}
+	for _, n := range Sizes {
+		r.Cases = append(r.Cases, split(caseConn(tls.VersionTLS12, gcm12, ExtRecordSizeLimit, n, ResultIgnored, 0, 256<<10), 16408, 839))
+	}
+	return r
+}
+
+// withRange adds a Range measurement to r.
+func withRange(r Report, rr *RangeResult) Report {
+	r.Range = rr
+	return r
+}
+
 var expiry = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // verdictCases are reports as the probe makes them against the kinds of
@@ -105,18 +166,47 @@ var verdictCases = []struct {
 	}, Cases: []Connection{
 		caseConn(tls.VersionTLS13, gcm13, ExtMaxFragmentLength, 2048, ResultAgreed, 2065, 256<<10),
 	}}, Fails},
+	// Issue 18, item 3: tlsapp serve with its defaults keeps every offer
+	// without answering; the recommendation is the largest offer at the
+	// device's limit (fewest records), with that row's own figures.
+	{"serve defaults 2048", 2048, serveDefaults(), WorksCapped},
+	// Issue 18, item 4: an mbedTLS-like server agrees MFL 512 and breaks
+	// it with its Certificate record; the reason names the agreement.
+	{"mbedTLS-like 512", 512, withRange(mbedTLSLike(), &RangeResult{Chunk: 180, DeviceLimit: 512, Bound: 536, Version: "TLS 1.2",
+		Suite: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", Size: 1 << 20, Observed: EvidenceBytes, Requests: 912, Connections: 1, HeaderBytes: 308}), Fails},
+	{"mbedTLS-like 2048", 2048, mbedTLSLike(), WorksAgreed},
+	// Issue 18, item 5: RSL 512 agreed in TLS 1.2 and kept for protected
+	// records, but the plaintext Certificate record is 839 B.
+	{"RSL kept, plaintext handshake too big", 512, Report{Versions: []Connection{
+		split(plainConn(tls.VersionTLS12, gcm12, 0, 256<<10), 16408, 839),
+	}, Cases: []Connection{
+		agreed(split(caseConn(tls.VersionTLS12, gcm12, ExtRecordSizeLimit, 512, ResultAgreed, 0, 256<<10), 536, 839)),
+	}}, Fails},
+	// nginx with ssl_buffer_size 1k: application records of 1048 B, but a
+	// 2633 B Certificate record in the clear.
+	{"small records, big plaintext Certificate", 2048, Report{Versions: []Connection{
+		split(plainConn(tls.VersionTLS12, gcm12, 0, 256<<10), 1048, 2633),
+	}, Cases: []Connection{
+		split(caseConn(tls.VersionTLS12, gcm12, ExtRecordSizeLimit, 2048, ResultIgnored, 0, 256<<10), 1048, 2633),
+	}}, Fails},
+	// A Go server, with the Range chunk measured: the remedies carry its
+	// figures.
+	{"uncapped Go server, range measured", 2048, withRange(Report{Target: "127.0.0.1:8443", Path: "/fw.bin", Versions: []Connection{
+		split(plainConn(tls.VersionTLS13, gcm13, 0, 256<<10), 16401, 128),
+	}}, &RangeResult{Chunk: 1752, DeviceLimit: 2048, Bound: 2065, Version: "TLS 1.3", Suite: "TLS_AES_128_GCM_SHA256",
+		Size: 1 << 20, Observed: 168192, Requests: 98, Connections: 1, HeaderBytes: 296}), Fails},
 	{"expired leaf", 2048, Report{Failure: &Failure{Kind: FailExpired, Certificate: "CN=127.0.0.1", Leaf: true,
 		NotAfter: &expiry, Message: "x509: certificate has expired or is not yet valid"}}, Fails},
 	{"unknown CA", 2048, Report{Failure: &Failure{Kind: FailUnknownAuthority, Certificate: "CN=127.0.0.1",
 		Leaf: true, Message: "x509: certificate signed by unknown authority"}}, Fails},
 }
 
-// TestJudge checks the verdict of each report, and its whole output against
-// a golden file (go test -run TestJudge -update rewrites them).
-func TestJudge(t *testing.T) {
+// TestVerdict checks the verdict of each report, and its whole output
+// against a golden file (go test -run TestVerdict -update rewrites them).
+func TestVerdict(t *testing.T) {
 	for _, tc := range verdictCases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Judge(&tc.r, tc.limit)
+			v := tc.r.Verdict(tc.limit)
 			if v.Kind != tc.want {
 				t.Errorf("verdict %q (%s), want %q", v.Kind, v.Summary, tc.want)
 			}

@@ -15,6 +15,12 @@ type Dialer struct {
 	// Config configures the client; when its ServerName is empty, each
 	// connection verifies the host part of the address it dials.
 	Config *Config
+	// DialTransport, when set, dials the transport in place of NetDialer
+	// (whose Timeout and Deadline still bound the dial and the handshake),
+	// for a transport of the caller's: one that traces the bytes on the
+	// wire, or counts them. The connection it returns is closed when the
+	// handshake fails.
+	DialTransport func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Dial connects to addr on network and runs the handshake. The net.Conn
@@ -53,7 +59,11 @@ func (d *Dialer) dial(ctx context.Context, network, addr string) (*Conn, error) 
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	raw, err := nd.DialContext(ctx, network, addr)
+	dial := nd.DialContext
+	if d.DialTransport != nil {
+		dial = d.DialTransport
+	}
+	raw, err := dial(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ import (
 // must count the bytes the server sends), and idle connections are dropped
 // after 30 seconds.
 func NewTransport(d *Dialer, onConn func(*Conn)) *http.Transport {
-	dd := &Dialer{NetDialer: d.NetDialer, Config: d.Config}
+	dd := &Dialer{NetDialer: d.NetDialer, Config: d.Config, DialTransport: d.DialTransport}
 	cfg := Config{}
 	if d.Config != nil {
 		cfg = *d.Config

@@ -33,6 +33,11 @@
 // resource starts over or, with --no-restart, fails), and verify the size and a
 // SHA-256 (--sha256) before the file takes its final name. A body without
 // Content-Length is complete only if the server sent close_notify.
+// --device-limit N makes it fail as a device whose TLS holds N content bytes
+// per record fails (EMSGSIZE); with --range-chunk auto it sizes the chunks for
+// such a device on one kept-alive connection, downloads the same way, and
+// steps the chunk down by 128 bytes from the same offset when a record does
+// not fit, as Nordic's download client does.
 //
 // # probe
 //
@@ -41,12 +46,20 @@
 // 2048 and 4096 bytes, and reports what the server agreed to and the records
 // it sent, its certificate chain, which anchors verify it, the certificate
 // compression it used, whether it resumes sessions, the largest Range chunk
-// whose answer fits a device that keeps its own TLS, and a verdict for a
-// device limited to --device-limit bytes: works (agreed and kept), works
-// (capped without answering), fits only by luck, or fails. After a failed
-// handshake it says what failed (an expired certificate, an unknown
-// authority, an alert). --trace prints one line per TLS record and --keylog
-// FILE writes the session secrets for Wireshark.
+// for a device that keeps its own TLS (measured as it downloads, on one
+// kept-alive connection), and a verdict for a device limited to
+// --device-limit bytes: works (agreed and kept), works (capped without
+// answering), fits only by luck, or fails, with the offer to make and, for a
+// device that fails, the remedies that leave the server as it is. After a
+// failed handshake it says what failed (an expired certificate, an unknown
+// authority, an alert).
+//
+// On get and probe, --trace prints every TLS record as the wire carried it,
+// decoded independently of the TLS stack (internal/wiretrace): the time
+// since the dial, direction, epoch, type and length, the handshake messages,
+// extensions and alerts by name, the protected ones decrypted with the
+// session secrets; --trace-format json prints JSON lines. --keylog FILE
+// writes the session secrets for Wireshark.
 //
 // # serve
 //
@@ -57,7 +70,10 @@
 // --max-ranges ranges gets the whole file, --max-conns bounds the open
 // connections, timeouts cut off slow and idle clients, and every request
 // is logged on stderr in one line. Sessions resume (TLS 1.2 and 1.3) with
-// tickets small enough for any record limit.
+// tickets small enough for any record limit. Several instances behind a load
+// balancer resume each other's sessions when they share a key file
+// (--ticket-keys FILE, package ticketkey), which each rereads on SIGHUP and
+// when it changes.
 //
 // # edge
 //

@@ -36,12 +36,27 @@ workaround for links that drop long transfers. Every ranged request carries
 If-Range with the validator seen first; a resource that changed is fetched
 again from byte 0 (--no-restart: fail instead), never spliced.
 
---range-chunk auto --device-limit N sizes the chunks for a device that must
-keep its modem's TLS and cannot negotiate small records: before the download
-the probe measures the server's response header and record layout (package
-probe, RangeChunk) and picks the largest chunk for which every record the
-server sends stays within N content bytes. A chunk of N itself does not fit:
-the server puts its response header and the body in one record.
+--device-limit N makes the client fail as a device whose TLS holds at most N
+content bytes per record fails (a modem's socket, with EMSGSIZE): any
+received record longer than N plus what the cipher suite adds (N alone for a
+record in the clear) ends the connection, and the download fails with that
+error, whatever was negotiated. It never reports done for a download the
+device could not have made.
+
+--range-chunk auto --device-limit N sizes the Range chunks for such a device
+that keeps its modem's TLS and cannot negotiate small records, and downloads
+as Nordic's download client does: before the download, package probe
+(MeasureRange) measures on one kept-alive connection that offers nothing
+and fails as the device's would, with sequential Range requests from byte 0,
+starting small and growing as the records allow, past the first 128 KiB
+(after which Go's crypto/tls sends larger records), and checks the last
+chunk, whose response header is the longest; it picks the largest chunk for
+which every record stayed within N content bytes. A chunk of N itself does
+not fit: servers put the response header and the body in one record. The
+download then sends all its Range requests on one kept-alive connection;
+when a record does not fit after all, it goes on from the same offset on a
+new connection with a chunk 128 bytes smaller (8 below 256), and the
+summary gives the chunk it ended with.
 
 --modem makes the client behave like a cellular modem's own TLS (an nRF91's),
 to test a server or an edge meant for devices that keep theirs: TLS 1.2 only,
@@ -74,7 +89,7 @@ type getFlags struct {
 func (g *getFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.out, "o", "", "write the body to `FILE|DIR` (a directory: under the URL's file name; default: stdout)")
 	fs.Var(&g.chunk, "range-chunk", "fetch the body in Range requests of `N` bytes (0: one request; auto: the largest that keeps every record within --device-limit)")
-	fs.IntVar(&g.deviceLimit, "device-limit", 0, "with --range-chunk auto, the largest record content in `N` bytes the device can take (64..16384)")
+	fs.IntVar(&g.deviceLimit, "device-limit", 0, "fail as a device that takes records of at most `N` content bytes (64..16384) fails, with EMSGSIZE; with --range-chunk auto, size the chunks for it")
 	fs.BoolVar(&g.resume, "resume", false, "continue a partial -o file and reconnect after dropped connections")
 	fs.BoolVar(&g.noRestart, "no-restart", false, "fail, rather than start over, if the resource changes during the download")
 	fs.IntVar(&g.retries, "retries", 5, "with --resume, give up after `N` attempts in a row that make no progress")
@@ -105,10 +120,10 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 	if g.retries < 0 {
 		return "", "", opt, usagef("--retries must not be negative")
 	}
-	if g.chunk.auto != (g.deviceLimit != 0) {
-		return "", "", opt, usagef("--range-chunk auto and --device-limit N go together")
+	if g.chunk.auto && g.deviceLimit == 0 {
+		return "", "", opt, usagef("--range-chunk auto needs --device-limit N")
 	}
-	if g.chunk.auto && (g.deviceLimit < 64 || g.deviceLimit > 16384) {
+	if g.deviceLimit != 0 && (g.deviceLimit < 64 || g.deviceLimit > 16384) {
 		return "", "", opt, usagef("--device-limit must be between 64 and 16384")
 	}
 	dest := g.out
@@ -124,6 +139,7 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 		}
 	}
 	opt.RangeChunk, opt.Resume, opt.NoRestart = g.chunk.n, g.resume, g.noRestart
+	opt.RangeShrink = g.chunk.auto
 	opt.Retries, opt.Backoff, opt.IdleTimeout = -1, g.backoff, g.idle
 	if g.resume && g.retries > 0 {
 		opt.Retries = g.retries
@@ -207,13 +223,15 @@ func runGet(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer sup.Close()
+	cfg.DeviceLimit = g.deviceLimit
 	r := newGetReport(e, rawURL, dest, opt.SHA256)
+	r.DeviceLimit = g.deviceLimit
 	if g.chunk.auto {
-		if opt.RangeChunk, err = r.sizeChunks(ctx, rawURL, g.deviceLimit, cfg); err != nil {
+		if opt.RangeChunk, err = r.sizeChunks(ctx, rawURL, g.deviceLimit, cfg, cf.timeout, sup); err != nil {
 			return r.emit(err)
 		}
 	}
-	opt.Dialer = &tlsapp.Dialer{NetDialer: &net.Dialer{Timeout: cf.timeout}, Config: cfg}
+	opt.Dialer = &tlsapp.Dialer{NetDialer: &net.Dialer{Timeout: cf.timeout}, Config: cfg, DialTransport: sup.numberedDialer()}
 	opt.Event = r.event
 	if g.progress && !e.json && isTerminal(e.stderr) {
 		opt.Progress = r.progress

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/download"
 	"github.com/tlsapp/tlsapp/probe"
+	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -44,6 +45,8 @@ type getReport struct {
 	Connections    []recordReport     `json:"connections"`
 	Partial        string             `json:"partial_file,omitempty"`
 	RangeSizing    *probe.RangeResult `json:"range_sizing,omitempty"` // --range-chunk auto
+	RangeChunk     int                `json:"range_chunk,omitempty"`  // the chunk the download ended with
+	DeviceLimit    int                `json:"device_limit,omitempty"`
 	Notes          []string           `json:"notes,omitempty"`
 
 	e        *env
@@ -83,20 +86,29 @@ func newGetReport(e *env, url, dest string, want []byte) *getReport {
 	return r
 }
 
-// sizeChunks measures the Range chunk for --range-chunk auto. It probes as
-// a device that keeps its modem's TLS would be served: offering no
-// record-size extension, so the server's own record layout is measured.
-func (r *getReport) sizeChunks(ctx context.Context, url string, deviceLimit int, cfg *tlsapp.Config) (int, error) {
-	pc := *cfg
-	pc.MaxFragmentLength, pc.RecordSizeLimit = 0, 0
-	res, err := probe.MeasureRange(ctx, url, deviceLimit, &pc)
+// sizeChunks measures the Range chunk for --range-chunk auto, as a device
+// that keeps its modem's TLS downloads (probe.MeasureRange): offering no
+// record-size extension, on one kept-alive connection that fails on a
+// record above the limit.
+func (r *getReport) sizeChunks(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsapp.Config, timeout time.Duration, sup *support) (int, error) {
+	addr, host, path, err := probe.ParseTarget(rawURL)
+	if err != nil {
+		return 0, err
+	}
+	o := probe.Options{Addr: addr, Host: host, Path: path, Config: *cfg, DeviceLimit: deviceLimit, Timeout: timeout,
+		ReadTime: timeout, DialTransport: sup.labelledDialer()}
+	res, err := probe.MeasureRange(ctx, o)
+	r.RangeSizing = res
 	if err != nil {
 		return 0, fmt.Errorf("--range-chunk auto: %w", err)
 	}
-	r.RangeSizing = res
 	if !r.e.json {
-		fmt.Fprintf(r.e.stderr, "range chunk %d B: every record stays within %d B (%s, %s; response header %d B)\n",
-			res.Chunk, res.Bound, res.Version, res.Suite, res.HeaderBytes)
+		seen := "all of it"
+		if u := res.UnknownBeyond(); u >= 0 {
+			seen = fmt.Sprintf("%d B of %d and the last chunk; unknown beyond %d B", res.Observed, res.Size, u)
+		}
+		fmt.Fprintf(r.e.stderr, "range chunk %d B: every record stays within %d B (%s, %s; response header up to %d B), measured on %d kept-alive connection(s) over %s\n",
+			res.Chunk, res.Bound, res.Version, res.Suite, res.HeaderBytes, res.Connections, seen)
 	}
 	return res.Chunk, nil
 }
@@ -128,6 +140,8 @@ func (r *getReport) event(ev download.Event) {
 		fmt.Fprintf(r.e.stderr, "tlsapp get: resuming at byte %d (%s)\n", ev.Offset, ev.Reason)
 	case download.EventRangeIgnored:
 		fmt.Fprintf(r.e.stderr, "tlsapp get: %s; skipping the %d bytes already held\n", ev.Reason, ev.Offset)
+	case download.EventShrink:
+		fmt.Fprintf(r.e.stderr, "tlsapp get: %v; %s, going on at byte %d on a new connection\n", ev.Err, ev.Reason, ev.Offset)
 	}
 }
 
@@ -166,6 +180,7 @@ func (r *getReport) end(res *download.Result, err error, resume bool) {
 	r.Seconds = elapsed.Seconds()
 	r.Bytes, r.Total, r.ResumedFrom = res.Size, res.Total, res.ResumedFrom
 	r.Validator, r.Requests, r.Retries, r.Restarts, r.Partial = res.Validator, res.Requests, res.Retries, res.Restarts, res.Partial
+	r.RangeChunk = res.RangeChunk
 	if elapsed > 0 {
 		r.BytesPerSecond = float64(res.Size-res.ResumedFrom) / elapsed.Seconds()
 	}
@@ -174,6 +189,16 @@ func (r *getReport) end(res *download.Result, err error, resume bool) {
 		r.Connections = append(r.Connections, reportOf(s))
 		r.Largest.Sent = max(r.Largest.Sent, s.LargestSent)
 		r.Largest.Received = max(r.Largest.Received, s.LargestReceived)
+	}
+	// A record refused for its size is not in the stack's counts when the
+	// record layer refused it before reading it (record_overflow).
+	var roe *recordlimit.RecordOverflowError
+	var dle *tlsapp.DeviceLimitError
+	switch {
+	case errors.As(err, &roe):
+		r.Largest.Received = max(r.Largest.Received, roe.Len)
+	case errors.As(err, &dle):
+		r.Largest.Received = max(r.Largest.Received, dle.Len)
 	}
 	var de *download.DigestError
 	switch {
@@ -252,9 +277,23 @@ func printGet(w io.Writer, r *getReport) {
 		byteSize(r.Bytes-r.ResumedFrom), r.Seconds, rate(r.Bytes-r.ResumedFrom, time.Duration(r.Seconds*float64(time.Second))),
 		r.Requests, len(r.Connections), r.Retries, map[bool]string{true: "y", false: "ies"}[r.Retries == 1], r.Restarts)
 	for _, ev := range r.Events {
-		if ev.Kind == string(download.EventRetry) || ev.Kind == string(download.EventRestart) {
+		if ev.Kind == string(download.EventRetry) || ev.Kind == string(download.EventRestart) || ev.Kind == string(download.EventShrink) {
 			fmt.Fprintf(w, "  %-12s at byte %d: %s\n", ev.Kind, ev.Offset, ev.Reason)
 		}
+	}
+	if r.RangeChunk > 0 {
+		how := ""
+		if rs := r.RangeSizing; rs != nil {
+			how = fmt.Sprintf(" (measured %d", rs.Chunk)
+			if r.RangeChunk != rs.Chunk {
+				how += ", stepped down after records the device could not hold"
+			}
+			how += ")"
+		}
+		fmt.Fprintf(w, "  range chunk  %d B%s\n", r.RangeChunk, how)
+	}
+	if r.DeviceLimit > 0 {
+		fmt.Fprintf(w, "  device       fails like a device that holds %d B of content per record (EMSGSIZE)\n", r.DeviceLimit)
 	}
 	if len(r.Connections) > 0 {
 		c := r.Connections[0]
@@ -262,6 +301,11 @@ func printGet(w io.Writer, r *getReport) {
 		fmt.Fprintf(w, "  offered      %s\n", offerString(c.OfferedMaxFragmentLength, c.OfferedRecordSizeLimit))
 		fmt.Fprintf(w, "  agreed       %s\n", agreedString(c))
 		fmt.Fprintf(w, "  records      largest received %d B, largest sent %d B (over all connections)\n", r.Largest.Received, r.Largest.Sent)
+		for i, c := range r.Connections {
+			if len(r.Connections) > 1 || !r.OK {
+				fmt.Fprintf(w, "  conn %-7d %s, %s; agreed %s; largest received %d B; %d B received\n", i+1, c.Version, c.CipherSuite, agreedString(c), c.LargestReceived, c.BytesReceived)
+			}
+		}
 		fmt.Fprintf(w, "  handshake    %d B sent, %d B received (first connection)\n", c.HandshakeBytesSent, c.HandshakeBytesReceived)
 		for _, a := range c.Anchors {
 			fmt.Fprintf(w, "  verified by  %s\n", a)

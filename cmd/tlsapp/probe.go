@@ -12,16 +12,14 @@ import (
 	"github.com/tlsapp/tlsapp/trust"
 )
 
-// probeReport is probe's JSON output: the probe package's report, the
-// anchors checked one by one, the Range sizing and the verdict for the
-// device limit.
+// probeReport is probe's JSON output: the probe package's report (with
+// the Range sizing), the anchors checked one by one and the verdict for
+// the device limit.
 type probeReport struct {
 	*probe.Report
-	DeviceLimit int                `json:"device_limit"`
-	Anchors     []anchorCheck      `json:"anchors,omitempty"`
-	Range       *probe.RangeResult `json:"range,omitempty"`
-	RangeError  string             `json:"range_error,omitempty"`
-	Verdict     probe.Verdict      `json:"verdict"`
+	DeviceLimit int           `json:"device_limit"`
+	Anchors     []anchorCheck `json:"anchors,omitempty"`
+	Verdict     probe.Verdict `json:"verdict"`
 }
 
 type anchorCheck struct {
@@ -43,9 +41,19 @@ bounded time and amount, and reports whether the server agreed and the
 records it actually sent. It also reports the certificate chain with its
 sizes, which of the given anchors (--ca files, --store) verify it, the
 certificate compression the server used (RFC 8879, from the handshake),
-the largest HTTP Range chunk whose answer fits a device that keeps its own
-TLS (--device-limit), and a verdict: works (agreed and kept), works (capped
-without answering), fits only by luck, or fails.
+and the largest HTTP Range chunk for a device that keeps its own TLS
+(--device-limit), measured as such a device downloads: sequential Range
+requests from byte 0 on one kept-alive connection that fails, as the
+device's would, on any record above the limit; it starts small, grows as
+the records allow, reads past the first 128 KiB (after which Go's
+crypto/tls sends larger records) and checks the last chunk, whose header is
+the longest. Then the verdict: works (agreed and kept), works (capped
+without answering), fits only by luck, or fails. It recommends the offer
+that fits with the fewest records (the largest limit the server keeps),
+flags handshake records a device without record_size_limit could not hold,
+and for a device that fails lists the three remedies that leave the server
+as it is, with this server's figures: TLS on the application core, a
+modem-safe edge in front of the origin, or Range requests.
 
 Verification is on: the chain must verify against the --ca files, the store,
 or the system pool. --insecure turns it off to probe a server whose chain
@@ -107,13 +115,12 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 		return err
 	}
 	defer sup.Close()
-	cfg.Trace = nil // per connection, through Options.Trace
 	if cf.insecure && !e.json {
 		fmt.Fprintf(e.stderr, "\n!!! --insecure: CERTIFICATE VERIFICATION IS OFF. Anyone on the path could be answering.\n!!! Use this only to diagnose; a device must never connect like this.\n\n")
 	}
-	o := probe.Options{Addr: addr, Host: host, Path: *path, Config: *cfg, ReadMax: *readMax, ReadTime: *readTime, Timeout: cf.timeout}
+	o := probe.Options{Addr: addr, Host: host, Path: *path, Config: *cfg, ReadMax: *readMax, ReadTime: *readTime, Timeout: cf.timeout,
+		DeviceLimit: *deviceLimit, DialTransport: sup.labelledDialer()}
 	if sup.tracing() {
-		o.Trace = sup.TraceLine
 		o.Parallel = 1 // one connection's lines after the other's
 	}
 	rep, err := probe.Run(ctx, o)
@@ -131,18 +138,8 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 			}
 			r.Anchors = append(r.Anchors, ac)
 		}
-		// Range sizing for a device that keeps its own TLS: nothing offered.
-		rcfg := o
-		rcfg.Config.MaxFragmentLength, rcfg.Config.RecordSizeLimit = 0, 0
-		rctx, cancel := context.WithTimeout(ctx, 4*cf.timeout)
-		res, err := rcfg.MeasureRange(rctx, "https://"+addr+*path, *deviceLimit)
-		cancel()
-		r.Range = res
-		if err != nil {
-			r.RangeError = err.Error()
-		}
 	}
-	r.Verdict = probe.Judge(rep, *deviceLimit)
+	r.Verdict = rep.Verdict(*deviceLimit)
 	if e.json {
 		e.emitJSON(r)
 	} else {
@@ -224,10 +221,14 @@ func printProbe(w io.Writer, r *probeReport) {
 			}
 			note := ""
 			switch {
+			case c.Result == probe.ResultViolated:
+				note = fmt.Sprintf("agreed, then a %d B %s record", c.LargestReceived, c.ViolatingType)
 			case c.Failure != nil:
 				note = probe.FailureText(c.Failure)
 			case c.Error != "":
 				note = c.Error
+			case c.Result == probe.ResultAgreed && c.Extension == probe.ExtRecordSizeLimit && c.LargestPlaintext > c.Limit:
+				note = fmt.Sprintf("kept; a %d B plaintext handshake record (RFC 8449 allows it, a modem fails on it)", c.LargestPlaintext)
 			case c.Result == probe.ResultIgnored && c.LargestReceived > c.Bound:
 				note = "records too big for this limit"
 			case c.Result == probe.ResultIgnored:
@@ -236,27 +237,46 @@ func printProbe(w io.Writer, r *probeReport) {
 			fmt.Fprintf(w, "  %-8s %-20s %5d  %-10s %7s %8s %6s  %s\n", c.Version, c.Extension, c.Limit, c.Result, answer, largest, bound, note)
 		}
 	}
-	switch {
-	case r.Range != nil && r.RangeError == "":
-		fmt.Fprintf(w, "\nRange chunk for a device that keeps its own TLS: %d B (tlsapp get --range-chunk %d)\n", r.Range.Chunk, r.Range.Chunk)
-		fmt.Fprintf(w, "  the %s answer has a %d B header; every record stays within %d B (%s, %s)\n",
-			r.Path, r.Range.HeaderBytes, r.Range.Bound, r.Range.Version, r.Range.Suite)
-		for _, t := range r.Range.Tries {
-			fit := "fits"
-			if !t.Fits {
-				fit = "too big"
-			}
-			fmt.Fprintf(w, "  chunk %5d: largest record %d B, %s\n", t.Chunk, t.Largest, fit)
-		}
-	case r.RangeError != "":
-		fmt.Fprintf(w, "\nRange chunk for a device that keeps its own TLS: none (%s)\n", r.RangeError)
-	}
+	printRange(w, r.Path, r.Range, r.RangeError)
 	fmt.Fprintf(w, "\nVerdict for a device limited to %d-byte records: %s\n", r.DeviceLimit, r.Verdict.Summary)
 	if r.Verdict.Recommend != "" {
 		fmt.Fprintf(w, "  -> %s\n", r.Verdict.Recommend)
 	}
 	for _, d := range r.Verdict.Details {
 		fmt.Fprintf(w, "  %s\n", d)
+	}
+	if len(r.Verdict.Remedies) > 0 {
+		fmt.Fprintf(w, "\nWithout changing the server\n")
+		for i, m := range r.Verdict.Remedies {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, m.Text)
+		}
+	}
+}
+
+// printRange prints a Range measurement (probe's, and get's sizing).
+func printRange(w io.Writer, path string, rr *probe.RangeResult, rerr string) {
+	switch {
+	case rr != nil && rerr == "":
+		fmt.Fprintf(w, "\nRange chunk for a device that keeps its own TLS: %d B (tlsapp get --range-chunk %d --device-limit %d)\n", rr.Chunk, rr.Chunk, rr.DeviceLimit)
+		seen := fmt.Sprintf("all %d B of it", rr.Size)
+		if u := rr.UnknownBeyond(); u >= 0 {
+			seen = fmt.Sprintf("%d of its %d B, and the last chunk; unknown beyond %d B", rr.Observed, rr.Size, u)
+		}
+		fmt.Fprintf(w, "  measured as the device downloads %s: %d request(s) in sequence on %d kept-alive connection(s), %s\n",
+			path, rr.Requests, rr.Connections, seen)
+		fmt.Fprintf(w, "  every record within %d B (%s, %s; largest %d B); answers' headers up to %d B\n",
+			rr.Bound, rr.Version, rr.Suite, rr.LargestRecord, rr.HeaderBytes)
+		for _, t := range rr.Steps {
+			fit := "fits"
+			if !t.Fits {
+				fit = "FAILS: " + t.Note
+			} else if t.Note != "" {
+				fit += " (" + t.Note + ")"
+			}
+			fmt.Fprintf(w, "  from byte %7d: chunk %5d, %3d request(s), largest record %5d B, %s\n", t.Offset, t.Chunk, t.Requests, t.Largest, fit)
+		}
+	case rerr != "":
+		fmt.Fprintf(w, "\nRange chunk for a device that keeps its own TLS: none (%s)\n", rerr)
 	}
 }
 

@@ -252,7 +252,7 @@ func TestProbeServeCapped(t *testing.T) {
 }
 
 // TestRangeChunkFits is the range-sizing check of issue 10: the chunk
-// probe.RangeChunk chooses for a 2048-byte device, used for every Range
+// probe.MeasureRange chooses for a 2048-byte device, used for every Range
 // request of a whole download from tlsapp serve --max-record 16384 (records
 // as large as the answer), keeps every server record the independent relay
 // sees within 2048 + the suite's expansion; the naive 2048-byte chunk does
@@ -268,7 +268,7 @@ func TestRangeChunkFits(t *testing.T) {
 			cfg := &tlsapp.Config{RootCAs: pool, MinVersion: v, MaxVersion: v}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			res, err := probe.MeasureRange(ctx, "https://"+addr+"/fw.bin", limit, cfg)
+			res, err := probe.MeasureRange(ctx, probe.Options{Addr: addr, Path: "/fw.bin", DeviceLimit: limit, Config: *cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -423,6 +423,27 @@ func TestProbeOutputGolden(t *testing.T) {
 			conn(tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "record_size_limit", 2048, "ignored", 2072),
 			conn(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, "max_fragment_length", 1024, "ignored", 1041),
 		}}
+	capped.Range = &probe.RangeResult{Chunk: 1816, DeviceLimit: 2048, Bound: 2072, Version: "TLS 1.2", Suite: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+		Size: 1 << 20, Observed: 166368, Requests: 93, Connections: 1, HeaderBytes: 232, LargestRecord: 2072,
+		Steps: []probe.RangeStep{{Offset: 0, Chunk: 512, Requests: 1, Largest: 768, HeaderBytes: 229, Fits: true},
+			{Offset: 512, Chunk: 1816, Requests: 91, Largest: 2070, HeaderBytes: 230, Fits: true},
+			{Offset: 1046760, Chunk: 1816, Requests: 1, Largest: 2072, HeaderBytes: 232, Fits: true, Note: "the last chunk"}}}
+	// A Go server: 16 KiB records, a Range chunk that needed a second
+	// connection, and the remedies.
+	g13 := conn(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, "", 0, "ok", 16401)
+	g13.LargestProtected, g13.LargestPlaintext = 16401, 122
+	uncapped := &probe.Report{Target: "127.0.0.1:8443", ServerName: "127.0.0.1", Path: "/fw.bin",
+		Versions: []probe.Connection{g13},
+		Cases: []probe.Connection{
+			conn(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, "record_size_limit", 2048, "ignored", 16401),
+		},
+		Range: &probe.RangeResult{Chunk: 1752, DeviceLimit: 2048, Bound: 2065, Version: "TLS 1.3", Suite: "TLS_AES_128_GCM_SHA256",
+			Size: 1 << 20, Observed: 168192, Requests: 99, Connections: 2, HeaderBytes: 296, LargestRecord: 2097,
+			Steps: []probe.RangeStep{{Offset: 0, Chunk: 512, Requests: 1, Largest: 780, HeaderBytes: 250, Fits: true},
+				{Offset: 512, Chunk: 1784, Requests: 60, Largest: 2065, HeaderBytes: 290, Fits: true},
+				{Offset: 107552, Chunk: 1784, Requests: 1, Largest: 2097, Note: "a 2097 B application_data record, above the 2065 B the device holds"},
+				{Offset: 107552, Chunk: 1752, Requests: 36, Largest: 2065, HeaderBytes: 296, Fits: true},
+				{Offset: 1046824, Chunk: 1752, Requests: 1, Largest: 2065, HeaderBytes: 296, Fits: true, Note: "the last chunk"}}}}
 	failure := &probe.Failure{Kind: probe.FailExpired, Certificate: "CN=127.0.0.1", Leaf: true, NotAfter: &expiry,
 		Message: "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"}
 	failed := &probe.Report{Target: "127.0.0.1:8443", ServerName: "127.0.0.1", Path: "/",
@@ -434,14 +455,12 @@ func TestProbeOutputGolden(t *testing.T) {
 		r    *probeReport
 	}{
 		{"capped", &probeReport{Report: capped, DeviceLimit: 2048,
-			Anchors: []anchorCheck{{Source: "ca.pem", Subject: "CN=test CA", Verifies: true}},
-			Range: &probe.RangeResult{Chunk: 1816, DeviceLimit: 2048, Bound: 2072, Version: "TLS 1.2", Suite: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-				Size: 1 << 20, HeaderBytes: 232, Tries: []probe.RangeTry{{Chunk: 2048, HeaderBytes: 232, Largest: 2304, Records: []int{2304}},
-					{Chunk: 1816, HeaderBytes: 232, Largest: 2072, Records: []int{2072}, Fits: true}}}}},
+			Anchors: []anchorCheck{{Source: "ca.pem", Subject: "CN=test CA", Verifies: true}}}},
+		{"uncapped", &probeReport{Report: uncapped, DeviceLimit: 2048}},
 		{"failed", &probeReport{Report: failed, DeviceLimit: 2048}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.r.Verdict = probe.Judge(tc.r.Report, tc.r.DeviceLimit)
+			tc.r.Verdict = tc.r.Report.Verdict(tc.r.DeviceLimit)
 			var js, human bytes.Buffer
 			(&env{}).emitJSONTo(&js, tc.r)
 			printProbe(&human, tc.r)
@@ -449,7 +468,7 @@ func TestProbeOutputGolden(t *testing.T) {
 			golden.Check(t, filepath.Join("testdata", "probe", tc.name+".txt"), human.Bytes(), *update)
 			// The JSON reads back into the same report.
 			var back probeReport
-			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Verdict.Kind != tc.r.Verdict.Kind || len(back.Versions) != 2 {
+			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Verdict.Kind != tc.r.Verdict.Kind || len(back.Versions) != len(tc.r.Versions) {
 				t.Errorf("round trip: %v %+v", err, back.Verdict)
 			}
 		})
@@ -496,8 +515,11 @@ func TestProbeJSONKeys(t *testing.T) {
 // TestProbeTraceAndKeylog runs probe --trace --keylog against a Go server
 // that logs its own secrets: every key log line the client wrote is one the
 // server wrote (the same client random and secret, so Wireshark can use
-// it), and the trace lines have the format and the largest record length
-// the independent relay saw.
+// it). The trace, decoded from the wire, names each connection, times each
+// record, names the handshake messages (the encrypted ones too, with the
+// logged keys), and its largest received record is the one the
+// independent relay saw; with --trace-format json every line is a JSON
+// object saying the same.
 func TestProbeTraceAndKeylog(t *testing.T) {
 	ta, err := newThrowaway("127.0.0.1")
 	if err != nil {
@@ -542,25 +564,85 @@ func TestProbeTraceAndKeylog(t *testing.T) {
 			t.Errorf("no %s line (labels %v)", l, labels)
 		}
 	}
-	traceLine := regexp.MustCompile(`^trace \[([^\]]+)\] (sent|received) (plaintext|handshake|application) (handshake|change_cipher_spec|alert|application_data) (\d+)$`)
+	record := regexp.MustCompile(`^trace \[([^\]]+)\] +(\d+\.\d{3}) ms  (sent|received) +(plaintext|handshake|application|protected) +(handshake|change_cipher_spec|alert|application_data) +(\d+) B(.*)$`)
 	largest, n := 0, 0
+	conns := map[string]bool{}
+	seen := map[string]bool{}
 	for _, l := range strings.Split(r.stderr, "\n") {
 		if !strings.HasPrefix(l, "trace ") {
 			continue
 		}
-		m := traceLine.FindStringSubmatch(l)
+		m := record.FindStringSubmatch(l)
 		if m == nil {
-			t.Fatalf("trace line %q", l)
+			continue // a connect, close or detail line
 		}
 		n++
-		if m[2] == "received" {
-			size, _ := strconv.Atoi(m[5])
+		conns[m[1]] = true
+		if m[3] == "received" {
+			size, _ := strconv.Atoi(m[6])
 			largest = max(largest, size)
+		}
+		for _, w := range []string{"ClientHello", "ServerHello", "EncryptedExtensions", "Certificate ", "CertificateVerify", "Finished", "NewSessionTicket", "alert warning close_notify", "[application_data"} {
+			if strings.Contains(m[7], w) {
+				seen[m[3]+" "+w] = true
+			}
 		}
 	}
 	_, relayLargest, relayRecords, _ := rl.stats()
 	if n == 0 || largest != relayLargest {
 		t.Errorf("%d trace lines, largest received %d; relay: %d records, largest %d", n, largest, relayRecords, relayLargest)
+	}
+	for _, c := range []string{"TLS 1.2 plain", "TLS 1.3 plain", "TLS 1.3 resumption", "TLS 1.3 max_fragment_length 512", "TLS 1.2 record_size_limit 4096", "range"} {
+		if !conns[c] {
+			t.Errorf("no trace of connection %q (have %v)", c, conns)
+		}
+	}
+	for _, w := range []string{"sent ClientHello", "received ServerHello", "received EncryptedExtensions", "received Certificate ", "received CertificateVerify",
+		"received Finished", "sent Finished", "received NewSessionTicket", "sent alert warning close_notify", "received [application_data"} {
+		if !seen[w] {
+			t.Errorf("the trace has no %s", w)
+		}
+	}
+	for _, w := range []string{"connected to " + rl.addr(), "ext max_fragment_length (1 B): code 1 = 2^9 = 512 B", "ext record_size_limit (2 B): 4096", "ext supported_versions"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("the trace does not say %q", w)
+		}
+	}
+
+	// JSON lines.
+	j := runBin(t, "probe", "--ca", ca, "--trace", "--trace-format", "json", "--read-time", "500ms", rl.addr())
+	events, records := 0, 0
+	for _, l := range strings.Split(j.stderr, "\n") {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var ev struct {
+			Conn     string  `json:"conn"`
+			Event    string  `json:"event"`
+			MS       float64 `json:"ms"`
+			Dir      string  `json:"dir"`
+			Len      int     `json:"len"`
+			Messages []struct {
+				Name       string `json:"name"`
+				Extensions []struct {
+					Name   string `json:"name"`
+					Number int    `json:"number"`
+				} `json:"extensions"`
+			} `json:"messages"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("trace line %q: %v", l, err)
+		}
+		events++
+		if ev.Conn == "" || ev.Event == "" {
+			t.Errorf("line %q has no connection or event", l)
+		}
+		if ev.Event == "record" {
+			records++
+		}
+	}
+	if events == 0 || records == 0 || strings.Contains(j.stderr, "trace [") {
+		t.Errorf("%d JSON events, %d records; text lines mixed in: %v", events, records, strings.Contains(j.stderr, "trace ["))
 	}
 }
 
@@ -581,61 +663,74 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-// TestGetRangeChunkAuto is the check of issue 10 for get: against a server
-// that does not cap its records (tlsapp serve --max-record 16384), get
-// --range-chunk auto --device-limit 2048 picks a chunk for which the
-// independent relay sees no server record above 2048 plus the suite's
-// expansion, and the file arrives whole.
+// TestGetRangeChunkAuto is the check of issue 18 (and 10) for get: against
+// a Go crypto/tls server (records sized by each write, growing as the
+// connection ages) and tlsapp serve --max-record 16384 (records as large
+// as each answer), get --range-chunk auto --device-limit 2048 downloads a
+// 1 MiB object in Range requests on one kept-alive connection, after a
+// measurement on one connection of its own, and the independent relay sees
+// no server record above 2048 + the suite's expansion on either: the
+// measuring connection fits the device too. The file arrives whole.
+// (Before, the measurement used a fresh connection per chunk, saw records
+// of 1203 B, and the download then received 2310 B records and said done.)
 func TestGetRangeChunkAuto(t *testing.T) {
 	const limit = 2048
-	addr, ca, data := serveFile(t, 200<<10, "--max-record", "16384")
-	for _, v := range []string{"1.2", "1.3"} {
-		t.Run(v, func(t *testing.T) {
-			rl := startRelay(t, addr)
-			out := filepath.Join(t.TempDir(), "fw.bin")
-			r := runBin(t, "get", "--json", "--tls", v, "--ca", ca, "--range-chunk", "auto", "--device-limit", "2048",
-				"-o", out, "https://"+rl.addr()+"/fw.bin")
-			if r.code != 0 {
-				t.Fatalf("exit %d", r.code)
-			}
-			var rep struct {
-				OK          bool               `json:"ok"`
-				RangeSizing *probe.RangeResult `json:"range_sizing"`
-				Requests    int                `json:"requests"`
-			}
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(out)
-			if err != nil || sha256.Sum256(got) != sha256.Sum256(data) {
-				t.Fatalf("the file differs from the server's (%v)", err)
-			}
-			rs := rep.RangeSizing
-			if rs == nil || rs.Chunk <= 0 || rs.Chunk >= limit {
-				t.Fatalf("range sizing %+v", rs)
-			}
-			bound := limit + recordlimit13(versionOf(v)) + expansionFor(versionOf(v), rs.Suite)
-			if rs.Bound != bound {
-				t.Errorf("bound %d, want %d", rs.Bound, bound)
-			}
-			if want := (len(data) + rs.Chunk - 1) / rs.Chunk; rep.Requests < want {
-				t.Errorf("%d requests for %d chunks of %d", rep.Requests, want, rs.Chunk)
-			}
-			// The first connections are the sizing probe's: one for the
-			// size, one per chunk it tried (the first of them does not
-			// fit, which is the point); the download's come after.
-			per := rl.largestPerConn()
-			probes := 1 + len(rs.Tries)
-			if len(per) <= probes {
-				t.Fatalf("%d connections, %d of them the probe's", len(per), probes)
-			}
-			for i, n := range per[probes:] {
-				if n > bound {
-					t.Errorf("download connection %d: the relay saw a %d B server record, above %d", i, n, bound)
+	body, sum := randomBody(1 << 20)
+	serveDir := t.TempDir()
+	os.WriteFile(filepath.Join(serveDir, "fw.bin"), body, 0o644)
+	serveBase, serveCA := startServe(t, serveDir, "--max-record", "16384")
+	goBase, goCA := httpsServer(t, &image{body: body, etag: `"v1"`})
+	for _, srv := range []struct{ name, base, ca string }{
+		{"Go crypto-tls", goBase, goCA},
+		{"tlsapp serve 16384", serveBase, serveCA},
+	} {
+		for _, v := range []string{"1.2", "1.3"} {
+			t.Run(srv.name+" "+v, func(t *testing.T) {
+				rl := startRelay(t, urlHost(srv.base))
+				out := filepath.Join(t.TempDir(), "fw.bin")
+				r := runBin(t, "get", "--json", "--tls", v, "--ca", srv.ca, "--range-chunk", "auto", "--device-limit", "2048",
+					"--sha256", sum, "-o", out, "https://"+rl.addr()+"/fw.bin")
+				if r.code != 0 {
+					t.Fatalf("exit %d", r.code)
 				}
-			}
-			t.Logf("chunk %d: largest server record per connection %v (probe: first %d), bound %d", rs.Chunk, per, probes, bound)
-		})
+				var rep struct {
+					OK          bool               `json:"ok"`
+					RangeSizing *probe.RangeResult `json:"range_sizing"`
+					RangeChunk  int                `json:"range_chunk"`
+					Requests    int                `json:"requests"`
+					Connections []recordReport     `json:"connections"`
+				}
+				if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+					t.Fatal(err)
+				}
+				if fileSHA(t, out) != sum {
+					t.Fatal("the file differs from the server's")
+				}
+				rs := rep.RangeSizing
+				if rs == nil || rs.Chunk <= 0 || rs.Chunk >= limit || rs.Connections != 1 || rs.Observed < probe.EvidenceBytes {
+					t.Fatalf("range sizing %+v", rs)
+				}
+				bound := limit + recordlimit13(versionOf(v)) + expansionFor(versionOf(v), rs.Suite)
+				if rs.Bound != bound {
+					t.Errorf("bound %d, want %d", rs.Bound, bound)
+				}
+				if want := (len(body) + rs.Chunk - 1) / rs.Chunk; rep.Requests != want || rep.RangeChunk != rs.Chunk {
+					t.Errorf("%d requests of %d for %d chunks of %d", rep.Requests, rep.RangeChunk, want, rs.Chunk)
+				}
+				// One connection measures, one downloads.
+				per := rl.largestPerConn()
+				if len(per) != 2 || len(rep.Connections) != 1 {
+					t.Fatalf("the relay saw %d connections (largest server record each %v), the report %d for the download; want 1 + 1",
+						len(per), per, len(rep.Connections))
+				}
+				for i, n := range per {
+					if n > bound {
+						t.Errorf("connection %d (%s): the relay saw a %d B server record, above %d", i, map[int]string{0: "the measurement", 1: "the download"}[i], n, bound)
+					}
+				}
+				t.Logf("chunk %d: largest server record per connection %v, bound %d", rs.Chunk, per, bound)
+			})
+		}
 	}
 }
 
