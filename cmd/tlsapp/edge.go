@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/edge"
+	"github.com/tlsapp/tlsapp/ticketkey"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -33,6 +34,8 @@ type edgeReport struct {
 	MaxConns     int      `json:"max_conns"`
 	CacheOnly    bool     `json:"cache_only_within_max_age"`
 	CipherSuites []string `json:"cipher_suites_tls12"`
+	// TicketKeys is the ticket key file, with how many keys it holds.
+	TicketKeys string `json:"ticket_keys,omitempty"`
 }
 
 // runEdge is its own subcommand rather than serve --origin: serve's flags
@@ -62,7 +65,12 @@ Without --cert and --key it makes a throw-away CA and certificate for
 URL then proves the edge). Each request is logged on stderr as one JSON line;
 --metrics-addr serves Prometheus metrics. The first line printed is the
 address served. Stops on SIGINT or SIGTERM, letting downloads in progress end
-within --shutdown-timeout.`)
+within --shutdown-timeout.
+
+Several edges behind a TCP load balancer resume each other's sessions (TLS
+1.2, the modem's, and 1.3) with --ticket-keys FILE, as serve does: a text
+file of base64 keys ('openssl rand -base64 48'), newest first, mode 600; the
+first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	origin := fs.String("origin", "", "the origin's base `URL` (https)")
 	originCA := fs.String("origin-ca", "", "CA certificates `FILE` (PEM) to verify the origin with (default: the system's)")
 	cacheDir := fs.String("cache-dir", "", "`DIR` of the cache (made if missing)")
@@ -83,6 +91,8 @@ within --shutdown-timeout.`)
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "bound on reading a whole request, a `DURATION`")
 	writeTimeout := fs.Duration("write-timeout", 10*time.Minute, "bound on writing a response, a `DURATION` (a modem needs minutes for an image)")
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "how long, a `DURATION`, a keep-alive connection may wait for its next request")
+	ticketKeys := fs.String("ticket-keys", "", "session-ticket keys shared with the other edges of a fleet, a `FILE` of base64 keys, newest first")
+	ticketPoll := fs.Duration("ticket-keys-poll", time.Second, "how often, a `DURATION`, to check --ticket-keys for a change (0: only on SIGHUP)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long, a `DURATION`, downloads in progress may take to end")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -104,6 +114,9 @@ within --shutdown-timeout.`)
 		if *d <= 0 {
 			return usagef("timeouts must be above zero")
 		}
+	}
+	if *ticketPoll < 0 {
+		return usagef("--ticket-keys-poll must not be negative")
 	}
 	size, err := parseSize(*cacheSize)
 	if err != nil {
@@ -177,6 +190,17 @@ within --shutdown-timeout.`)
 	if len(r.Hosts) == 0 {
 		return usagef("the certificate names no host: give --host")
 	}
+	opts := tlsapp.ServerOptions{MaxRecord: *maxRecord}
+	if *ticketKeys != "" {
+		ring, err := ticketkey.Load(*ticketKeys)
+		if err != nil {
+			return err
+		}
+		opts.TicketKeys = ring
+		r.TicketKeys = describeTicketKeys(ring)
+		stop := reloadTicketKeys(ctx, ring, *ticketPoll, e.stderr)
+		defer stop()
+	}
 	ed, err := edge.New(edge.Config{
 		Origin: *origin, OriginRoots: roots, Hosts: r.Hosts, CacheDir: *cacheDir, CacheBytes: size,
 		CacheOnlyWithinMaxAge: *cacheOnly, OriginTimeout: *originTimeout,
@@ -219,6 +243,13 @@ within --shutdown-timeout.`)
 		fmt.Fprintf(e.stdout, "  hosts      %s\n", strings.Join(r.Hosts, ", "))
 		fmt.Fprintf(e.stdout, "  cache      %s, at most %d bytes; cache-only within max-age: %v\n", r.CacheDir, r.CacheBytes, r.CacheOnly)
 		fmt.Fprintf(e.stdout, "  limits     %d connections\n", r.MaxConns)
+		if r.TicketKeys != "" {
+			when := "on SIGHUP and on change"
+			if *ticketPoll == 0 {
+				when = "on SIGHUP"
+			}
+			fmt.Fprintf(e.stdout, "  tickets    %s; reread %s\n", r.TicketKeys, when)
+		}
 		if r.MetricsURL != "" {
 			fmt.Fprintf(e.stdout, "  metrics    %s\n", r.MetricsURL)
 		}
@@ -228,7 +259,7 @@ within --shutdown-timeout.`)
 	}
 	err = ed.Serve(ctx, ln, edge.ServeOptions{
 		TLS:               tcfg,
-		Server:            tlsapp.ServerOptions{MaxRecord: *maxRecord},
+		Server:            opts,
 		MaxConns:          *maxConns,
 		ReadHeaderTimeout: *readHeaderTimeout,
 		ReadTimeout:       *readTimeout,

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,8 +120,13 @@ type edgeProc struct {
 func startEdgeProc(t *testing.T, origin *heldOrigin, cacheDir string, args ...string) *edgeProc {
 	t.Helper()
 	ca := filepath.Join(t.TempDir(), "edge-ca.pem")
-	cmd := exec.Command(binPath, append([]string{"edge", "--origin", origin.url, "--origin-ca", origin.caFile,
-		"--cache-dir", cacheDir, "--addr", "127.0.0.1:0", "--write-ca", ca}, args...)...)
+	base := []string{"edge", "--origin", origin.url, "--origin-ca", origin.caFile, "--cache-dir", cacheDir, "--addr", "127.0.0.1:0"}
+	if slices.Contains(args, "--cert") {
+		ca = ""
+	} else {
+		base = append(base, "--write-ca", ca)
+	}
+	cmd := exec.Command(binPath, append(base, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -320,5 +326,51 @@ func TestEdgeUsage(t *testing.T) {
 	}
 	if r := runBin(t, "edge", "--origin", "http://127.0.0.1:1", "--cache-dir", t.TempDir(), "--addr", "127.0.0.1:0"); r.code != 1 || !strings.Contains(r.stderr, "https") {
 		t.Errorf("plain-http origin: status %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestEdgeTicketKeysFleet: two edge processes sharing a ticket-key file
+// (--ticket-keys) resume each other's sessions, for the modem stand-in in
+// TLS 1.2 and for a TLS 1.3 client, and the download on the second edge is
+// the image.
+func TestEdgeTicketKeysFleet(t *testing.T) {
+	origin := startHeldOrigin(t, 64<<10, 0)
+	origin.unhold()
+	f := newFleetFiles(t)
+	f.writeKeys(t, newKeyLine()+"\n"+newKeyLine()+"\n")
+	args := []string{"--cert", f.cert, "--key", f.key, "--ticket-keys", f.keys}
+	a := startEdgeProc(t, origin, t.TempDir(), args...)
+	b := startEdgeProc(t, origin, t.TempDir(), args...)
+	certs, err := loadCerts(f.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := tlsapp.ModemConfig("localhost")
+		cfg.RootCAs = x509.NewCertPool()
+		cfg.RootCAs.AddCert(certs[0])
+		cfg.ClientSessionCache = tlsapp.NewSessionCache(4)
+		if v == tls.VersionTLS13 {
+			cfg.MaxVersion, cfg.CipherSuites = tls.VersionTLS13, nil
+		}
+		var resumed []bool
+		c := &http.Client{Transport: tlsapp.NewTransport(&tlsapp.Dialer{Config: cfg}, func(c *tlsapp.Conn) {
+			resumed = append(resumed, c.RecordState().Resumed)
+		}), Timeout: time.Minute}
+		c.Transport.(*http.Transport).DisableKeepAlives = true
+		for _, e := range []*edgeProc{a, b} {
+			resp, err := c.Get(e.url + "/fw.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(body, origin.image) {
+				t.Fatalf("%s: %d bytes, %v", e.url, len(body), err)
+			}
+		}
+		if len(resumed) != 2 || resumed[0] || !resumed[1] {
+			t.Fatalf("%s: resumed %v, want a full handshake on the first edge and a resumption on the second", tls.VersionName(v), resumed)
+		}
 	}
 }
