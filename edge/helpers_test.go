@@ -56,9 +56,11 @@ type testOrigin struct {
 	hold map[string]chan struct{}
 	// cut, when set for a path, ends the body after that many bytes.
 	cut map[string]int
+	// delay is waited before each answer: a round trip to a distant origin.
+	delay time.Duration
 }
 
-func startOrigin(t *testing.T) *testOrigin {
+func startOrigin(t testing.TB) *testOrigin {
 	t.Helper()
 	cert, _ := testChain(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,7 +95,9 @@ func (o *testOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	deny := o.deny
 	hold := o.hold[r.URL.Path]
 	cut, hasCut := o.cut[r.URL.Path]
+	delay := o.delay
 	o.mu.Unlock()
+	time.Sleep(delay)
 	cw := &countingWriter{ResponseWriter: w}
 	defer func() {
 		o.mu.Lock()
@@ -192,7 +196,7 @@ type testEdge struct {
 type edgeOption func(*Config, *ServeOptions)
 
 // startEdge starts an edge in front of origin with its cache in dir.
-func startEdge(t *testing.T, origin *testOrigin, dir string, opts ...edgeOption) *testEdge {
+func startEdge(t testing.TB, origin *testOrigin, dir string, opts ...edgeOption) *testEdge {
 	t.Helper()
 	cert, pool := testChain(t)
 	logs := &syncBuffer{}
@@ -261,7 +265,7 @@ type relayConn struct {
 	records          int
 }
 
-func startRelay(t *testing.T, target string) *recordRelay {
+func startRelay(t testing.TB, target string) *recordRelay {
 	t.Helper()
 	r := &recordRelay{}
 	r.addr = testnet.Relay(t, target, 2*time.Minute, func(client, server net.Conn) {
