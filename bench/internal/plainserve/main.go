@@ -41,7 +41,7 @@ func main() {
 		w.Header().Set("ETag", `"plain"`)
 		w.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(w, r, "", mod, bytes.NewReader(body))
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}), ReadHeaderTimeout: 60 * time.Second}
 	cfg := &tls.Config{Certificates: []tls.Certificate{c}, CipherSuites: edge.CipherSuites(), NextProtos: []string{"http/1.1"}}
 	log.Fatal(srv.Serve(tls.NewListener(ln, cfg)))
 }
