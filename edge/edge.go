@@ -28,6 +28,8 @@ const (
 	// DefaultOriginTimeout bounds the wait for the origin's response
 	// headers, and for each read of its body.
 	DefaultOriginTimeout = 30 * time.Second
+	// DefaultOriginConns bounds the connections to the origin.
+	DefaultOriginConns = 64
 )
 
 // ErrConfig matches every error about an invalid Config.
@@ -73,6 +75,11 @@ type Config struct {
 	// OriginTimeout bounds the wait for the origin's response headers and
 	// for each read of its body. 0 means DefaultOriginTimeout.
 	OriginTimeout time.Duration
+
+	// OriginConns bounds the connections open to the origin at once; the
+	// requests of more devices wait for one (each device request is one
+	// origin request). 0 means DefaultOriginConns.
+	OriginConns int
 
 	// Logger receives one line per request (see Edge) and the cache's
 	// notices; nil means none.
@@ -124,7 +131,7 @@ func New(cfg Config) (*Edge, error) {
 	if cfg.CacheDir == "" {
 		return nil, fmt.Errorf("%w: CacheDir is needed", ErrConfig)
 	}
-	if cfg.CacheBytes < 0 || cfg.MaxObjectBytes < 0 || cfg.OriginTimeout < 0 {
+	if cfg.CacheBytes < 0 || cfg.MaxObjectBytes < 0 || cfg.OriginTimeout < 0 || cfg.OriginConns < 0 {
 		return nil, fmt.Errorf("%w: negative size or timeout", ErrConfig)
 	}
 	if cfg.CacheBytes == 0 {
@@ -135,6 +142,9 @@ func New(cfg Config) (*Edge, error) {
 	}
 	if cfg.OriginTimeout == 0 {
 		cfg.OriginTimeout = DefaultOriginTimeout
+	}
+	if cfg.OriginConns == 0 {
+		cfg.OriginConns = DefaultOriginConns
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -619,6 +629,17 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom hands the copy to net/http's own, which reuses its buffers
+// (http.ServeContent would otherwise make one per response).
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.bytes += n
 	return n, err
 }
 

@@ -86,6 +86,7 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (plain HTTP, /metrics; keep it off the devices' network)")
 	cacheOnly := fs.Bool("cache-only-within-max-age", false, "answer URLs without a query from the cache alone within the origin's Cache-Control max-age")
 	maxConns := fs.Int("max-conns", 1024, "most device connections open at once, `N`")
+	originConns := fs.Int("origin-conns", edge.DefaultOriginConns, "most connections open to the origin at once, `N` (more device requests wait for one)")
 	originTimeout := fs.Duration("origin-timeout", edge.DefaultOriginTimeout, "bound, a `DURATION`, on the origin's response headers and on each read of its body")
 	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "bound on the TLS handshake and a request's headers, a `DURATION`")
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "bound on reading a whole request, a `DURATION`")
@@ -107,8 +108,8 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	if *maxRecord < 64 || *maxRecord > 16384 {
 		return usagef("--max-record must be between 64 and 16384")
 	}
-	if *maxConns < 1 {
-		return usagef("--max-conns must be at least 1")
+	if *maxConns < 1 || *originConns < 1 {
+		return usagef("--max-conns and --origin-conns must be at least 1")
 	}
 	for _, d := range []*time.Duration{originTimeout, readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, shutdownTimeout} {
 		if *d <= 0 {
@@ -203,7 +204,7 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	}
 	ed, err := edge.New(edge.Config{
 		Origin: *origin, OriginRoots: roots, Hosts: r.Hosts, CacheDir: *cacheDir, CacheBytes: size,
-		CacheOnlyWithinMaxAge: *cacheOnly, OriginTimeout: *originTimeout,
+		CacheOnlyWithinMaxAge: *cacheOnly, OriginTimeout: *originTimeout, OriginConns: *originConns,
 		Logger: slog.New(slog.NewJSONHandler(e.stderr, nil)),
 	})
 	if err != nil {
