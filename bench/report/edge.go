@@ -45,7 +45,7 @@ func writeEdge(w io.Writer, r *Results) {
 		"Ratios are to the crypto/tls baseline of the same N in the same run. The devices run on the same machine: the time includes their CPU.\n\n")
 	for _, n := range edgeDevices(r) {
 		fmt.Fprintf(w, "### %s devices\n\n", n)
-		t := table{header: []string{"server", "total time", "CPU s/GiB", "× crypto/tls CPU", "RSS per device", "largest record", "the stand-in"}, text: 1}
+		t := table{header: []string{"server", "the stand-in", "total time", "CPU s/GiB", "× crypto/tls CPU", "RSS per device", "largest record"}, text: 2}
 		base, _ := r.Get("Edge/devices="+n+"/server=crypto-tls", "cpu-s/GiB")
 		for _, s := range edgeServers {
 			name := "Edge/devices=" + n + "/server=" + s.name
@@ -62,8 +62,8 @@ func writeEdge(w io.Writer, r *Results) {
 			if ok1 == 0 {
 				modem = fmt.Sprintf("fails (EMSGSIZE): a %s B record", num(wire))
 			}
-			t.add(s.label, fmt.Sprintf("%.2f s", ns/1e9), fmt.Sprintf("%.2f", cpu), ratioOr(cpu, base, base > 0),
-				fmt.Sprintf("%.1f KiB", rss), num(largest)+" B", modem)
+			t.add(s.label, modem, fmt.Sprintf("%.2f s", ns/1e9), fmt.Sprintf("%.2f", cpu), ratioOr(cpu, base, base > 0),
+				fmt.Sprintf("%.1f KiB", rss), num(largest)+" B")
 		}
 		t.write(w)
 	}
