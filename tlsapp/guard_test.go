@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -706,5 +707,51 @@ func TestVerifierGetsContextAndTime(t *testing.T) {
 	}
 	if got := <-v.now; !got.Equal(at) {
 		t.Errorf("verifier checked at %v, Config.Time says %v", got, at)
+	}
+}
+
+// TestStackAlertDuringServerFlightReachesPeer: a message the guard lets
+// through but the TLS stack refuses (one of unknown type, 53, in the
+// server's TLS 1.3 flight, as BoGo's WrongMessageType-TLS13-* tests send)
+// makes the stack write its change_cipher_spec and two alerts under the
+// client's handshake keys in one write. The server must receive the
+// change_cipher_spec and then unexpected_message; before the fix the guard
+// forgot the handshake keys at the first alert, failed the write at the
+// second, and the server saw nothing at all.
+func TestStackAlertDuringServerFlightReachesPeer(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"unknown type", []byte{53, 0, 0, 1, 0}},
+		{"NewSessionTicket before Finished", []byte{4, 0, 0, 1, 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			var seen []recordlimit.ContentType
+			r := attack(t, Config{}, then(ee13(), func(s *scripted.Session) error {
+				if err := s.SendEncrypted(recordlimit.TypeHandshake, tt.msg, 0); err != nil {
+					return err
+				}
+				// What ReadAlert skips: the change_cipher_spec must come
+				// first, as RFC 8446, Appendix D.4 has a client in
+				// compatibility mode send it before any protected record.
+				h, body, err := s.ReadRecord()
+				if err != nil {
+					return err
+				}
+				seen = append(seen, h.Type)
+				if h.Type != recordlimit.TypeChangeCipherSpec || len(body) != 1 {
+					return fmt.Errorf("first record from the client: %v of %d bytes, want change_cipher_spec", h.Type, len(body))
+				}
+				return nil
+			}))
+			if r.clientErr == nil {
+				t.Fatal("handshake succeeded")
+			}
+			if r.alertErr != nil || r.alert != recordlimit.AlertUnexpectedMessage {
+				t.Fatalf("server received %v and then alert %v (%v), want change_cipher_spec and unexpected_message", seen, r.alert, r.alertErr)
+			}
+		})
 	}
 }

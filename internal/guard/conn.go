@@ -227,7 +227,10 @@ func (c *Conn) FatalAlert() (a recordlimit.Alert, remote, ok bool) {
 }
 
 // noteAlert records the alert in body (a record's content) if it is
-// fatal, and then forgets the secrets: the connection is over.
+// fatal. The connection is over: the secrets of a server's alert go at
+// once; those of the client's own go when the Write carrying it ends, since
+// the stack may write more records under the same keys in that write (utls
+// sends a second alert after some failures).
 func (c *Conn) noteAlert(body []byte, remote bool) {
 	if len(body) != 2 || body[1] == byte(recordlimit.AlertCloseNotify) {
 		return
@@ -238,7 +241,7 @@ func (c *Conn) noteAlert(body []byte, remote bool) {
 		c.alert = seenAlert{a: recordlimit.Alert(body[1]), remote: remote, ok: true}
 	}
 	c.mu.Unlock()
-	if fatal {
+	if fatal && remote {
 		c.wipe()
 	}
 }
