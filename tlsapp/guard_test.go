@@ -755,3 +755,46 @@ func TestStackAlertDuringServerFlightReachesPeer(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardAlertAsStackSendsIt: where the guard itself ends a TLS 1.3
+// handshake during the server's flight, the server receives what utls (and
+// crypto/tls, and BoringSSL) would send in its place: the
+// change_cipher_spec of middlebox compatibility mode (RFC 8446, Appendix
+// D.4), which the stack still holds in its buffer, and then the alert under
+// the client's handshake keys. BoGo's runner, like any peer in
+// compatibility mode, refuses a protected record before that
+// change_cipher_spec; before the fix the guard sent the alert alone.
+func TestGuardAlertAsStackSendsIt(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		script func(*scripted.Session) error
+		want   recordlimit.Alert
+	}{
+		{"message of unknown type where EncryptedExtensions belongs", then(
+			func(s *scripted.Session) error { return s.SendServerHello13() },
+			func(s *scripted.Session) error {
+				return s.SendEncrypted(recordlimit.TypeHandshake, []byte{8 + 42, 0, 0, 2, 0, 0}, 0)
+			}), recordlimit.AlertUnexpectedMessage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			var first recordlimit.ContentType
+			r := attack(t, Config{}, then(tt.script, func(s *scripted.Session) error {
+				h, body, err := s.ReadRecord()
+				if err != nil {
+					return err
+				}
+				if first = h.Type; h.Type != recordlimit.TypeChangeCipherSpec || len(body) != 1 {
+					return fmt.Errorf("first record from the client: %v of %d bytes, want change_cipher_spec", h.Type, len(body))
+				}
+				return nil
+			}))
+			if r.clientErr == nil {
+				t.Fatal("handshake succeeded")
+			}
+			if r.alertErr != nil || r.alert != tt.want {
+				t.Fatalf("server received %v and then alert %v (%v), want change_cipher_spec and %v", first, r.alert, r.alertErr, tt.want)
+			}
+		})
+	}
+}

@@ -129,6 +129,7 @@ type Conn struct {
 	// Write side, guarded by out.mu.
 	batcher
 	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
+	compatCCS  bool // TLS 1.3: the stack's middlebox-compatibility ChangeCipherSpec has been sent
 	epochDone  bool // TLS 1.3: the client handshake epoch has been written
 	cliFollow  msgFollower
 }
@@ -748,13 +749,19 @@ func (c *Conn) sendFatal(err error) {
 			e, _ = NewEpoch(suite, secret)
 		}
 		if e != nil {
-			rec = e.Seal(nil, recordlimit.TypeAlert, []byte{2, byte(a)})
+			if !c.compatCCS {
+				// The stack's ChangeCipherSpec, which comes before its first
+				// protected record (RFC 8446, Appendix D.4), is still in
+				// its buffer: a peer in compatibility mode wants it first.
+				rec = append(rec, changeCipherSpecRecord[:]...)
+			}
+			rec = e.Seal(rec, recordlimit.TypeAlert, []byte{2, byte(a)})
 		}
 	}
 	if rec == nil {
 		rec = appendAlertRecord(nil, a)
 	}
 	c.Conn.Write(rec) // best effort: the connection is over either way
-	c.sent.add(len(rec) - recordlimit.HeaderLen)
+	c.sent.addRecords(rec)
 	c.batcher.err = err
 }
