@@ -200,12 +200,6 @@ func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
 			m := flightOf(t, s, rsl64...)
 			return sendChunks(s, [][]byte{m[1], m[0], m[2], m[3]}, 0)
 		}},
-		{"EncryptedExtensions in the clear after the ServerHello", func(s *scripted.Session) error {
-			if err := s.SendServerHello13(); err != nil {
-				return err
-			}
-			return s.SendRecord(recordlimit.TypeHandshake, flightOf(t, s, rsl64...)[0])
-		}},
 		{"protected application data in the flight", func(s *scripted.Session) error {
 			if err := s.SendServerHello13(); err != nil {
 				return err
@@ -775,6 +769,15 @@ func TestGuardAlertAsStackSendsIt(t *testing.T) {
 			func(s *scripted.Session) error {
 				return s.SendEncrypted(recordlimit.TypeHandshake, []byte{8 + 42, 0, 0, 2, 0, 0}, 0)
 			}), recordlimit.AlertUnexpectedMessage},
+		// With protection on, a record in the clear fails to deprotect
+		// (RFC 8446, Section 5.2): the stack answers bad_record_mac, and
+		// so must the guard, which refuses it before the stack sees it.
+		{"EncryptedExtensions in the clear after the ServerHello", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			return s.SendRecord(recordlimit.TypeHandshake, scripted.EncryptedExtensions(extRSL(64)))
+		}, recordlimit.AlertBadRecordMAC},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			leakCheck(t)
@@ -789,8 +792,8 @@ func TestGuardAlertAsStackSendsIt(t *testing.T) {
 				}
 				return nil
 			}))
-			if r.clientErr == nil {
-				t.Fatal("handshake succeeded")
+			if !errors.Is(r.clientErr, recordlimit.ErrProtocol) {
+				t.Errorf("client error %v, want ErrProtocol", r.clientErr)
 			}
 			if r.alertErr != nil || r.alert != tt.want {
 				t.Fatalf("server received %v and then alert %v (%v), want change_cipher_spec and %v", first, r.alert, r.alertErr, tt.want)

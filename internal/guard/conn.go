@@ -535,7 +535,11 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentT
 		case recordlimit.TypeChangeCipherSpec, recordlimit.TypeAlert:
 			return nil // the stack judges them
 		}
-		return unexpected("%v record in the clear after the TLS 1.3 ServerHello", typ)
+		// With the handshake keys in force every record but a
+		// ChangeCipherSpec is deprotected, and one in the clear fails
+		// (RFC 8446, Section 5.2): the stack's answer, bad_record_mac.
+		return &recordlimit.ProtocolError{Desc: recordlimit.AlertBadRecordMAC,
+			Reason: fmt.Sprintf("%v record in the clear after the TLS 1.3 ServerHello", typ)}
 	}
 	// TLS 1.2 before the server's ChangeCipherSpec.
 	if typ == recordlimit.TypeAlert {
