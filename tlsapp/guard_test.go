@@ -778,6 +778,7 @@ func TestGuardAlertAsStackSendsIt(t *testing.T) {
 			}
 			return s.SendRecord(recordlimit.TypeHandshake, scripted.EncryptedExtensions(extRSL(64)))
 		}, recordlimit.AlertBadRecordMAC},
+		{"duplicate extension in EncryptedExtensions", ee13(extRSL(64), extRSL(64)), recordlimit.AlertDecodeError},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			leakCheck(t)
@@ -792,8 +793,8 @@ func TestGuardAlertAsStackSendsIt(t *testing.T) {
 				}
 				return nil
 			}))
-			if !errors.Is(r.clientErr, recordlimit.ErrProtocol) {
-				t.Errorf("client error %v, want ErrProtocol", r.clientErr)
+			if a, ok := recordlimit.AlertOf(r.clientErr); !ok || a != tt.want {
+				t.Errorf("client error %v maps to alert %v, want %v", r.clientErr, a, tt.want)
 			}
 			if r.alertErr != nil || r.alert != tt.want {
 				t.Fatalf("server received %v and then alert %v (%v), want change_cipher_spec and %v", first, r.alert, r.alertErr, tt.want)
