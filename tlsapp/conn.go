@@ -338,9 +338,9 @@ func (c *Conn) CloseWrite() error {
 }
 
 // ConnectionState returns the state of the TLS session in crypto/tls's
-// terms: every field utls fills, the key exchange group (CurveID) as the
-// record layer read it from the server's hello, and a working
-// ExportKeyingMaterial.
+// terms: every field utls fills, the key exchange group (CurveID) and
+// whether the server sent a HelloRetryRequest as the record layer read them
+// from the server's hellos, and a working ExportKeyingMaterial.
 func (c *Conn) ConnectionState() ConnectionState {
 	if c.u == nil {
 		return ConnectionState{}
@@ -360,6 +360,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		TLSUnique:                   s.TLSUnique,
 		ECHAccepted:                 s.ECHAccepted,
 		CurveID:                     tls.CurveID(c.guard.KeyExchangeGroup()),
+		HelloRetryRequest:           c.guard.HelloRetried(),
 	}}
 	if s.HandshakeComplete {
 		cs.ekm = s.ExportKeyingMaterial
