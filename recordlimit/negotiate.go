@@ -181,11 +181,13 @@ func (a Agreement) Limits(o Offer) Limits {
 	return l
 }
 
-// Expansion returns how many bytes record protection adds to a plaintext
+// Expansion returns the most bytes record protection may add to a plaintext
 // fragment with the given cipher suite: the AEAD tag and, in TLS 1.2 AES-GCM,
-// the explicit nonce. For TLS 1.3 the inner content-type byte is not included.
-// For a suite it does not know it returns the protocol's allowance
-// (256 for TLS 1.3, 2048 for TLS 1.2).
+// the explicit nonce; for TLS 1.2 AES-CBC the explicit IV (16), the MAC (20,
+// 32 or 48) and the padding, which a sender may make up to 256 bytes long
+// (crypto/tls and most stacks send at most one block, 16). For TLS 1.3 the
+// inner content-type byte is not included. For a suite it does not know it
+// returns the protocol's allowance (256 for TLS 1.3, 2048 for TLS 1.2).
 func Expansion(version, suite uint16) int {
 	if version >= VersionTLS13 {
 		switch suite {
@@ -199,6 +201,19 @@ func Expansion(version, suite uint16) int {
 		return 8 + 16
 	case 0xcca8, 0xcca9: // ChaCha20-Poly1305
 		return 16
+	case 0xc009, 0xc00a, 0xc013, 0xc014, 0x002f, 0x0035: // AES-CBC, HMAC-SHA1
+		return cbcIV + 20 + cbcMaxPadding
+	case 0xc023, 0xc027, 0x003c, 0x003d: // AES-CBC, HMAC-SHA256
+		return cbcIV + 32 + cbcMaxPadding
+	case 0xc024, 0xc028: // AES-CBC, HMAC-SHA384
+		return cbcIV + 48 + cbcMaxPadding
 	}
 	return MaxCiphertextTLS12 - MaxPlaintext
 }
+
+// The TLS 1.2 block cipher record (RFC 5246, Section 6.2.3.2): an explicit
+// IV of one AES block, and padding of up to 255 bytes plus its length byte.
+const (
+	cbcIV         = 16
+	cbcMaxPadding = 256
+)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"syscall"
 	"time"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
@@ -53,8 +55,11 @@ type Config struct {
 	MinVersion, MaxVersion uint16
 
 	// CipherSuites lists the TLS 1.2 and 1.3 cipher suites to offer, in
-	// order of preference. Only AEAD suites are supported: AES-GCM and
-	// ChaCha20-Poly1305. Nil means all of them, AES-128-GCM first.
+	// order of preference. Nil means the AEAD suites (AES-GCM and
+	// ChaCha20-Poly1305), AES-128-GCM first. The TLS 1.2 ECDHE suites with
+	// AES-CBC and HMAC-SHA1 or HMAC-SHA256 (see ModemCipherSuites) are
+	// offered only when listed: they are what some embedded peers speak,
+	// and weaker than the AEAD ones.
 	CipherSuites []uint16
 
 	// MaxFragmentLength is the max_fragment_length to offer: 512, 1024, 2048
@@ -73,6 +78,24 @@ type Config struct {
 	// limit. 0 means the limit the server is owed (16384 bytes when it
 	// agreed to none). Handshake records keep the negotiated limit.
 	SendRecordLimit int
+
+	// DeviceLimit, when above zero, makes the client fail the way a device
+	// whose own TLS holds at most DeviceLimit content bytes per record
+	// fails (a cellular modem: 2048 for an nRF91): a received record whose
+	// length on the wire exceeds DeviceLimit plus the most the negotiated
+	// suite's protection adds (recordlimit.Expansion, and TLS 1.3's
+	// content-type byte), or DeviceLimit for an unprotected record, ends
+	// the connection with a *DeviceLimitError, whatever was negotiated.
+	// It is for finding out whether a server would work for such a device;
+	// 0 means no such bound. 64 to 16384.
+	DeviceLimit int
+
+	// MaxReceivedRecord, when above zero, is the longest record, as its
+	// header's length field counts it, that the client accepts: a longer
+	// one ends the connection with a *DeviceLimitError, as a modem's socket
+	// fails with EMSGSIZE (ModemRecordLimit is an nRF91's figure). At
+	// least 64.
+	MaxReceivedRecord int
 
 	// ClientSessionCache, when set, enables session resumption (TLS 1.2
 	// tickets and TLS 1.3 PSK). A resumed handshake sends and receives far
@@ -119,6 +142,14 @@ func (c *Config) offer() (recordlimit.Offer, error) {
 		return recordlimit.Offer{}, fmt.Errorf("%w: SendRecordLimit %d is outside %d..%d",
 			ErrConfig, c.SendRecordLimit, recordlimit.MinRecordSizeLimit, recordlimit.MaxPlaintext)
 	}
+	if c.DeviceLimit != 0 && (c.DeviceLimit < recordlimit.MinRecordSizeLimit || c.DeviceLimit > recordlimit.MaxPlaintext) {
+		return recordlimit.Offer{}, fmt.Errorf("%w: DeviceLimit %d is outside %d..%d",
+			ErrConfig, c.DeviceLimit, recordlimit.MinRecordSizeLimit, recordlimit.MaxPlaintext)
+	}
+	if c.MaxReceivedRecord != 0 && c.MaxReceivedRecord < recordlimit.MinRecordSizeLimit {
+		return recordlimit.Offer{}, fmt.Errorf("%w: MaxReceivedRecord %d is below %d",
+			ErrConfig, c.MaxReceivedRecord, recordlimit.MinRecordSizeLimit)
+	}
 	o := recordlimit.Offer{MaxFragmentLength: mfl, RecordSizeLimit: c.RecordSizeLimit}
 	if err := o.Validate(); err != nil {
 		return recordlimit.Offer{}, fmt.Errorf("%w: %w", ErrConfig, err)
@@ -164,20 +195,80 @@ var (
 		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 	}
+	// Offered only when listed in Config.CipherSuites.
+	suites12CBC = []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+	}
 )
 
 func (c *Config) suites() ([]uint16, error) {
 	if c.CipherSuites == nil {
 		return append(append([]uint16(nil), suites13...), suites12...), nil
 	}
+	if len(c.CipherSuites) == 0 {
+		return nil, fmt.Errorf("%w: CipherSuites is empty", ErrConfig)
+	}
 	for _, s := range c.CipherSuites {
-		known := false
-		for _, k := range append(append([]uint16(nil), suites13...), suites12...) {
-			known = known || s == k
-		}
-		if !known {
+		if !slices.Contains(suites13, s) && !slices.Contains(suites12, s) && !slices.Contains(suites12CBC, s) {
 			return nil, fmt.Errorf("%w: cipher suite %s is not supported", ErrConfig, tls.CipherSuiteName(s))
 		}
 	}
 	return c.CipherSuites, nil
+}
+
+// ModemRecordLimit is the longest record, as its header's length field
+// counts it, that an nRF91-class cellular modem's TLS receives: its sockets
+// take at most 2048 content bytes per record (NRF_SOCKET_TLS_MAX_MESSAGE_SIZE)
+// and fail with EMSGSIZE on a record longer than 2303 bytes.
+const ModemRecordLimit = 2303
+
+// ModemCipherSuites returns the cipher suites an nRF91-class modem on older
+// firmware offers that this client implements: TLS 1.2 ECDHE (ECDSA or RSA)
+// with AES-CBC and HMAC-SHA1 or HMAC-SHA256. The modems also list AES-CBC
+// with HMAC-SHA384, AES-CCM-8 and pre-shared-key suites, which neither this
+// client nor Go's crypto/tls implements; recent firmware adds the ECDHE
+// AES-GCM suites.
+func ModemCipherSuites() []uint16 { return slices.Clone(suites12CBC) }
+
+// ModemConfig returns a Config under which the client behaves like a
+// cellular modem's own TLS, as a stand-in for testing a server or an edge
+// meant for devices that keep theirs: TLS 1.2 only, ModemCipherSuites,
+// neither max_fragment_length nor record_size_limit offered, and
+// MaxReceivedRecord ModemRecordLimit, so that a record the modem could not
+// hold ends the connection with a *DeviceLimitError (errors.Is
+// syscall.EMSGSIZE), as it ends the modem's socket. The server's
+// certificate must carry serverName; set RootCAs, Verifier or Credentials
+// as for any Config.
+func ModemConfig(serverName string) *Config {
+	return &Config{
+		ServerName:        serverName,
+		MinVersion:        tls.VersionTLS12,
+		MaxVersion:        tls.VersionTLS12,
+		CipherSuites:      ModemCipherSuites(),
+		MaxReceivedRecord: ModemRecordLimit,
+	}
+}
+
+// ErrDeviceLimit matches every *DeviceLimitError.
+var ErrDeviceLimit = errors.New("tlsapp: record longer than the device holds")
+
+// DeviceLimitError reports a received record longer than Config.DeviceLimit
+// or Config.MaxReceivedRecord allow: the connection failed as a modem's TLS
+// socket fails with EMSGSIZE on a record it cannot hold. No alert is sent.
+// errors.Is matches ErrDeviceLimit and syscall.EMSGSIZE.
+type DeviceLimitError struct {
+	Type  recordlimit.ContentType // the record's type, as its header says
+	Len   int                     // the record's length field
+	Limit int                     // the longest record the device holds in its place
+}
+
+func (e *DeviceLimitError) Error() string {
+	return fmt.Sprintf("tlsapp: received a %d-byte %v record; the device holds at most %d (EMSGSIZE)", e.Len, e.Type, e.Limit)
+}
+
+// Is reports whether target is ErrDeviceLimit or syscall.EMSGSIZE.
+func (e *DeviceLimitError) Is(target error) bool {
+	return target == ErrDeviceLimit || target == syscall.EMSGSIZE
 }

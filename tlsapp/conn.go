@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -75,6 +76,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		return c
 	}
 	c.guard = guard.NewConn(c.traced(raw), offer)
+	c.guard.SetDeviceLimit(guard.DeviceLimit{Content: cfg.DeviceLimit, Record: cfg.MaxReceivedRecord})
 	uc := &utls.Config{
 		ServerName:                  cfg.ServerName,
 		RootCAs:                     cfg.RootCAs,
@@ -268,6 +270,10 @@ func (c *Conn) mapErr(err error) error {
 	inner := err
 	if gerr := c.guard.Err(); gerr != nil {
 		inner = gerr
+		var de *guard.DeviceError
+		if errors.As(gerr, &de) {
+			inner = &DeviceLimitError{Type: de.Type, Len: de.Len, Limit: de.Limit}
+		}
 	}
 	if a, remote, ok := c.guard.FatalAlert(); ok {
 		return &AlertError{Alert: a, Remote: remote, Err: inner}

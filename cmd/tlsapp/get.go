@@ -43,6 +43,12 @@ probe, RangeChunk) and picks the largest chunk for which every record the
 server sends stays within N content bytes. A chunk of N itself does not fit:
 the server puts its response header and the body in one record.
 
+--modem makes the client behave like a cellular modem's own TLS (an nRF91's),
+to test a server or an edge meant for devices that keep theirs: TLS 1.2 only,
+the modem's AES-CBC suites, no record-size extension offered, and any record
+longer than --modem-limit bytes on the wire (2303 by default) fails the
+download as EMSGSIZE fails the modem's socket.
+
 --resume continues a FILE.part an earlier run left and, when a connection
 drops, reconnects with backoff and carries on, giving up after --retries
 attempts in a row that make no progress. A body without Content-Length counts
@@ -61,6 +67,8 @@ type getFlags struct {
 	backoff, idle     time.Duration
 	sum               string
 	progress          bool
+	modem             bool
+	modemLimit        int
 }
 
 func (g *getFlags) register(fs *flag.FlagSet) {
@@ -73,6 +81,8 @@ func (g *getFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.backoff, "backoff", 500*time.Millisecond, "with --resume, the first `DURATION` to wait before reconnecting (doubles up to 10s, with jitter)")
 	fs.StringVar(&g.sum, "sha256", "", "expected SHA-256 of the body, in `HEX`")
 	fs.DurationVar(&g.idle, "idle-timeout", 30*time.Second, "give up on an attempt that receives nothing for this `DURATION`")
+	fs.BoolVar(&g.modem, "modem", false, "behave like a cellular modem's TLS: TLS 1.2, AES-CBC suites, no record-size extension, records above --modem-limit fail")
+	fs.IntVar(&g.modemLimit, "modem-limit", tlsapp.ModemRecordLimit, "with --modem, the longest record in `N` bytes on the wire the modem holds")
 	fs.BoolVar(&g.progress, "progress", true, "show progress on stderr (only on a terminal, never with --json)")
 }
 
@@ -189,6 +199,9 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := g.modemConfig(&cf, cfg); err != nil {
+		return err
+	}
 	sup, err := sf.open(e, cfg)
 	if err != nil {
 		return err
@@ -214,4 +227,25 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	}
 	r.end(res, err, g.resume)
 	return r.emit(err)
+}
+
+// modemConfig turns cfg into the modem stand-in's (tlsapp.ModemConfig)
+// when --modem is given, keeping its trust settings.
+func (g *getFlags) modemConfig(cf *clientFlags, cfg *tlsapp.Config) error {
+	if !g.modem {
+		if g.modemLimit != tlsapp.ModemRecordLimit {
+			return usagef("--modem-limit needs --modem")
+		}
+		return nil
+	}
+	if cf.mfl != 0 || cf.rsl != 0 || cf.version != "" {
+		return usagef("--modem offers TLS 1.2 and no record-size extension: drop --mfl, --rsl and --tls")
+	}
+	if g.modemLimit < 64 {
+		return usagef("--modem-limit must be at least 64")
+	}
+	m := tlsapp.ModemConfig(cfg.ServerName)
+	cfg.MinVersion, cfg.MaxVersion, cfg.CipherSuites = m.MinVersion, m.MaxVersion, m.CipherSuites
+	cfg.MaxReceivedRecord = g.modemLimit
+	return nil
 }

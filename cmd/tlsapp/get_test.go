@@ -125,6 +125,10 @@ func TestGetUsage(t *testing.T) {
 		{"negative chunk", []string{"--range-chunk", "-1", url}, "negative"},
 		{"resume to stdout", []string{"--resume", url}, "needs -o"},
 		{"bad digest", []string{"--sha256", "abc", "-o", filepath.Join(dir, "x"), url}, "64 hex digits"},
+		{"modem with mfl", []string{"--modem", "--mfl", "512", url}, "drop --mfl"},
+		{"modem with tls", []string{"--modem", "--tls", "1.3", url}, "drop --mfl, --rsl and --tls"},
+		{"modem limit without modem", []string{"--modem-limit", "2048", url}, "needs --modem"},
+		{"modem limit too small", []string{"--modem", "--modem-limit", "63", url}, "at least 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBin(t, append([]string{"get"}, tc.args...)...)

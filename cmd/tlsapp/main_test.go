@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 var binPath string
@@ -313,4 +315,39 @@ func goServer(t *testing.T, tlsVersion uint16) (addr, ca string) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), ca
+}
+
+// TestGetModem runs get --modem against a server that caps its records at
+// 2048 content bytes (serve --max-record 2048 --tls 1.2): the image arrives
+// right and the relay sees every server record within the modem's 2303
+// bytes, in an AES-CBC suite; and against a Go crypto/tls server, whose
+// records grow to 16 KiB: get fails, saying EMSGSIZE, with the length of
+// a record the relay saw above 2303.
+func TestGetModem(t *testing.T) {
+	dir := t.TempDir()
+	sum := firmware(t, dir, "fw.bin", 300<<10)
+	base, ca := startServe(t, dir, "--max-record", "2048")
+	rl := startRelay(t, strings.TrimPrefix(base, "https://"))
+	out := filepath.Join(t.TempDir(), "fw.bin")
+	r := runBin(t, "get", "--modem", "--json", "--ca", ca, "-o", out, "--sha256", sum, "https://"+rl.addr()+"/fw.bin")
+	if r.code != 0 || fileSHA(t, out) != sum {
+		t.Fatalf("get --modem against a capped server exited %d", r.code)
+	}
+	if !strings.Contains(r.stdout, `"version": "TLS 1.2"`) || !strings.Contains(r.stdout, "_CBC_") {
+		t.Errorf("get --modem did not use TLS 1.2 in a CBC suite:\n%s", r.stdout)
+	}
+	if _, largest, _, _ := rl.stats(); largest > tlsapp.ModemRecordLimit {
+		t.Errorf("largest server record %d, above the modem's %d", largest, tlsapp.ModemRecordLimit)
+	}
+
+	addr, ca := goServer(t, tls.VersionTLS12)
+	rl = startRelay(t, addr)
+	r = runBin(t, "get", "--modem", "--ca", ca, "-o", filepath.Join(t.TempDir(), "fw.bin"), "https://"+rl.addr()+"/fw.bin")
+	if r.code != 1 || !strings.Contains(r.stderr, "EMSGSIZE") {
+		t.Fatalf("get --modem against 16 KiB records: exit %d; want 1 and EMSGSIZE", r.code)
+	}
+	_, largest, _, _ := rl.stats()
+	if largest <= tlsapp.ModemRecordLimit || !strings.Contains(r.stderr, fmt.Sprintf("holds at most %d", tlsapp.ModemRecordLimit)) {
+		t.Errorf("largest server record %d; stderr %q", largest, r.stderr)
+	}
 }

@@ -87,7 +87,8 @@ var (
 // at most Limits().Send bytes per write, with dynamic record sizing disabled.
 type Conn struct {
 	net.Conn
-	offer recordlimit.Offer
+	offer  recordlimit.Offer
+	device DeviceLimit // set before the first Read
 
 	mu     sync.Mutex // guards the fields below
 	phase  readPhase
@@ -134,6 +135,53 @@ type Conn struct {
 	cliFollow  msgFollower
 }
 
+// DeviceLimit bounds the records a client accepts the way a device's own TLS
+// stack does when it cannot hold a larger one (a cellular modem's socket
+// fails with EMSGSIZE): a received record beyond it ends the connection with
+// a *DeviceError, whatever was negotiated. The zero value bounds nothing.
+type DeviceLimit struct {
+	// Content, when above zero, is the most content bytes a record may
+	// carry: a protected record's length field may exceed it by what the
+	// negotiated suite's protection adds at most (recordlimit.Expansion,
+	// and in TLS 1.3 the inner content-type byte); an unprotected record's
+	// may not.
+	Content int
+	// Record, when above zero, bounds every received record's length field.
+	Record int
+}
+
+// bound returns the longest length field the device takes for a record,
+// protected or not, in version and suite; 0 means no bound.
+func (d DeviceLimit) bound(protected bool, version, suite uint16) int {
+	b := d.Record
+	if d.Content > 0 {
+		c := d.Content
+		if protected {
+			c += recordlimit.Expansion(version, suite)
+			if version >= recordlimit.VersionTLS13 {
+				c++
+			}
+		}
+		if b == 0 || c < b {
+			b = c
+		}
+	}
+	return b
+}
+
+// DeviceError reports a received record longer than the DeviceLimit allows.
+// No alert is sent for it: the device's socket failed before any TLS stack
+// could read the record.
+type DeviceError struct {
+	Type  recordlimit.ContentType // the record's type, as its header says
+	Len   int                     // the record's length field
+	Limit int                     // the longest the device takes for this record
+}
+
+func (e *DeviceError) Error() string {
+	return fmt.Sprintf("guard: a %d-byte %v record is longer than the %d bytes the device holds", e.Len, e.Type, e.Limit)
+}
+
 // NewConn returns a Conn that guards the client side of transport for offer.
 func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 	c := &Conn{Conn: transport, offer: offer}
@@ -147,6 +195,10 @@ func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 	}
 	return c
 }
+
+// SetDeviceLimit makes the guard refuse the records d does not allow. It
+// must be called before the first Read.
+func (c *Conn) SetDeviceLimit(d DeviceLimit) { c.device = d }
 
 // KeyLogWriter returns the writer to install as the TLS stack's key log
 // writer. It keeps the TLS 1.3 handshake traffic secrets for this connection
@@ -276,7 +328,7 @@ func (c *Conn) Stats() Stats {
 
 // Err returns the error that ended the connection on this layer, if any: a
 // recordlimit.RecordOverflowError, RecordHeaderError, NegotiationError or
-// ProtocolError.
+// ProtocolError, or a *DeviceError.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -458,7 +510,7 @@ func (c *Conn) nextRecord() error {
 	}
 
 	c.mu.Lock()
-	phase, version, limits, kind := c.phase, c.agr.Version, c.limits, c.agr.Kind
+	phase, version, suite, limits, kind := c.phase, c.agr.Version, c.agr.Suite, c.limits, c.agr.Kind
 	c.mu.Unlock()
 
 	protected := false
@@ -467,6 +519,12 @@ func (c *Conn) nextRecord() error {
 		protected = h.Type == recordlimit.TypeApplicationData
 	case phase == negotiated:
 		protected = c.srvCCSSeen && h.Type != recordlimit.TypeChangeCipherSpec
+	}
+	if b := c.device.bound(protected, version, suite); b > 0 && h.Len > b {
+		// The device cannot hold the record, agreed or not: it never
+		// reaches a TLS stack, so no alert goes out.
+		c.recv.add(h.Len)
+		return c.fail(&DeviceError{Type: h.Type, Len: h.Len, Limit: b})
 	}
 	limit := limits.ReceivePlain
 	if protected {
