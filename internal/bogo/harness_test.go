@@ -190,3 +190,29 @@ func TestFindRunner(t *testing.T) {
 		t.Errorf("no runner: found %q after %q", got, tried)
 	}
 }
+
+// TestCIRunsBoGo: CI runs TestBoGo on its own, without -race, and leaves
+// it out of the race run (which would run it a second time).
+func TestCIRunsBoGo(t *testing.T) {
+	script, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, skipped := false, false
+	for _, line := range strings.Split(string(script), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "go" || f[1] != "test" {
+			continue
+		}
+		race := slices.Contains(f, "-race")
+		switch {
+		case slices.Contains(f, "./..."):
+			skipped = skipped || (race && strings.Contains(line, "-skip '^TestBoGo$'"))
+		case slices.Contains(f, "./internal/bogo") && strings.Contains(line, "TestBoGo"):
+			alone = alone || !race
+		}
+	}
+	if !alone || !skipped {
+		t.Errorf(".ci/run: TestBoGo alone without -race %v, left out of the race run %v", alone, skipped)
+	}
+}
