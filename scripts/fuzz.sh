@@ -16,7 +16,7 @@ dur=${1:-20s}
 shift || true
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-	pkgs=(./recordlimit ./internal/guard ./fuzz ./credstore ./download)
+	pkgs=(./recordlimit ./internal/guard ./fuzz ./credstore ./download ./ticketkey)
 fi
 par=()
 if [ -n "${FUZZ_PARALLEL:-}" ]; then

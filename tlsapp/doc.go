@@ -31,5 +31,10 @@
 // server sends within what each client asked for (and ServerOptions.MaxRecord),
 // refuses malformed record-size offers with the RFCs' alerts, and resumes
 // sessions through a ServerSessionCache whose tickets are short names, so
-// that even tickets fit the smallest records.
+// that even tickets fit the smallest records. A fleet of servers behind one
+// load balancer shares session-ticket keys (ServerOptions.TicketKeys, a
+// ring of package ticketkey read from a file): a ticket then holds the
+// session sealed under the newest key, so any server of the fleet resumes
+// it, as long as the ticket fits the connection's records; one that does
+// not fit is a name in the issuing server's cache.
 package tlsapp

@@ -205,6 +205,9 @@ type recordRelay struct {
 	addr string
 	mu   sync.Mutex
 	recs [2][]relayRecord // [0] client to server, [1] server to client
+	// hellos holds the first record each client sent (its ClientHello),
+	// in the order the connections came.
+	hellos [][]byte
 	// tamper, if set, sees each server record and returns what to forward.
 	tamper func(index int, rec []byte) [][]byte
 }
@@ -255,6 +258,9 @@ func (r *recordRelay) pipe(src, dst net.Conn, dir int) {
 		}
 		r.mu.Lock()
 		r.recs[dir] = append(r.recs[dir], relayRecord{Type: hdr[0], Len: n, AfterCCS: ccs})
+		if dir == 0 && i == 0 {
+			r.hellos = append(r.hellos, rec)
+		}
 		tamper := r.tamper
 		r.mu.Unlock()
 		if hdr[0] == 20 {
@@ -277,6 +283,14 @@ func (r *recordRelay) records(dir int) []relayRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]relayRecord(nil), r.recs[dir]...)
+}
+
+// clientHellos returns the first record of each client, in the order the
+// connections came.
+func (r *recordRelay) clientHellos() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.hellos...)
 }
 
 func maxLen(recs []relayRecord, keep func(relayRecord) bool) int {

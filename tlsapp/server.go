@@ -8,6 +8,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/ticketkey"
 )
 
 // ServerOptions configure a listener that keeps records small.
@@ -22,8 +23,23 @@ type ServerOptions struct {
 	// for it: small enough for any cap (see ServerSessionCache), whatever
 	// the session carries, a client's certificate chain included.
 	// NewListener makes one per listener when it is nil. A connection made
-	// by Server without one sends no tickets and never resumes.
+	// by Server without one (nor TicketKeys) sends no tickets and never
+	// resumes.
 	SessionCache *ServerSessionCache
+
+	// TicketKeys, when set, makes tickets that hold the session state
+	// sealed under the ring's newest key, so that every server holding the
+	// same keys (other processes, other hosts behind one load balancer)
+	// resumes the session, also after a rotation that keeps the key. A
+	// session whose ticket would not fit gets a name in SessionCache
+	// instead, resumable by this cache alone: a ticket longer than
+	// ticketkey.MaxTicketLen (a client's large certificate chain), or in
+	// TLS 1.3 a NewSessionTicket message (17 bytes and the ticket) above
+	// the connection's cap; without a SessionCache it gets a name that
+	// resolves to nothing. Without client authentication a TLS 1.3 ticket
+	// is 113 to 129 bytes (a message of at most 146), a TLS 1.2 one 131;
+	// a one-certificate client chain adds its certificate and its CA's.
+	TicketKeys *ticketkey.Ring
 }
 
 // minTicketCap is the smallest cap at which the server sends session
@@ -45,7 +61,8 @@ const minTicketCap = ticketMessageLen
 //
 // Sessions resume across the listener's connections through
 // opts.SessionCache, or a cache of DefaultServerSessions sessions made for
-// the listener.
+// the listener; with opts.TicketKeys, also across listeners and processes
+// that hold the same keys.
 func NewListener(inner net.Listener, cfg *tls.Config, opts ServerOptions) net.Listener {
 	if opts.SessionCache == nil {
 		opts.SessionCache = NewServerSessionCache(DefaultServerSessions, DefaultServerSessionBytes)
@@ -79,17 +96,17 @@ type ServerConn struct {
 
 // Server returns a server connection over raw; the handshake runs on the
 // first Read or Write, or on HandshakeContext. Sessions resume through
-// opts.SessionCache; without one the server sends no session tickets (its
-// per-connection configuration could not decrypt them, and a crypto/tls
-// TLS 1.3 ticket can be larger than the cap). cfg's WrapSession and
-// UnwrapSession, when set, apply to the state kept in the cache; session
-// ticket keys set on cfg are not used, since tickets are names in the cache.
+// opts.TicketKeys and opts.SessionCache; without either the server sends no
+// session tickets (its per-connection configuration could not decrypt them,
+// and a crypto/tls TLS 1.3 ticket can be larger than the cap). cfg's
+// WrapSession and UnwrapSession, when set, apply to the state sealed or
+// kept; session ticket keys set on cfg are not used.
 func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 	g := guard.NewServerConn(raw, opts.MaxRecord)
 	c := cfg.Clone()
 	c.DynamicRecordSizingDisabled = true
 	c.KeyLogWriter = g.KeyLogWriter(cfg.KeyLogWriter)
-	opts.SessionCache.install(c)
+	installTickets(c, opts, g.Cap)
 	userGet := cfg.GetConfigForClient
 	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 		base := c
@@ -102,7 +119,7 @@ func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 				base = got.Clone()
 				base.DynamicRecordSizingDisabled = true
 				base.KeyLogWriter = c.KeyLogWriter
-				opts.SessionCache.install(base)
+				installTickets(base, opts, g.Cap)
 			}
 		}
 		if g.Cap() < minTicketCap && !base.SessionTicketsDisabled {

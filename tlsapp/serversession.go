@@ -3,7 +3,6 @@ package tlsapp
 import (
 	"container/list"
 	"crypto/rand"
-	"crypto/tls"
 	"sync"
 	"time"
 )
@@ -21,10 +20,15 @@ const (
 // ticketNameLen is the length of the random name a ticket carries.
 const ticketNameLen = 16
 
-// ticketMessageLen is the length of a crypto/tls TLS 1.3 NewSessionTicket
-// message carrying a name: header 4, lifetime 4, age_add 4, an empty nonce
-// 1, the name 2+16, no extensions 2 (crypto/tls sends no early_data).
-const ticketMessageLen = 4 + 4 + 4 + 1 + 2 + ticketNameLen + 2
+// ticketMessageOverhead is the length of a crypto/tls TLS 1.3
+// NewSessionTicket message less its ticket: header 4, lifetime 4, age_add 4,
+// an empty nonce 1, the ticket's length 2, no extensions 2 (crypto/tls sends
+// no early_data).
+const ticketMessageOverhead = 4 + 4 + 4 + 1 + 2 + 2
+
+// ticketMessageLen is the length of a TLS 1.3 NewSessionTicket message
+// carrying a name.
+const ticketMessageLen = ticketMessageOverhead + ticketNameLen
 
 // serverSessionLifetime is how long a session can be resumed: crypto/tls's
 // own bound (7 days), which it checks again on every resumption.
@@ -44,7 +48,8 @@ const serverSessionLifetime = 7 * 24 * time.Hour
 // cache is safe for concurrent use; a restart forgets every session. A
 // session resumes with the identity (a client's certificates included) it
 // was made with: share one cache only between listeners that accept the
-// same clients.
+// same clients. With ServerOptions.TicketKeys, it keeps only the sessions
+// whose sealed ticket would not fit.
 type ServerSessionCache struct {
 	maxEntries, maxBytes int
 
@@ -78,44 +83,6 @@ func (s *ServerSessionCache) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lru.Len()
-}
-
-// install makes cfg's tickets names in s, keeping what cfg's own hooks
-// produce, if any. A nil cache turns tickets off.
-func (s *ServerSessionCache) install(cfg *tls.Config) {
-	if s == nil {
-		cfg.SessionTicketsDisabled = true
-		return
-	}
-	wrap, unwrap := cfg.WrapSession, cfg.UnwrapSession
-	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-		var state []byte
-		var err error
-		if wrap != nil {
-			state, err = wrap(cs, ss)
-		} else {
-			state, err = ss.Bytes()
-		}
-		if err != nil {
-			return nil, err
-		}
-		name := s.put(state)
-		return name[:], nil
-	}
-	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-		state, ok := s.get(identity)
-		if !ok {
-			return nil, nil // unknown or dropped: a full handshake
-		}
-		if unwrap != nil {
-			return unwrap(state, cs)
-		}
-		ss, err := tls.ParseSessionState(state)
-		if err != nil {
-			return nil, nil
-		}
-		return ss, nil
-	}
 }
 
 // put stores state under a new random name. State too large for the cache

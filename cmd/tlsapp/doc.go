@@ -56,7 +56,10 @@
 // --max-ranges ranges gets the whole file, --max-conns bounds the open
 // connections, timeouts cut off slow and idle clients, and every request
 // is logged on stderr in one line. Sessions resume (TLS 1.2 and 1.3) with
-// tickets small enough for any record limit.
+// tickets small enough for any record limit. Several instances behind a load
+// balancer resume each other's sessions when they share a key file
+// (--ticket-keys FILE, package ticketkey), which each rereads on SIGHUP and
+// when it changes.
 //
 // # cred
 //

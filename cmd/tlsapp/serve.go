@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tlsapp/tlsapp/ticketkey"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 type serveReport struct {
@@ -23,6 +26,8 @@ type serveReport struct {
 	MaxConns  int    `json:"max_conns"`
 	Dotfiles  bool   `json:"dotfiles"`
 	MaxRanges int    `json:"max_ranges"`
+	// TicketKeys is the ticket key file, with how many keys it holds.
+	TicketKeys string `json:"ticket_keys,omitempty"`
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -43,7 +48,17 @@ nor listed unless --dotfiles; a Range header of more than --max-ranges
 ranges gets the whole file; at most --max-conns connections are open at
 once (more wait in the kernel's queue); slow or idle clients are cut off by
 the timeouts; each request is logged on stderr in one line: time, client,
-method, quoted target, protocol, status, body bytes, duration.`)
+method, quoted target, protocol, status, body bytes, duration.
+
+Sessions resume in TLS 1.2 and 1.3 with tickets that name sessions kept in
+this process. With --ticket-keys FILE, tickets hold the session sealed under
+the file's first key, so that every server loading the same file (several
+instances behind a load balancer) resumes them: a text file of keys, one a
+line, each 'openssl rand -base64 48', newest first; the first seals, all
+open, so a rotation adds a key on top and drops the oldest. It must be
+readable by its owner only (chmod 600). The file is read again on SIGHUP
+and when it changes (checked every --ticket-keys-poll); a bad file keeps the
+keys loaded before, and each reload is logged on stderr.`)
 	dir := fs.String("dir", ".", "`DIR` to serve")
 	addr := fs.String("addr", "127.0.0.1:8443", "`ADDR` to listen on")
 	certFile := fs.String("cert", "", "server certificate chain `FILE` (PEM)")
@@ -58,6 +73,8 @@ method, quoted target, protocol, status, body bytes, duration.`)
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "bound on reading a whole request, a `DURATION`")
 	writeTimeout := fs.Duration("write-timeout", 10*time.Minute, "bound on writing a response, a `DURATION` (slow devices need minutes for large files)")
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "how long, a `DURATION`, a keep-alive connection may wait for its next request")
+	ticketKeys := fs.String("ticket-keys", "", "session-ticket keys shared with other servers, a `FILE` of base64 keys, newest first")
+	ticketPoll := fs.Duration("ticket-keys-poll", time.Second, "how often, a `DURATION`, to check --ticket-keys for a change (0: only on SIGHUP)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -75,6 +92,9 @@ method, quoted target, protocol, status, body bytes, duration.`)
 		if *d <= 0 {
 			return usagef("timeouts must be above zero")
 		}
+	}
+	if *ticketPoll < 0 {
+		return usagef("--ticket-keys-poll must not be negative")
 	}
 	v, err := parseVersion(*version)
 	if err != nil {
@@ -121,6 +141,17 @@ method, quoted target, protocol, status, body bytes, duration.`)
 			r.CAFile = *writeCA
 		}
 	}
+	opts := tlsapp.ServerOptions{MaxRecord: *maxRecord}
+	if *ticketKeys != "" {
+		ring, err := ticketkey.Load(*ticketKeys)
+		if err != nil {
+			return err
+		}
+		opts.TicketKeys = ring
+		r.TicketKeys = describeTicketKeys(ring)
+		stop := reloadTicketKeys(ctx, ring, *ticketPoll, e.stderr)
+		defer stop()
+	}
 	inner, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -150,12 +181,19 @@ method, quoted target, protocol, status, body bytes, duration.`)
 		fmt.Fprintf(e.stdout, "  TLS        %s\n", r.TLS)
 		fmt.Fprintf(e.stdout, "  cert       %s\n", r.Cert)
 		fmt.Fprintf(e.stdout, "  limits     %d connections, %d ranges per request, dotfiles %s\n", r.MaxConns, r.MaxRanges, map[bool]string{false: "hidden", true: "served"}[r.Dotfiles])
+		if r.TicketKeys != "" {
+			when := "on SIGHUP and on change"
+			if *ticketPoll == 0 {
+				when = "on SIGHUP"
+			}
+			fmt.Fprintf(e.stdout, "  tickets    %s; reread %s\n", r.TicketKeys, when)
+		}
 		if r.CAFile != "" {
 			fmt.Fprintf(e.stdout, "  CA         written to %s (tlsapp get --ca %s %s)\n", r.CAFile, r.CAFile, r.URL)
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(serverListener(newLimitListener(inner, *maxConns), cfg, *maxRecord)) }()
+	go func() { errc <- srv.Serve(tlsapp.NewListener(newLimitListener(inner, *maxConns), cfg, opts)) }()
 	select {
 	case err := <-errc:
 		return err
