@@ -2,7 +2,7 @@
 // client and server, through the shim in package bogo/shim, and holds
 // nothing but that test and its config.
 //
-// BoGo's runner plays the peer: for each of its ~6,400 tests (about 4,000
+// BoGo's runner plays the peer: for each of its ~6,500 tests (about 4,100
 // over TLS; the rest are DTLS and QUIC, which tlsapp does not speak) it
 // starts the shim with flags that say what to configure and what to
 // expect, and judges the connection from its side. TestBoGo builds the
