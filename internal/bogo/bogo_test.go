@@ -35,6 +35,7 @@ func TestBoGo(t *testing.T) {
 		skipOrFail(t, where(tried))
 	}
 	start := time.Now()
+	logf := reportTo(t, os.Getenv("BOGO_REPORT"))
 	ctx := context.Background()
 	if d, ok := t.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -60,7 +61,7 @@ func TestBoGo(t *testing.T) {
 	if err := goCommand(ctx, dir, "test", "-c", "-o", r.binary, "."); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("runner %s, %d workers; built in %v", dir, r.workers, time.Since(start).Round(time.Second))
+	logf("runner %s, %d workers; built in %v", dir, r.workers, time.Since(start).Round(time.Second))
 	var filter []string
 	if f := os.Getenv("BOGO_TESTS"); f != "" {
 		filter = strings.Split(f, ";")
@@ -102,7 +103,7 @@ func TestBoGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t1 := run1.tally(len(disabled))
-	t.Logf("run 1, client and server: %v (%v)", t1, time.Since(t0).Round(time.Second))
+	logf("run 1, client and server: %v (%v)", t1, time.Since(t0).Round(time.Second))
 	report(t, "run 1", run1, t1)
 
 	// Runs 2 and 3: the client tests again, offering and capping.
@@ -123,7 +124,7 @@ func TestBoGo(t *testing.T) {
 			t.Fatal(err)
 		}
 		tl := res.tally(clientDisabled)
-		t.Logf("%s: %v (%v)", pass.name, tl, time.Since(t0).Round(time.Second))
+		logf("%s: %v (%v)", pass.name, tl, time.Since(t0).Round(time.Second))
 		report(t, pass.name, res, tl)
 		for _, reg := range regressions(run1, res, clients) {
 			t.Errorf("%s: passed in run 1, now %s", pass.name, reg)
@@ -139,18 +140,37 @@ func TestBoGo(t *testing.T) {
 		list = slices.DeleteFunc(list, func(n string) bool { return !matchesAny(filter, n) })
 	}
 	a := account(list, run1, disabled, cfg)
-	t.Logf("crypto/tls passes %d tests; tlsapp passes %d of them; %d are disabled:", a.total, a.passed, a.total-a.passed-len(a.faults))
+	logf("crypto/tls passes %d tests; tlsapp passes %d of them; %d are disabled:", a.total, a.passed, a.total-a.passed-len(a.faults))
 	for _, reason := range sortedKeys(a.notPassed) {
 		names := a.notPassed[reason]
-		t.Logf("  %d: %s\n      %s", len(names), reason, strings.Join(names, " "))
+		logf("  %d: %s\n      %s", len(names), reason, strings.Join(names, " "))
 	}
 	for _, f := range a.faults {
 		t.Errorf("crypto/tls passes it, tlsapp neither passes nor disables it: %s", f)
 	}
-	t.Logf("BoGo took %v", time.Since(start).Round(time.Second))
+	logf("BoGo took %v", time.Since(start).Round(time.Second))
 }
 
 // report fails the test for each unexpected outcome of a run.
+// reportTo returns the test's Logf, which also appends each line to the
+// file at path when path is set: CI runs the whole suite without -v, which
+// shows no log of a passing test, and prints that file afterwards.
+func reportTo(t *testing.T, path string) func(format string, args ...any) {
+	if path == "" {
+		return t.Logf
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return func(format string, args ...any) {
+		t.Helper()
+		t.Logf(format, args...)
+		fmt.Fprintf(f, format+"\n", args...)
+	}
+}
+
 func report(t *testing.T, run string, r *runResult, tl tally) {
 	t.Helper()
 	for _, n := range tl.unexpected {

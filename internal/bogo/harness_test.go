@@ -191,28 +191,26 @@ func TestFindRunner(t *testing.T) {
 	}
 }
 
-// TestCIRunsBoGo: CI runs TestBoGo on its own, without -race, and leaves
-// it out of the race run (which would run it a second time).
+// TestCIRunsBoGo: CI runs TestBoGo within the README's test command (no
+// -skip leaves it out) and prints the report it writes to $BOGO_REPORT.
 func TestCIRunsBoGo(t *testing.T) {
 	script, err := os.ReadFile("../../.ci/run")
 	if err != nil {
 		t.Fatal(err)
 	}
-	alone, skipped := false, false
+	whole, exported, printed := false, false, false
 	for _, line := range strings.Split(string(script), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || f[0] != "go" || f[1] != "test" {
-			continue
-		}
-		race := slices.Contains(f, "-race")
+		line = strings.TrimSpace(line)
 		switch {
-		case slices.Contains(f, "./..."):
-			skipped = skipped || (race && strings.Contains(line, "-skip '^TestBoGo$'"))
-		case slices.Contains(f, "./internal/bogo") && strings.Contains(line, "TestBoGo"):
-			alone = alone || !race
+		case line == "go test -race -count=1 ./...":
+			whole = true
+		case strings.HasPrefix(line, "export BOGO_REPORT="):
+			exported = true
+		case strings.HasPrefix(line, "cat ") && strings.Contains(line, "$BOGO_REPORT"):
+			printed = whole && exported
 		}
 	}
-	if !alone || !skipped {
-		t.Errorf(".ci/run: TestBoGo alone without -race %v, left out of the race run %v", alone, skipped)
+	if !whole || !exported || !printed {
+		t.Errorf(".ci/run: the README's test command %v, BOGO_REPORT exported %v and printed after it %v", whole, exported, printed)
 	}
 }
