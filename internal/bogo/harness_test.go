@@ -186,6 +186,12 @@ func TestFindRunner(t *testing.T) {
 		t.Errorf("BOGO_RUNNER elsewhere: found %q after %q; it must not fall back", got, tried)
 	}
 	t.Setenv("BOGO_RUNNER", "")
+	defer func(s string) { workplaceShared = s }(workplaceShared)
+	workplaceShared = filepath.Join(base, "work", "shared")
+	if got, _ := findRunner(filepath.Join(t.TempDir(), "ci", "clone")); got != runner {
+		t.Errorf("a clone elsewhere: found %q, want the workplace's %q", got, runner)
+	}
+	workplaceShared = filepath.Join(base, "nowhere")
 	if got, tried := findRunner(filepath.Join(t.TempDir(), "lone")); got != "" || len(tried) == 0 {
 		t.Errorf("no runner: found %q after %q", got, tried)
 	}

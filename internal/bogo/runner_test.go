@@ -24,7 +24,8 @@ const boringsslCommit = "f51d8b099832"
 // findRunner returns BoringSSL's runner directory: under $BOGO_RUNNER (a
 // BoringSSL tree, or its runner directory itself) or, without it, under
 // shared/bogo/boringssl beside the module root or beside any directory
-// above it. It returns the places it looked when there is none.
+// above it, or in the workplace's shared folder. It returns the places it
+// looked when there is none.
 func findRunner(moduleRoot string) (string, []string) {
 	var tried []string
 	isRunner := func(dir string) bool {
@@ -46,11 +47,21 @@ func findRunner(moduleRoot string) (string, []string) {
 			return candidate, nil
 		}
 		if parent == dir {
-			return "", tried
+			break
 		}
 		dir = parent
 	}
+	// This workplace's shared folder, for a clone made elsewhere (a CI
+	// checkout in a temporary directory).
+	if candidate := filepath.Join(workplaceShared, "bogo", "boringssl", runnerDir); isRunner(candidate) {
+		return candidate, nil
+	}
+	return "", tried
 }
+
+// workplaceShared is where the team's shared folder lives on its machines
+// (a variable for the tests).
+var workplaceShared = "/work/shared"
 
 // moduleRoot returns the directory holding go.mod, above the package's.
 func moduleRoot() (string, error) {
