@@ -78,13 +78,14 @@ func ParseEncryptedExtensions(body []byte) ([]Extension, error) {
 }
 
 // walkExtensions calls fn for each extension of a list, in order, rejecting
-// a malformed list (decode_error) and duplicates (illegal_parameter), in time
-// linear in the list. fn may stop the walk with an error.
+// a malformed list and duplicates (decode_error for both, as crypto/tls and
+// BoringSSL answer a duplicate in a ServerHello or EncryptedExtensions), in
+// time linear in the list. fn may stop the walk with an error.
 func walkExtensions(s cryptobyte.String, fn func(typ uint16, data []byte) error) error {
 	err := extlist.Walk(s, fn)
 	if le, ok := err.(*extlist.Error); ok {
 		if le.Duplicate {
-			return negErr(le.Type, AlertIllegalParameter, "extension %d appears twice", le.Type)
+			return negErr(le.Type, AlertDecodeError, "extension %d appears twice", le.Type)
 		}
 		return negErr(0, AlertDecodeError, "malformed extension list")
 	}

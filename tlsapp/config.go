@@ -43,7 +43,8 @@ type Config struct {
 
 	// Certificates are client certificate chains for mutual TLS. The
 	// private key may be any crypto.Signer, for example a key held by a
-	// PKCS#11 token.
+	// PKCS#11 token; SupportedSignatureAlgorithms, when set, limits how the
+	// client signs with it.
 	Certificates []tls.Certificate
 
 	// NextProtos are the ALPN protocols offered, in order of preference.

@@ -133,7 +133,10 @@ func TestNegotiationRules(t *testing.T) {
 		{"rsl body empty/1.3", rsl512, ee13(extRaw(28)), recordlimit.ErrNegotiation, recordlimit.AlertDecodeError},
 		{"both answered/1.2", both, sh12(extMFL(1), extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
 		{"both answered/1.3", both, ee13(extRSL(512), extMFL(1)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
-		{"duplicate rsl/1.3", rsl512, ee13(extRSL(512), extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
+		// A duplicate extension is malformed: decode_error, as crypto/tls
+		// and BoringSSL answer it (BoGo DuplicateExtensionClient).
+		{"duplicate rsl/1.2", rsl512, sh12(extRSL(512), extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertDecodeError},
+		{"duplicate rsl/1.3", rsl512, ee13(extRSL(512), extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertDecodeError},
 
 		// Enforcement once agreed: records one byte over the limit.
 		{"mfl 512 then 513-byte plaintext record/1.2", mfl512, then(sh12(extMFL(1)), record(recordlimit.TypeHandshake, 513)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},

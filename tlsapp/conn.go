@@ -102,11 +102,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		}
 	}
 	for _, cert := range cfg.Certificates {
-		uc.Certificates = append(uc.Certificates, utls.Certificate{
-			Certificate: cert.Certificate,
-			PrivateKey:  cert.PrivateKey,
-			Leaf:        cert.Leaf,
-		})
+		uc.Certificates = append(uc.Certificates, stackCertificate(&cert))
 	}
 	c.u = utls.UClient(stackSide(c.guard), uc, utls.HelloCustom)
 	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax, uc.ClientSessionCache != nil)); err != nil {
@@ -197,7 +193,19 @@ func (c *Conn) clientCertificate(info *utls.CertificateRequestInfo) (*utls.Certi
 	if cert == nil {
 		return &utls.Certificate{}, nil
 	}
-	return &utls.Certificate{Certificate: cert.Certificate, PrivateKey: cert.PrivateKey, Leaf: cert.Leaf}, nil
+	sc := stackCertificate(cert)
+	return &sc, nil
+}
+
+// stackCertificate gives utls a client certificate: the chain, the key, the
+// parsed leaf and the signature algorithms the key may use (which decide
+// how the client signs its CertificateVerify).
+func stackCertificate(c *tls.Certificate) utls.Certificate {
+	sc := utls.Certificate{Certificate: c.Certificate, PrivateKey: c.PrivateKey, Leaf: c.Leaf}
+	for _, s := range c.SupportedSignatureAlgorithms {
+		sc.SupportedSignatureAlgorithms = append(sc.SupportedSignatureAlgorithms, utls.SignatureScheme(s))
+	}
+	return sc
 }
 
 // Handshake runs the handshake if it has not run yet.
@@ -336,9 +344,9 @@ func (c *Conn) CloseWrite() error {
 }
 
 // ConnectionState returns the state of the TLS session in crypto/tls's
-// terms: every field utls fills, the key exchange group (CurveID) as the
-// record layer read it from the server's hello, and a working
-// ExportKeyingMaterial.
+// terms: every field utls fills, the key exchange group (CurveID) and
+// whether the server sent a HelloRetryRequest as the record layer read them
+// from the server's hellos, and a working ExportKeyingMaterial.
 func (c *Conn) ConnectionState() ConnectionState {
 	if c.u == nil {
 		return ConnectionState{}
@@ -358,6 +366,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		TLSUnique:                   s.TLSUnique,
 		ECHAccepted:                 s.ECHAccepted,
 		CurveID:                     tls.CurveID(c.guard.KeyExchangeGroup()),
+		HelloRetryRequest:           c.guard.HelloRetried(),
 	}}
 	if s.HandshakeComplete {
 		cs.ekm = s.ExportKeyingMaterial

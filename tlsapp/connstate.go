@@ -6,11 +6,11 @@ import (
 )
 
 // ConnectionState is the state of a connection's TLS session in crypto/tls's
-// terms, with everything utls reports (OCSP response, SCTs, tls-unique, ECH)
-// and the key exchange group the record layer saw, plus a keying material
-// exporter. Its ExportKeyingMaterial method is the one to call: that of the
-// embedded tls.ConnectionState cannot be set from outside crypto/tls and
-// panics.
+// terms, with everything utls reports (OCSP response, SCTs, tls-unique,
+// ECH), the key exchange group and HelloRetryRequest as the record layer saw
+// them, plus a keying material exporter. Its ExportKeyingMaterial method is
+// the one to call: that of the embedded tls.ConnectionState cannot be set
+// from outside crypto/tls and panics.
 type ConnectionState struct {
 	tls.ConnectionState
 	ekm func(label string, context []byte, length int) ([]byte, error)

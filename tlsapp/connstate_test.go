@@ -56,3 +56,38 @@ func TestConnectionStateComplete(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionStateHelloRetryRequest: HelloRetryRequest says whether the
+// server asked for another key share, as the server itself reports it: one
+// that takes only P-256 answers the client's X25519 share with a
+// HelloRetryRequest. Before the fix it was always false (BoGo
+// TLS13-HelloRetryRequest-Client-*).
+func TestConnectionStateHelloRetryRequest(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		curves []tls.CurveID
+	}{
+		{"X25519 share taken", []tls.CurveID{tls.X25519}},
+		{"P-256 asked for", []tls.CurveID{tls.CurveP256}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			states := make(chan tls.ConnectionState, 1)
+			addr := startGoServer(t, &tls.Config{MinVersion: tls.VersionTLS13, CurvePreferences: tt.curves}, func(c *tls.Conn) {
+				if c.Handshake() == nil {
+					states <- c.ConnectionState()
+				}
+				echo(c)
+			})
+			c := dialTest(t, addr, Config{})
+			got := c.ConnectionState()
+			srv := <-states
+			if got.HelloRetryRequest != srv.HelloRetryRequest || got.CurveID != srv.CurveID {
+				t.Errorf("client: HelloRetryRequest %v, curve %v; server: %v, %v", got.HelloRetryRequest, got.CurveID, srv.HelloRetryRequest, srv.CurveID)
+			}
+			if srv.HelloRetryRequest != (tt.curves[0] == tls.CurveP256) {
+				t.Errorf("the server's HelloRetryRequest is %v: the test's premise does not hold", srv.HelloRetryRequest)
+			}
+		})
+	}
+}

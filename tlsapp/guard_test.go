@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -198,12 +199,6 @@ func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
 			}
 			m := flightOf(t, s, rsl64...)
 			return sendChunks(s, [][]byte{m[1], m[0], m[2], m[3]}, 0)
-		}},
-		{"EncryptedExtensions in the clear after the ServerHello", func(s *scripted.Session) error {
-			if err := s.SendServerHello13(); err != nil {
-				return err
-			}
-			return s.SendRecord(recordlimit.TypeHandshake, flightOf(t, s, rsl64...)[0])
 		}},
 		{"protected application data in the flight", func(s *scripted.Session) error {
 			if err := s.SendServerHello13(); err != nil {
@@ -706,5 +701,104 @@ func TestVerifierGetsContextAndTime(t *testing.T) {
 	}
 	if got := <-v.now; !got.Equal(at) {
 		t.Errorf("verifier checked at %v, Config.Time says %v", got, at)
+	}
+}
+
+// TestStackAlertDuringServerFlightReachesPeer: a message the guard lets
+// through but the TLS stack refuses (one of unknown type, 53, in the
+// server's TLS 1.3 flight, as BoGo's WrongMessageType-TLS13-* tests send)
+// makes the stack write its change_cipher_spec and two alerts under the
+// client's handshake keys in one write. The server must receive the
+// change_cipher_spec and then unexpected_message; before the fix the guard
+// forgot the handshake keys at the first alert, failed the write at the
+// second, and the server saw nothing at all.
+func TestStackAlertDuringServerFlightReachesPeer(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"unknown type", []byte{53, 0, 0, 1, 0}},
+		{"NewSessionTicket before Finished", []byte{4, 0, 0, 1, 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			var seen []recordlimit.ContentType
+			r := attack(t, Config{}, then(ee13(), func(s *scripted.Session) error {
+				if err := s.SendEncrypted(recordlimit.TypeHandshake, tt.msg, 0); err != nil {
+					return err
+				}
+				// What ReadAlert skips: the change_cipher_spec must come
+				// first, as RFC 8446, Appendix D.4 has a client in
+				// compatibility mode send it before any protected record.
+				h, body, err := s.ReadRecord()
+				if err != nil {
+					return err
+				}
+				seen = append(seen, h.Type)
+				if h.Type != recordlimit.TypeChangeCipherSpec || len(body) != 1 {
+					return fmt.Errorf("first record from the client: %v of %d bytes, want change_cipher_spec", h.Type, len(body))
+				}
+				return nil
+			}))
+			if r.clientErr == nil {
+				t.Fatal("handshake succeeded")
+			}
+			if r.alertErr != nil || r.alert != recordlimit.AlertUnexpectedMessage {
+				t.Fatalf("server received %v and then alert %v (%v), want change_cipher_spec and unexpected_message", seen, r.alert, r.alertErr)
+			}
+		})
+	}
+}
+
+// TestGuardAlertAsStackSendsIt: where the guard itself ends a TLS 1.3
+// handshake during the server's flight, the server receives what utls (and
+// crypto/tls, and BoringSSL) would send in its place: the
+// change_cipher_spec of middlebox compatibility mode (RFC 8446, Appendix
+// D.4), which the stack still holds in its buffer, and then the alert under
+// the client's handshake keys. BoGo's runner, like any peer in
+// compatibility mode, refuses a protected record before that
+// change_cipher_spec; before the fix the guard sent the alert alone.
+func TestGuardAlertAsStackSendsIt(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		script func(*scripted.Session) error
+		want   recordlimit.Alert
+	}{
+		{"message of unknown type where EncryptedExtensions belongs", then(
+			func(s *scripted.Session) error { return s.SendServerHello13() },
+			func(s *scripted.Session) error {
+				return s.SendEncrypted(recordlimit.TypeHandshake, []byte{8 + 42, 0, 0, 2, 0, 0}, 0)
+			}), recordlimit.AlertUnexpectedMessage},
+		// With protection on, a record in the clear fails to deprotect
+		// (RFC 8446, Section 5.2): the stack answers bad_record_mac, and
+		// so must the guard, which refuses it before the stack sees it.
+		{"EncryptedExtensions in the clear after the ServerHello", func(s *scripted.Session) error {
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			return s.SendRecord(recordlimit.TypeHandshake, scripted.EncryptedExtensions(extRSL(64)))
+		}, recordlimit.AlertBadRecordMAC},
+		{"duplicate extension in EncryptedExtensions", ee13(extRSL(64), extRSL(64)), recordlimit.AlertDecodeError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			var first recordlimit.ContentType
+			r := attack(t, Config{}, then(tt.script, func(s *scripted.Session) error {
+				h, body, err := s.ReadRecord()
+				if err != nil {
+					return err
+				}
+				if first = h.Type; h.Type != recordlimit.TypeChangeCipherSpec || len(body) != 1 {
+					return fmt.Errorf("first record from the client: %v of %d bytes, want change_cipher_spec", h.Type, len(body))
+				}
+				return nil
+			}))
+			if a, ok := recordlimit.AlertOf(r.clientErr); !ok || a != tt.want {
+				t.Errorf("client error %v maps to alert %v, want %v", r.clientErr, a, tt.want)
+			}
+			if r.alertErr != nil || r.alert != tt.want {
+				t.Fatalf("server received %v and then alert %v (%v), want change_cipher_spec and %v", first, r.alert, r.alertErr, tt.want)
+			}
+		})
 	}
 }

@@ -3,7 +3,7 @@
 // list and any extension type that appears twice. recordlimit's hello and
 // EncryptedExtensions parsers and the server guard's ClientHello scan
 // (internal/guard) share it; each turns an *Error into the TLS alert it owes
-// (decode_error for a malformed list, illegal_parameter for a duplicate).
+// (decode_error for both).
 package extlist
 
 import "golang.org/x/crypto/cryptobyte"

@@ -130,6 +130,7 @@ type Conn struct {
 	// Write side, guarded by out.mu.
 	batcher
 	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
+	compatCCS  bool // TLS 1.3: the stack's middlebox-compatibility ChangeCipherSpec has been sent
 	epochDone  bool // TLS 1.3: the client handshake epoch has been written
 	cliFollow  msgFollower
 }
@@ -279,7 +280,10 @@ func (c *Conn) FatalAlert() (a recordlimit.Alert, remote, ok bool) {
 }
 
 // noteAlert records the alert in body (a record's content) if it is
-// fatal, and then forgets the secrets: the connection is over.
+// fatal. The connection is over: the secrets of a server's alert go at
+// once; those of the client's own go when the Write carrying it ends, since
+// the stack may write more records under the same keys in that write (utls
+// sends a second alert after some failures).
 func (c *Conn) noteAlert(body []byte, remote bool) {
 	if len(body) != 2 || body[1] == byte(recordlimit.AlertCloseNotify) {
 		return
@@ -290,7 +294,7 @@ func (c *Conn) noteAlert(body []byte, remote bool) {
 		c.alert = seenAlert{a: recordlimit.Alert(body[1]), remote: remote, ok: true}
 	}
 	c.mu.Unlock()
-	if fatal {
+	if fatal && remote {
 		c.wipe()
 	}
 }
@@ -589,7 +593,11 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentT
 		case recordlimit.TypeChangeCipherSpec, recordlimit.TypeAlert:
 			return nil // the stack judges them
 		}
-		return unexpected("%v record in the clear after the TLS 1.3 ServerHello", typ)
+		// With the handshake keys in force every record but a
+		// ChangeCipherSpec is deprotected, and one in the clear fails
+		// (RFC 8446, Section 5.2): the stack's answer, bad_record_mac.
+		return &recordlimit.ProtocolError{Desc: recordlimit.AlertBadRecordMAC,
+			Reason: fmt.Sprintf("%v record in the clear after the TLS 1.3 ServerHello", typ)}
 	}
 	// TLS 1.2 before the server's ChangeCipherSpec.
 	if typ == recordlimit.TypeAlert {
@@ -803,13 +811,19 @@ func (c *Conn) sendFatal(err error) {
 			e, _ = NewEpoch(suite, secret)
 		}
 		if e != nil {
-			rec = e.Seal(nil, recordlimit.TypeAlert, []byte{2, byte(a)})
+			if !c.compatCCS {
+				// The stack's ChangeCipherSpec, which comes before its first
+				// protected record (RFC 8446, Appendix D.4), is still in
+				// its buffer: a peer in compatibility mode wants it first.
+				rec = append(rec, changeCipherSpecRecord[:]...)
+			}
+			rec = e.Seal(rec, recordlimit.TypeAlert, []byte{2, byte(a)})
 		}
 	}
 	if rec == nil {
 		rec = appendAlertRecord(nil, a)
 	}
 	c.Conn.Write(rec) // best effort: the connection is over either way
-	c.sent.add(len(rec) - recordlimit.HeaderLen)
+	c.sent.addRecords(rec)
 	c.batcher.err = err
 }

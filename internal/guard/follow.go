@@ -255,6 +255,14 @@ func (c *Conn) follow12Done(typ uint8, msg, _ []byte) error {
 	return nil
 }
 
+// HelloRetried reports whether the server answered the first ClientHello
+// with a HelloRetryRequest.
+func (c *Conn) HelloRetried() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hrr
+}
+
 // KeyExchangeGroup returns the key exchange group the server chose, as the
 // TLS registry numbers it (29 for X25519, 4588 for X25519MLKEM768), read
 // from its TLS 1.3 ServerHello or TLS 1.2 ServerKeyExchange; 0 when it is not

@@ -113,9 +113,8 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 	return ch, nil
 }
 
-// parseExtensions parses an extension list, rejecting a malformed list
-// (decode_error) and duplicates (illegal_parameter), as recordlimit's
-// parsers do.
+// parseExtensions parses an extension list, rejecting a malformed list and
+// duplicates (decode_error for both), as recordlimit's parsers do.
 func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
 	var exts []recordlimit.Extension
 	err := extlist.Walk(s, func(typ uint16, data []byte) error {
@@ -124,7 +123,7 @@ func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
 	})
 	if le, ok := err.(*extlist.Error); ok {
 		if le.Duplicate {
-			return nil, negErr(le.Type, recordlimit.AlertIllegalParameter, "extension %d appears twice", le.Type)
+			return nil, negErr(le.Type, recordlimit.AlertDecodeError, "extension %d appears twice", le.Type)
 		}
 		return nil, negErr(0, recordlimit.AlertDecodeError, "malformed extension list")
 	}

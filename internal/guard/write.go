@@ -124,6 +124,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 			// Only TLS 1.2's ChangeCipherSpec protects what follows; TLS
 			// 1.3's (middlebox compatibility) protects nothing.
 			cliCCS = true
+		case h.Type == recordlimit.TypeChangeCipherSpec:
+			c.compatCCS = true
 		}
 		s = s[recordlimit.HeaderLen+h.Len:]
 	}
