@@ -36,6 +36,7 @@ func main() {
 	bench := flag.String("bench", ".", "passed to go test -bench")
 	sizeTargets := flag.String("size.targets", "all", "platforms for BenchmarkBinarySize: all, or GOOS/GOARCH[/vGOARM],...")
 	link := flag.Bool("link", false, "run BenchmarkLink over the emulated cellular links (about 8 minutes a pass)")
+	edgeRun := flag.Bool("edge", false, "run BenchmarkEdge, the edge against nginx and crypto/tls (needs nginx-light; minutes a pass)")
 	in := flag.String("in", "", "comma-separated files of saved go test -bench output to report on instead of running the benchmarks")
 	save := flag.String("save", "", "write the raw go test output to this file too")
 	out := flag.String("o", "BENCHMARKS.md", "the report, relative to the module root")
@@ -84,6 +85,9 @@ func main() {
 			"-count", strconv.Itoa(*count), "-timeout", "0", "./bench/", "-args", "-size.targets=" + *sizeTargets}
 		if *link {
 			args = append(args, "-link")
+		}
+		if *edgeRun {
+			args = append(args, "-edge")
 		}
 		shown := "go " + shellJoin(args)
 		if *passes > 1 {

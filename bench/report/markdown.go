@@ -145,6 +145,9 @@ func WriteMarkdown(w io.Writer, r *Results, m Meta, verdicts []Verdict, checks [
 	if hasPrefix(r, "Link/") {
 		writeLink(w, r)
 	}
+	if hasPrefix(r, "Edge/") {
+		writeEdge(w, r)
+	}
 	writeTargets(w, verdicts)
 	if len(checks) > 0 {
 		fmt.Fprintf(w, "## Checks on the figures\n\n")

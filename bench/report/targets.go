@@ -99,6 +99,9 @@ func Evaluate(r *Results) []Verdict {
 	if hasPrefix(r, "Link/") {
 		vs = append(vs, linkTarget(r)) // only runs with BenchmarkLink
 	}
+	if hasPrefix(r, "Edge/") {
+		vs = append(vs, edgeTargets(r)...) // only runs with BenchmarkEdge
+	}
 	return vs
 }
 

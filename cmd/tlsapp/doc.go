@@ -9,6 +9,7 @@
 //	tlsapp get [flags] URL             an HTTPS download through the constrained client
 //	tlsapp probe [flags] HOST:PORT|URL will a device work with this server?
 //	tlsapp serve [flags]               an HTTPS file server with small records
+//	tlsapp edge --origin URL [flags]   a caching edge in front of an origin, with small records
 //	tlsapp cred import|list|show|rm    manage a credential store directory
 //
 // Every subcommand prints help with -h, writes a report for people by default
@@ -73,6 +74,17 @@
 // balancer resume each other's sessions when they share a key file
 // (--ticket-keys FILE, package ticketkey), which each rereads on SIGHUP and
 // when it changes.
+//
+// # edge
+//
+// edge (flags and printing over package edge) runs a caching mirror of one
+// HTTPS origin for devices that keep their modem's TLS: every record it sends,
+// handshake records included, stays within --max-record (2048) bytes, it
+// accepts the modem's ECDHE AES-CBC suites, and every device request is
+// authorized by the origin with a conditional request before the body comes
+// from the cache. It has its own subcommand because its flags (an origin, a
+// cache) and serve's (a directory) would exclude each other. Each request is
+// logged on stderr as one JSON line; --metrics-addr serves Prometheus metrics.
 //
 // # cred
 //

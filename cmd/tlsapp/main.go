@@ -26,6 +26,7 @@ var commands = []command{
 	{"get", "download a URL over HTTPS through the constrained client", runGet},
 	{"probe", "check whether a server suits a device that needs small TLS records", runProbe},
 	{"serve", "serve a directory over HTTPS with small TLS records", runServe},
+	{"edge", "serve an origin's files to modems through a caching edge with small TLS records", runEdge},
 	{"cred", "manage a credential store directory (import, list, show, rm)", runCred},
 }
 
