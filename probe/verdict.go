@@ -422,7 +422,7 @@ func (r *Report) remedies(L int, above []row) []Remedy {
 	rem := []Remedy{
 		{RemedyAppCore, fmt.Sprintf("run TLS on the application core with this library (tlsapp), which %s: about %s KiB of heap per connection at its peak, %s KiB retained when idle (BENCHMARKS.md)",
 			how, heap.peak, heap.retained)},
-		{RemedyEdge, fmt.Sprintf("put a modem-safe edge in front of the origin (tlsapp serve --origin https://%s --max-record %d): every record it sends, the handshake's included, carries at most %d B",
+		{RemedyEdge, fmt.Sprintf("put a modem-safe edge in front of the origin (tlsapp edge --origin https://%s --max-record %d): every record it sends, the handshake's included, carries at most %d B",
 			r.Target, L, L)},
 	}
 	rr := r.Range

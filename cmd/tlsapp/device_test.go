@@ -251,7 +251,7 @@ func TestProbeScriptedTLS12(t *testing.T) {
 		t.Errorf("remedies %+v", v.Remedies)
 	}
 	h := runBin(t, "probe", "--ca", ca, "--device-limit", "512", "--read-time", "1s", addr)
-	for _, want := range []string{"Without changing the server", "KiB of heap per connection", "tlsapp serve --origin", "violated"} {
+	for _, want := range []string{"Without changing the server", "KiB of heap per connection", "tlsapp edge --origin", "violated"} {
 		if !strings.Contains(h.stdout, want) {
 			t.Errorf("mbedTLS-like, human report: no %q", want)
 		}
