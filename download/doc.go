@@ -9,13 +9,22 @@
 // continues the partial file with a Range request carrying If-Range with that
 // validator, and so does every reconnection and every Range chunk
 // (Options.RangeChunk). Every 206 is checked: its Content-Range starts where
-// asked, ends within what was asked, and its complete length is the size seen
-// first. A 200 with another validator, a size that changed, or a 416 whose
-// validator no longer matches (checked with HEAD, RFC 9110 §15.5.17) means
-// the resource changed: the download starts again from byte 0 and says so in
-// an Event, or fails with a *ChangedError when Options.NoRestart forbids it.
-// Without a strong validator a partial file is only continued when
-// Options.SHA256 will catch a splice.
+// asked, ends within what was asked, its complete length is the size seen
+// first, its body ends where its headers say, and, answering If-Range, it
+// shows that validator itself (RFC 9110 §15.3.7: a 206 without the ETag, or
+// with another, comes from a server that ignored If-Range, and is never
+// appended). A strong validator binds a size: a 200 with another validator,
+// a size that changed, a body under the same validator that ends at another
+// size, or a 416 whose validator no longer matches (checked with HEAD, RFC
+// 9110 §15.5.17) means the resource changed: the download starts again from
+// byte 0 and says so in an Event, or fails with a *ChangedError when
+// Options.NoRestart forbids it. Without a strong validator a partial file is
+// only continued when Options.SHA256 will catch a splice.
+//
+// A known size (Options.Size, the Content-Length or Content-Range complete
+// length seen first, or a sidecar's) bounds the bytes held: the download
+// stops at the first read that would go past it, having written none of
+// that read, with a *SizeError against Options.Size or as a change.
 //
 // A body without Content-Length ends at the connection's close; it is
 // complete only if the TLS peer sent close_notify, which a *tlsapp.Conn

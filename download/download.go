@@ -38,7 +38,9 @@ type Options struct {
 	// RangeChunk, when positive, fetches the body in Range requests of at
 	// most this many bytes.
 	RangeChunk int
-	// Size, when positive, is the size the resource must have.
+	// Size, when positive, is the size the resource must have: a body
+	// that goes past it is stopped at the first read beyond it, with a
+	// *SizeError.
 	Size int64
 	// SHA256, when not nil, is the digest the body must have.
 	SHA256 []byte
@@ -467,6 +469,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	askedLast := int64(-1)
+	ifRange := false
 	if j.offset > 0 || j.opt.RangeChunk > 0 {
 		end := ""
 		if c := j.opt.RangeChunk; c > 0 {
@@ -479,6 +482,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(j.offset, 10)+"-"+end)
 		if !j.val.none() {
 			req.Header.Set("If-Range", j.val.ifRange())
+			ifRange = true
 		}
 	}
 	j.res.Requests++
@@ -493,7 +497,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 	case http.StatusOK:
 		done, err = j.whole(x, resp)
 	case http.StatusPartialContent:
-		done, err = j.partial(x, resp, askedLast)
+		done, err = j.partial(x, resp, askedLast, ifRange)
 	case http.StatusRequestedRangeNotSatisfiable:
 		done, err = j.unsatisfiable(x, resp)
 	default:
@@ -524,7 +528,10 @@ func (j *job) learn(v validator, size int64) error {
 	return nil
 }
 
-// whole handles a 200: the whole body, from byte 0.
+// whole handles a 200: the whole body, from byte 0. When it answers a
+// Range request under the validator the bytes held are of, those bytes are
+// skipped; the validator binds the size, so a body that ends elsewhere, or
+// before the bytes held, shows a change.
 func (j *job) whole(x *exchange, resp *http.Response) (bool, error) {
 	v := validatorOf(resp.Header)
 	cl := resp.ContentLength
@@ -558,8 +565,12 @@ func (j *job) whole(x *exchange, resp *http.Response) (bool, error) {
 			return false, err
 		}
 	}
-	want := cl
-	if err := j.copy(x, resp.Body, skip, want); err != nil {
+	read, err := j.copy(x, resp.Body, skip, cl)
+	var past *pastLimit
+	if errors.As(err, &past) {
+		return false, j.overrun(past)
+	}
+	if err != nil {
 		return false, err
 	}
 	if cl < 0 && !chunked(resp) {
@@ -572,9 +583,13 @@ func (j *job) whole(x *exchange, resp *http.Response) (bool, error) {
 			return false, ErrUnknownEnd
 		}
 	}
-	if j.size < 0 {
-		j.size = j.offset
+	if read < skip {
+		return false, j.restart(fmt.Sprintf("the whole body sent again under the same %s is %d bytes, fewer than the %d held", v, read, skip))
 	}
+	if j.size >= 0 && j.offset != j.size {
+		return false, j.restart(fmt.Sprintf("the body under %s ended at %d bytes, not at the %d it had", v, j.offset, j.size))
+	}
+	j.size = j.offset
 	return true, nil
 }
 
@@ -582,8 +597,12 @@ func chunked(resp *http.Response) bool {
 	return len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
 }
 
-// partial handles a 206, checking its Content-Range.
-func (j *job) partial(x *exchange, resp *http.Response, askedLast int64) (bool, error) {
+// partial handles a 206, checking its Content-Range and, when the request
+// carried If-Range, that it shows that validator (RFC 9110 §13.1.5 and
+// §15.3.7: a 206 carries the ETag a 200 would): one that shows another, or
+// none, is of a server that ignored If-Range, and its bytes may be of
+// another representation.
+func (j *job) partial(x *exchange, resp *http.Response, askedLast int64, ifRange bool) (bool, error) {
 	cr, err := parseContentRange(resp.Header.Values("Content-Range"))
 	if err != nil {
 		return false, err
@@ -593,6 +612,9 @@ func (j *job) partial(x *exchange, resp *http.Response, askedLast int64) (bool, 
 	}
 	if bad, why := j.val.contradicts(resp.Header); bad {
 		return false, j.restart(why)
+	}
+	if ifRange && !j.val.shownBy(resp.Header) {
+		return false, j.restart(fmt.Sprintf("a 206 to a request with If-Range %s does not show that %s", j.val.ifRange(), j.val.field()))
 	}
 	if j.size >= 0 && cr.complete != j.size {
 		return false, j.restart(fmt.Sprintf("the size changed from %d to %d (Content-Range %s)", j.size, cr.complete, resp.Header.Get("Content-Range")))
@@ -620,7 +642,8 @@ func (j *job) partial(x *exchange, resp *http.Response, askedLast int64) (bool, 
 	if j.val.none() && j.opt.SHA256 == nil && cr.last+1 < cr.complete {
 		return false, ErrNoValidator
 	}
-	if err := j.copy(x, resp.Body, 0, cr.last-cr.first+1); err != nil {
+	// The range is within the size, so the limit is never passed here.
+	if _, err := j.copy(x, resp.Body, 0, cr.last-cr.first+1); err != nil {
 		return false, err
 	}
 	return j.offset == j.size, nil
@@ -708,14 +731,24 @@ func (j *job) restart(reason string) error {
 	return nil
 }
 
-// copy reads want bytes of body (to its end when want < 0), drops the first
-// skip of them (bytes already held) and writes the rest.
-func (j *job) copy(x *exchange, body io.Reader, skip, want int64) error {
+// copy reads want bytes of body (to its end when want < 0) and, having
+// read want, checks that the body ends there. It drops the first skip of
+// them (bytes already held) and writes the rest. A known size (see limit)
+// bounds the bytes held: the first read that would take them past it ends
+// the copy, with nothing of that read written. It returns how many bytes
+// of body it read.
+func (j *job) copy(x *exchange, body io.Reader, skip, want int64) (int64, error) {
+	limit := j.limit()
 	var read int64
-	for want < 0 || read < want {
+	for {
 		b := j.buf
-		if want >= 0 && want-read < int64(len(b)) {
-			b = b[:want-read]
+		if want >= 0 {
+			if read == want {
+				return read, j.atEnd(x, body, want)
+			}
+			if want-read < int64(len(b)) {
+				b = b[:want-read]
+			}
 		}
 		n, err := body.Read(b)
 		if n > 0 {
@@ -727,9 +760,12 @@ func (j *job) copy(x *exchange, body io.Reader, skip, want int64) error {
 				skip -= k
 				p = p[k:]
 			}
+			if limit >= 0 && j.offset+int64(len(p)) > limit {
+				return read, &pastLimit{n: j.offset + int64(len(p))}
+			}
 			if len(p) > 0 {
 				if _, werr := j.out.Write(p); werr != nil {
-					return werr
+					return read, werr
 				}
 				j.hash.Write(p)
 				j.offset += int64(len(p))
@@ -745,15 +781,65 @@ func (j *job) copy(x *exchange, body io.Reader, skip, want int64) error {
 		}
 		if err == io.EOF {
 			if want >= 0 && read < want {
-				return io.ErrUnexpectedEOF
+				return read, io.ErrUnexpectedEOF
 			}
-			return nil
+			return read, nil
 		}
 		if err != nil {
+			return read, err
+		}
+	}
+}
+
+// atEnd checks that body, of which want bytes were read, ends there: a
+// chunked or close-delimited body can go on past the length its headers
+// give.
+func (j *job) atEnd(x *exchange, body io.Reader, want int64) error {
+	for range 100 {
+		n, err := body.Read(j.buf[:1])
+		switch {
+		case n > 0:
+			return &ProtocolError{Reason: fmt.Sprintf("the body goes on past the %d bytes its headers give", want)}
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := context.Cause(x.ctx); err != nil {
 			return err
 		}
 	}
-	return nil
+	return io.ErrNoProgress
+}
+
+// limit is the most bytes the body may have: the size of the
+// representation when known, or else Options.Size; -1 when neither is.
+func (j *job) limit() int64 {
+	switch {
+	case j.size >= 0:
+		return j.size
+	case j.opt.Size > 0:
+		return j.opt.Size
+	}
+	return -1
+}
+
+// pastLimit is a body that would take the bytes held to n, past the
+// limit.
+type pastLimit struct{ n int64 }
+
+func (e *pastLimit) Error() string {
+	return fmt.Sprintf("the body would take the bytes held to %d", e.n)
+}
+
+// overrun handles a body that went past the limit: it is not the size
+// Options.Size gives, or, under a validator that had another size, it
+// shows a change.
+func (j *job) overrun(e *pastLimit) error {
+	if j.opt.Size > 0 {
+		return &SizeError{Got: e.n, Want: j.opt.Size, AtLeast: true}
+	}
+	return j.restart(fmt.Sprintf("the body under %s goes on past the %d bytes it had", j.val, j.size))
 }
 
 // sink is where the body goes.

@@ -64,9 +64,17 @@ type ProtocolError struct{ Reason string }
 func (e *ProtocolError) Error() string { return "download: " + e.Reason }
 
 // SizeError is a resource whose size is not Options.Size.
-type SizeError struct{ Got, Want int64 }
+type SizeError struct {
+	Got, Want int64
+	// AtLeast says that Got is a lower bound: the body went on past Want
+	// and was stopped at the first read beyond it.
+	AtLeast bool
+}
 
 func (e *SizeError) Error() string {
+	if e.AtLeast {
+		return fmt.Sprintf("download: the resource is more than %d bytes (%d read), expected %d", e.Want, e.Got, e.Want)
+	}
 	return fmt.Sprintf("download: the resource is %d bytes, expected %d", e.Got, e.Want)
 }
 
