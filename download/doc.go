@@ -8,7 +8,11 @@
 // §13.1.5; never a weak ETag) and the size. A later process (Options.Resume)
 // continues the partial file with a Range request carrying If-Range with that
 // validator, and so does every reconnection and every Range chunk
-// (Options.RangeChunk). Every 206 is checked: its Content-Range starts where
+// (Options.RangeChunk). Neither file is opened through a symbolic link: the
+// partial file must be a regular file of the process's own with one link
+// (anything else at PATH.part is refused with ErrPartFile and left as it is),
+// and is made with O_EXCL when new; a sidecar that is not such a file is not
+// read, and the download starts afresh. Every 206 is checked: its Content-Range starts where
 // asked, ends within what was asked, its complete length is the size seen
 // first, its body ends where its headers say, and, answering If-Range, it
 // shows that validator itself (RFC 9110 §15.3.7: a 206 without the ETag, or

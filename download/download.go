@@ -122,14 +122,16 @@ const maxRestarts = 3
 
 // File downloads rawURL to path. The body goes to path+".part", with a
 // sidecar path+".part.meta"; path appears, by rename, only once the body
-// is complete and checked. A Result is returned in every case.
+// is complete and checked. Something at path+".part" that is not a regular
+// file of the process's own with one link is refused with an error wrapping
+// ErrPartFile. A Result is returned in every case.
 func File(ctx context.Context, rawURL, path string, opt Options) (*Result, error) {
 	j, err := newJob(rawURL, opt)
 	if err != nil {
 		return j.res, err
 	}
 	part, meta := path+".part", path+".part.meta"
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openPart(part)
 	if err != nil {
 		return j.res, err
 	}
@@ -875,9 +877,14 @@ func (s *writerSink) Reset() error {
 	return nil
 }
 
-// finish syncs and closes the partial file and renames it into place.
+// finish syncs and closes the partial file and renames it into place,
+// if the partial file's name still names it.
 func finish(f *os.File, part, path string) error {
 	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := samePart(f, part); err != nil {
 		f.Close()
 		return err
 	}

@@ -29,8 +29,14 @@ var (
 	ErrNoValidator = errors.New("download: the server sends no strong validator, so a partial body cannot be continued safely; give a SHA-256")
 	// ErrChanged is matched by every *ChangedError.
 	ErrChanged = errors.New("download: the resource changed")
-	// ErrSidecar is a sidecar file that is not one this package wrote.
+	// ErrSidecar is a sidecar file that is not one this package wrote, or
+	// not a regular file of this process's own.
 	ErrSidecar = errors.New("download: bad sidecar file")
+	// ErrPartFile is something at FILE.part that is not a regular file of
+	// this process's own with a single link (a symbolic link, a hard link
+	// to another file, a FIFO, a folder, another user's file): the
+	// download refuses to write through it, and leaves it as it is.
+	ErrPartFile = errors.New("download: the partial file is not a regular file of this process's own")
 )
 
 // ChangedError is a resource that changed on the server while the download

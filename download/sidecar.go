@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"syscall"
 
 	"github.com/google/renameio/v2"
 )
@@ -29,16 +30,27 @@ type sidecar struct {
 const sidecarFormat = 1
 
 // readSidecar reads and checks the sidecar at path; a missing one is
-// (nil, nil).
+// (nil, nil). It reads only a regular file of this process's own, never
+// through a symbolic link.
 func readSidecar(path string) (*sidecar, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: %s is %s", ErrSidecar, path, fileType(fi.Mode()))
+		}
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkOwn(fi)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %v", ErrSidecar, path, err)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
 	if err != nil {
 		return nil, err
