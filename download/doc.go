@@ -6,8 +6,11 @@
 // the strong validator the first response carried (its ETag, or else a
 // Last-Modified at least a second older than the response's Date, RFC 9110
 // §13.1.5; never a weak ETag) and the size. A later process (Options.Resume)
-// continues the partial file with a Range request carrying If-Range with that
-// validator, and so does every reconnection and every Range chunk
+// continues the partial file when the sidecar is of the same resource — the
+// same URL, one that differs only in its query (pre-signed URLs carry a new
+// signature and expiry in each), or the same Options.ResumeKey — with a Range
+// request carrying If-Range with that validator, so that only the same
+// representation is continued; so does every reconnection and every Range chunk
 // (Options.RangeChunk). Neither file is opened through a symbolic link: the
 // partial file must be a regular file of the process's own with one link
 // (anything else at PATH.part is refused with ErrPartFile and left as it is),

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tlsapp/tlsapp/tlsapp"
@@ -35,6 +36,19 @@ type Options struct {
 	// Resume continues the partial file an earlier process left (File
 	// only), if its sidecar matches the URL; otherwise it starts over.
 	Resume bool
+	// ResumeKey, when set, names the resource for Resume in place of its
+	// URL: a partial file is continued only if it was saved under the same
+	// key, whatever its URL. When empty, a partial file is continued if it
+	// was saved from a URL with the same scheme, host and path; the query
+	// may differ, as it does between two pre-signed URLs of one object. In
+	// either case the partial file must have a strong validator unless its
+	// URL is the same, and the first request asks for the rest with
+	// If-Range holding it, so that only the same representation of the
+	// same size is continued: anything else starts over. (A server that
+	// picks the object by the query and gives two objects the same
+	// validator and size would splice them: give such a server's objects
+	// a ResumeKey, or Options.SHA256.)
+	ResumeKey string
 	// RangeChunk, when positive, fetches the body in Range requests of at
 	// most this many bytes.
 	RangeChunk int
@@ -138,7 +152,7 @@ func File(ctx context.Context, rawURL, path string, opt Options) (*Result, error
 	fs := &fileSink{f: f}
 	j.out = fs
 	j.saveMeta = func() error {
-		return writeSidecar(meta, &sidecar{URL: j.url, ETag: j.val.ETag, LastModified: j.val.LastModified, Size: j.size})
+		return writeSidecar(meta, &sidecar{URL: j.url, Key: j.opt.ResumeKey, ETag: j.val.ETag, LastModified: j.val.LastModified, Size: j.size})
 	}
 	if err := j.open(f, meta); err != nil {
 		f.Close()
@@ -217,6 +231,9 @@ func newJob(rawURL string, opt Options) (*job, error) {
 	if opt.RangeChunk < 0 || opt.Size < 0 {
 		return j, errors.New("download: negative RangeChunk or Size")
 	}
+	if len(opt.ResumeKey) > maxResumeKey {
+		return j, fmt.Errorf("download: Options.ResumeKey is %d bytes, more than %d", len(opt.ResumeKey), maxResumeKey)
+	}
 	if j.opt.Retries == 0 {
 		j.opt.Retries = 5
 	}
@@ -246,6 +263,26 @@ func newJob(rawURL string, opt Options) (*job, error) {
 	return j, nil
 }
 
+// sameResource reports whether two URLs differ at most in their query
+// (and fragment): the same scheme, user, host (with the default port or
+// without) and path.
+func sameResource(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	host := func(u *url.URL) string {
+		h := strings.ToLower(u.Host)
+		if strings.EqualFold(u.Scheme, "https") {
+			h = strings.TrimSuffix(h, ":443")
+		}
+		return h
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && ua.User.String() == ub.User.String() &&
+		host(ua) == host(ub) && ua.EscapedPath() == ub.EscapedPath() && ua.Opaque == ub.Opaque
+}
+
 // httpsOnly follows up to 10 redirects, all to https URLs.
 func httpsOnly(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "https" {
@@ -273,11 +310,13 @@ func (j *job) open(f *os.File, meta string) error {
 			reason = err.Error()
 		case sc == nil:
 			reason = "the partial file has no sidecar saying what it holds"
-		case sc.URL != j.url:
+		case j.opt.ResumeKey != "" && sc.Key != j.opt.ResumeKey:
+			reason = fmt.Sprintf("the partial file was saved under the resume key %q, not %q", sc.Key, j.opt.ResumeKey)
+		case j.opt.ResumeKey == "" && sc.URL != j.url && !sameResource(sc.URL, j.url):
 			reason = "the partial file is of " + sc.URL
 		case sc.Size >= 0 && held > sc.Size:
 			reason = fmt.Sprintf("the partial file is longer than the %d bytes of its resource", sc.Size)
-		case sc.ETag == "" && sc.LastModified == "" && j.opt.SHA256 == nil:
+		case sc.ETag == "" && sc.LastModified == "" && (j.opt.SHA256 == nil || sc.URL != j.url):
 			reason = "the partial file's resource had no strong validator to continue with"
 		default:
 			j.val, j.size = validator{ETag: sc.ETag, LastModified: sc.LastModified}, sc.Size
@@ -286,8 +325,11 @@ func (j *job) open(f *os.File, meta string) error {
 			}
 			j.offset, j.res.ResumedFrom = held, held
 			why := j.val.String()
-			if j.val.none() {
+			switch {
+			case j.val.none():
 				why += "; the SHA-256 will catch a splice"
+			case sc.URL != j.url:
+				why += "; saved from " + sc.URL + ", continued if If-Range shows the same representation"
 			}
 			j.event(Event{Kind: EventResume, Offset: held, Reason: why})
 			return nil

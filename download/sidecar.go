@@ -22,12 +22,16 @@ const maxSidecar = 4 << 10
 type sidecar struct {
 	Format       int    `json:"format"` // sidecarFormat
 	URL          string `json:"url"`
+	Key          string `json:"resume_key,omitempty"` // Options.ResumeKey
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
 	Size         int64  `json:"size"` // -1: not known
 }
 
 const sidecarFormat = 1
+
+// maxResumeKey bounds Options.ResumeKey.
+const maxResumeKey = 1 << 10
 
 // readSidecar reads and checks the sidecar at path; a missing one is
 // (nil, nil). It reads only a regular file of this process's own, never
@@ -85,6 +89,8 @@ func parseSidecar(b []byte) (*sidecar, error) {
 		return nil, fmt.Errorf("%w: two validators", ErrSidecar)
 	case s.ETag != "" && !strongETag(s.ETag):
 		return nil, fmt.Errorf("%w: %q is not a strong entity tag", ErrSidecar, s.ETag)
+	case len(s.Key) > maxResumeKey:
+		return nil, fmt.Errorf("%w: a resume key of %d bytes", ErrSidecar, len(s.Key))
 	case s.Size < -1:
 		return nil, fmt.Errorf("%w: size %d", ErrSidecar, s.Size)
 	}
