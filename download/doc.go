@@ -45,6 +45,9 @@
 //
 // The HTTP client is Options.Client (any TLS stack), or else a client over
 // tlsapp.NewTransport dialled with Options.Dialer, whose connections'
-// RecordStates the Result reports. One buffer of Options.BufferSize bytes
-// serves the whole download.
+// RecordStates the Result reports. Every request carries Options.Header (a
+// field the download sets itself, such as Range, is refused: CheckHeader)
+// and a User-Agent naming tlsapp and its version unless Options.Header
+// gives one. One buffer of Options.BufferSize bytes serves the whole
+// download.
 package download

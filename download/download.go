@@ -32,6 +32,12 @@ type Options struct {
 	// Dialer dials the connections when Client is nil; nil means a zero
 	// tlsapp.Dialer (the system roots).
 	Dialer *tlsapp.Dialer
+	// Header holds header fields added to every request (a bearer token,
+	// a device ID). It may not hold a field the download sets itself (see
+	// CheckHeader). Requests carry User-Agent "tlsapp/VERSION" (the
+	// version of this module) unless Header gives one; an empty one sends
+	// none.
+	Header http.Header
 
 	// Resume continues the partial file an earlier process left (File
 	// only), if its sidecar matches the URL; otherwise it starts over.
@@ -230,6 +236,9 @@ func newJob(rawURL string, opt Options) (*job, error) {
 	}
 	if opt.RangeChunk < 0 || opt.Size < 0 {
 		return j, errors.New("download: negative RangeChunk or Size")
+	}
+	if err := CheckHeader(opt.Header); err != nil {
+		return j, err
 	}
 	if len(opt.ResumeKey) > maxResumeKey {
 		return j, fmt.Errorf("download: Options.ResumeKey is %d bytes, more than %d", len(opt.ResumeKey), maxResumeKey)
@@ -488,6 +497,14 @@ func (j *job) newRequest(x *exchange, method string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(x.ctx, method, j.url, nil)
 	if err != nil {
 		return nil, err
+	}
+	for name, vals := range j.opt.Header {
+		for _, v := range vals {
+			req.Header.Add(name, v)
+		}
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	return req, nil

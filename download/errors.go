@@ -32,6 +32,9 @@ var (
 	// ErrSidecar is a sidecar file that is not one this package wrote, or
 	// not a regular file of this process's own.
 	ErrSidecar = errors.New("download: bad sidecar file")
+	// ErrHeader is a field of Options.Header that is not HTTP syntax or
+	// that the download sets itself (see CheckHeader).
+	ErrHeader = errors.New("download: bad request header field")
 	// ErrPartFile is something at FILE.part that is not a regular file of
 	// this process's own with a single link (a symbolic link, a hard link
 	// to another file, a FIFO, a folder, another user's file): the
