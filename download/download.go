@@ -323,6 +323,8 @@ func (j *job) open(f *os.File, meta string) error {
 			reason = fmt.Sprintf("the partial file was saved under the resume key %q, not %q", sc.Key, j.opt.ResumeKey)
 		case j.opt.ResumeKey == "" && sc.URL != j.url && !sameResource(sc.URL, j.url):
 			reason = "the partial file is of " + sc.URL
+		case j.opt.Size > 0 && sc.Size >= 0 && sc.Size != j.opt.Size:
+			reason = fmt.Sprintf("the partial file's resource is %d bytes, not the %d of Options.Size", sc.Size, j.opt.Size)
 		case sc.Size >= 0 && held > sc.Size:
 			reason = fmt.Sprintf("the partial file is longer than the %d bytes of its resource", sc.Size)
 		case sc.ETag == "" && sc.LastModified == "" && (j.opt.SHA256 == nil || sc.URL != j.url):
@@ -873,16 +875,16 @@ func (j *job) atEnd(x *exchange, body io.Reader, want int64) error {
 	return io.ErrNoProgress
 }
 
-// limit is the most bytes the body may have: the size of the
-// representation when known, or else Options.Size; -1 when neither is.
+// limit is the most bytes the body may have: the smaller of the size of
+// the representation and Options.Size, where known; -1 when neither is.
 func (j *job) limit() int64 {
 	switch {
-	case j.size >= 0:
-		return j.size
+	case j.opt.Size > 0 && j.size >= 0:
+		return min(j.size, j.opt.Size)
 	case j.opt.Size > 0:
 		return j.opt.Size
 	}
-	return -1
+	return j.size
 }
 
 // pastLimit is a body that would take the bytes held to n, past the

@@ -258,3 +258,35 @@ func TestSidecarSizeBounds(t *testing.T) {
 		t.Errorf("resumed with Range %q If-Range %q", r.Header.Get("Range"), r.Header.Get("If-Range"))
 	}
 }
+
+// TestSidecarSizeNotOptionsSize: a partial file whose sidecar gives a size
+// other than Options.Size is not continued, and the smaller size bounds
+// the body: an endless chunked 200 under the same ETag stops at the first
+// byte past Options.Size with a *SizeError.
+func TestSidecarSizeNotOptionsSize(t *testing.T) {
+	v1 := random(t, 1000)
+	srv, url, opt := scripted(t,
+		httpscript.Response{Status: 200, Header: []hdr{etagH(`"A"`), lengthH(1000)}, Body: v1[:500], End: httpscript.Drop},
+		httpscript.Response{Status: 200, Header: []hdr{etagH(`"A"`)}, Stream: httpscript.Forever([]byte("endless ")), Chunked: true})
+	path := filepath.Join(t.TempDir(), "fw.bin")
+	opt.Retries = -1
+	if _, err := download.File(context.Background(), url, path, opt); err == nil {
+		t.Fatal("the cut download succeeded")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	watch := &bounded{part: path + ".part", bound: 800, cancel: cancel}
+	var ev events
+	opt.Resume, opt.Size, opt.Progress, opt.Event = true, 800, watch.check, ev.add
+	_, err := download.File(ctx, url, path, opt)
+	var se *download.SizeError
+	if !errors.As(err, &se) || se.Want != 800 || !se.AtLeast {
+		t.Fatalf("err %v, want a *SizeError past 800", err)
+	}
+	if watch.max > 800 {
+		t.Errorf("the partial file grew to %d bytes, above Options.Size", watch.max)
+	}
+	if r := srv.Requests()[1]; r.Header.Get("Range") != "" || ev.count(download.EventResume) != 0 {
+		t.Errorf("the partial file of a 1000-byte resource was continued (Range %q) with Options.Size 800", r.Header.Get("Range"))
+	}
+}
