@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -199,7 +200,18 @@ func TestHostileStream(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			w := &limitWriter{limit: 1000, cancel: cancel}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
 			_, err := download.Stream(ctx, url, w, opt)
+			runtime.ReadMemStats(&after)
+			// One buffer for the body, the connection's, and the server's
+			// own: nothing that grows with the endless body.
+			if alloc := after.TotalAlloc - before.TotalAlloc; !raceEnabled && alloc > 2<<20 {
+				t.Errorf("%d bytes allocated, client and server together", alloc)
+			} else {
+				t.Logf("%d bytes allocated, client and server together", alloc)
+			}
 			if err == nil || errors.Is(err, context.Canceled) {
 				t.Fatalf("err %v; want a typed error", err)
 			}
