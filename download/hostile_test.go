@@ -302,3 +302,38 @@ func TestSidecarSizeNotOptionsSize(t *testing.T) {
 		t.Errorf("the partial file of a 1000-byte resource was continued (Range %q) with Options.Size 800", r.Header.Get("Range"))
 	}
 }
+
+// TestRangeChunkRequests checks, on the server's side, the Range each
+// chunk asks for (the last one ends at the last byte, not past it) and that
+// a 206 reaching one byte past the chunk asked for is a *ProtocolError.
+func TestRangeChunkRequests(t *testing.T) {
+	v1 := random(t, 1000)
+	chunk := func(first, last int) httpscript.Response {
+		return httpscript.Response{Status: 206, Header: []hdr{etagH(`"A"`), rangeH(first, last, 1000), lengthH(last - first + 1)}, Body: v1[first : last+1]}
+	}
+	srv, url, opt := scripted(t, chunk(0, 299), chunk(300, 599), chunk(600, 899), chunk(900, 999))
+	opt.RangeChunk = 300
+	path := filepath.Join(t.TempDir(), "fw.bin")
+	if _, err := download.File(context.Background(), url, path, opt); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range srv.Requests() {
+		got = append(got, r.Header.Get("Range")+" "+r.Header.Get("If-Range"))
+	}
+	want := []string{"bytes=0-299 ", `bytes=300-599 "A"`, `bytes=600-899 "A"`, `bytes=900-999 "A"`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q", got, want)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, v1) {
+		t.Error("the file is not the representation")
+	}
+
+	_, url, opt = scripted(t, chunk(0, 299), chunk(300, 600))
+	opt.RangeChunk = 300
+	_, err := download.File(context.Background(), url, filepath.Join(t.TempDir(), "fw.bin"), opt)
+	var pe *download.ProtocolError
+	if !errors.As(err, &pe) {
+		t.Fatalf("a 206 one byte past the chunk: %v, want a *ProtocolError", err)
+	}
+}
