@@ -117,6 +117,9 @@ func TestHostileServer(t *testing.T) {
 		tc{name: "Size 1000, endless 200 to the close", rs: []httpscript.Response{{Status: 200, Header: []hdr{etagH(`"A"`)}, Stream: endless}}, size: 1000, wantErr: isSize},
 		tc{name: "Size 1000, 1001 bytes chunked", rs: []httpscript.Response{{Status: 200, Body: lie[:1001], Chunked: true}}, size: 1000, wantErr: isSize},
 		tc{name: "Size 1000, 1000 bytes chunked", rs: []httpscript.Response{{Status: 200, Body: v1, Chunked: true}}, size: 1000, want: v1},
+		tc{name: "Size 1000, Content-Length 1000", rs: []httpscript.Response{wholeA}, size: 1000, want: v1},
+		tc{name: "Size 1000, Content-Length 1001", rs: []httpscript.Response{{Status: 200, Header: []hdr{etagH(`"A"`), lengthH(1001)}, Body: lie[:1001]}}, size: 1000, wantErr: isSize},
+		tc{name: "an empty representation", rs: []httpscript.Response{{Status: 200, Header: []hdr{etagH(`"E"`), lengthH(0)}}}, want: []byte{}},
 		tc{name: "Content-Length 1000 seen, endless chunked 200 with the same ETag", rs: []httpscript.Response{cutA, {Status: 200, Header: []hdr{etagH(`"A"`)}, Stream: endless, Chunked: true}, wholeA}, want: v1},
 		tc{name: "Content-Length 1000 seen, endless chunked 200 with the same ETag, no restart", rs: []httpscript.Response{cutA, {Status: 200, Header: []hdr{etagH(`"A"`)}, Stream: endless, Chunked: true}}, noRestart: true, wantErr: isChanged},
 		tc{name: "endless chunked 206", rs: []httpscript.Response{cutA, {Status: 206, Header: []hdr{etagH(`"A"`), rangeH(500, 999, 1000)}, Stream: endless, Chunked: true}}, wantErr: isProtocol},
@@ -312,7 +315,7 @@ func TestRangeChunkRequests(t *testing.T) {
 		return httpscript.Response{Status: 206, Header: []hdr{etagH(`"A"`), rangeH(first, last, 1000), lengthH(last - first + 1)}, Body: v1[first : last+1]}
 	}
 	srv, url, opt := scripted(t, chunk(0, 299), chunk(300, 599), chunk(600, 899), chunk(900, 999))
-	opt.RangeChunk = 300
+	opt.RangeChunk, opt.Size = 300, 1000
 	path := filepath.Join(t.TempDir(), "fw.bin")
 	if _, err := download.File(context.Background(), url, path, opt); err != nil {
 		t.Fatal(err)
@@ -335,5 +338,13 @@ func TestRangeChunkRequests(t *testing.T) {
 	var pe *download.ProtocolError
 	if !errors.As(err, &pe) {
 		t.Fatalf("a 206 one byte past the chunk: %v, want a *ProtocolError", err)
+	}
+
+	_, url, opt = scripted(t, chunk(0, 299))
+	opt.RangeChunk, opt.Size = 300, 999
+	_, err = download.File(context.Background(), url, filepath.Join(t.TempDir(), "fw.bin"), opt)
+	var se *download.SizeError
+	if !errors.As(err, &se) || se.Got != 1000 || se.Want != 999 || se.AtLeast {
+		t.Fatalf("a 206 of a 1000-byte resource with Options.Size 999: %v, want a *SizeError", err)
 	}
 }
