@@ -136,6 +136,13 @@ func TestHostileServer(t *testing.T) {
 		tc{name: "206 without Last-Modified", rs: []httpscript.Response{cutLM, tail(), wholeB}, want: v2},
 		tc{name: "206 with another Last-Modified", rs: []httpscript.Response{cutLM, tail(lastModH(t0.Add(time.Minute))), wholeB}, want: v2},
 		tc{name: "206 with the same Last-Modified", rs: []httpscript.Response{cutLM, {Status: 206, Header: []hdr{lastModH(t0), rangeH(500, 999, 1000), lengthH(500)}, Body: v1[500:]}}, want: v1},
+		// A 416 (RFC 9110 §15.5.17) names the size in Content-Range
+		// bytes */complete.
+		tc{name: "416 for a resource of the size known", rs: []httpscript.Response{cutA, {Status: 416, Header: []hdr{etagH(`"A"`), {"Content-Range", "bytes */1000"}, lengthH(0)}}}, wantErr: isProtocol},
+		tc{name: "416 with a satisfied range", rs: []httpscript.Response{cutA, {Status: 416, Header: []hdr{etagH(`"A"`), rangeH(0, 99, 1000), lengthH(0)}}}, wantErr: isProtocol},
+		tc{name: "416 for a larger resource", rs: []httpscript.Response{cutA, {Status: 416, Header: []hdr{{"Content-Range", "bytes */1200"}, lengthH(0)}}, wholeB}, want: v2},
+		tc{name: "416 for a resource smaller than the bytes held", rs: []httpscript.Response{cutA, {Status: 416, Header: []hdr{{"Content-Range", "bytes */400"}, lengthH(0)}}, wholeB}, want: v2},
+		tc{name: "416 for another size than Options.Size", rs: []httpscript.Response{cutA, {Status: 416, Header: []hdr{{"Content-Range", "bytes */1200"}, lengthH(0)}}}, size: 1000, wantErr: isSize},
 		// The rules of range requests.
 		tc{name: "206 from the wrong first byte", rs: []httpscript.Response{cutA, {Status: 206, Header: []hdr{etagH(`"A"`), rangeH(499, 999, 1000), lengthH(501)}, Body: v1[499:]}}, wantErr: isProtocol},
 		tc{name: "206 whose Content-Length is not its range", rs: []httpscript.Response{cutA, {Status: 206, Header: []hdr{etagH(`"A"`), rangeH(500, 999, 1000), lengthH(400)}, Body: v1[500:900]}}, wantErr: isProtocol},
