@@ -125,3 +125,38 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestPartFileSwapped: a link put at FILE.part while the download runs is
+// not renamed into place: the rename moves only the file written, so the
+// download fails with ErrPartFile, FILE does not appear, and the link's
+// target is untouched.
+func TestPartFileSwapped(t *testing.T) {
+	body := random(t, 256<<10)
+	rs := &resource{}
+	rs.set(body, `"v1"`, time.Time{})
+	url, opt := startHTTPS(t, rs)
+	dir := t.TempDir()
+	path, victim := filepath.Join(dir, "fw.bin"), filepath.Join(t.TempDir(), "victim")
+	must(t, os.WriteFile(victim, []byte("victim"), 0o644))
+	swapped := false
+	opt.Progress = func(done, total int64) {
+		if done >= 64<<10 && !swapped {
+			swapped = true
+			must(t, os.Rename(path+".part", path+".moved"))
+			must(t, os.Symlink(victim, path+".part"))
+		}
+	}
+	_, err := download.File(context.Background(), url, path, opt)
+	if !errors.Is(err, download.ErrPartFile) {
+		t.Errorf("err %v, want ErrPartFile", err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists: %v", path, err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "victim" {
+		t.Errorf("the victim changed")
+	}
+	if b, _ := os.ReadFile(path + ".moved"); !bytes.Equal(b, body) {
+		t.Errorf("the file written is not the body")
+	}
+}
