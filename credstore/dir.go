@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	"github.com/google/renameio/v2"
 )
 
 // fileNames are the names of the files a directory store keeps per tag.
@@ -46,7 +44,12 @@ func (e *DirPermissionError) Error() string {
 // and then renamed over the old one, and the folder is synced after, so a
 // crash, a power cut or a full disk leaves the old credential or the new
 // one, never a torn file. A crash can leave a temporary file (named after
-// the credential with a leading dot) behind; it is never read. A tag's
+// the credential with a leading dot and a number) behind; it is never read,
+// and since it may hold a copy of a private key, it is removed by the next
+// OpenDir, Lock or Delete in the tag: each writer holds an flock(2) on its
+// temporary file until the rename, so that one nobody holds is known to be
+// a dead writer's. (On systems without flock the removal fails, where it
+// can, for a file a live writer holds open.) A tag's
 // folder is made by the first Put under it and removed with its last
 // credential, also when that Put fails, so a refused write leaves the
 // directory as it was.
@@ -100,9 +103,10 @@ func OpenDir(dir string) (Store, error) {
 		}
 	}
 	s := &dirStore{dir: dir}
-	if len(s.undoDirs()) > 0 {
-		// A pair write was cut short, or is running: the lock waits for
-		// a running one and undoes what a crash left.
+	if s.leftovers() {
+		// A pair write was cut short, or is running, or a writer left a
+		// temporary file: the lock waits for a running pair write, undoes
+		// what a crash left and removes what no live writer holds.
 		unlock, err := s.Lock(context.Background())
 		if err != nil {
 			return nil, err
@@ -181,7 +185,7 @@ func (s *dirStore) Put(ctx context.Context, r Ref, value []byte) error {
 	if r.Kind.Secret() {
 		perm = 0o600
 	}
-	var f *renameio.PendingFile
+	var f *pendingFile
 	created := false // this Put made the tag's folder
 	for attempt := 1; ; attempt++ {
 		made, err := s.makeTagDir(dir, r)
@@ -189,7 +193,7 @@ func (s *dirStore) Put(ctx context.Context, r Ref, value []byte) error {
 			return err
 		}
 		created = created || made
-		f, err = renameio.NewPendingFile(s.path(r), renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
+		f, err = newPendingFile(s.path(r), perm)
 		if err == nil {
 			break
 		}
@@ -218,7 +222,7 @@ func (s *dirStore) Put(ctx context.Context, r Ref, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("credstore: writing %v: %w", r, err) // the old value stays
 	}
-	if err := f.CloseAtomicallyReplace(); err != nil {
+	if err := f.Commit(); err != nil {
 		return fmt.Errorf("credstore: writing %v: %w", r, err)
 	}
 	done = true
@@ -251,6 +255,28 @@ func (s *dirStore) Delete(ctx context.Context, r Ref) error {
 	if err := check(ctx, r); err != nil {
 		return err
 	}
+	dir := s.tagDir(r.Tag)
+	if _, err := os.Lstat(filepath.Join(dir, undoName)); err == nil {
+		// A pair write that a crash cut short holds the old credentials
+		// in its undo file: undo it first, unless a live writer holds
+		// the lock (its Lock undid what was left; the undo file is its
+		// own, and goes when it is done). Not waiting for the lock keeps
+		// a caller that holds it from waiting on itself.
+		unlock, ok, err := s.tryLock()
+		if err != nil {
+			return fmt.Errorf("credstore: deleting %v: %w", r, err)
+		}
+		if ok {
+			unlock()
+		}
+	}
+	return s.remove(r)
+}
+
+// remove deletes the file of r, the temporary files of dead writers in its
+// tag's folder (which may hold a copy of a key), and the folder if that was
+// its last credential.
+func (s *dirStore) remove(r Ref) error {
 	if err := os.Remove(s.path(r)); errors.Is(err, fs.ErrNotExist) {
 		return notFound(r)
 	} else if err != nil {
@@ -261,6 +287,9 @@ func (s *dirStore) Delete(ctx context.Context, r Ref) error {
 	// the folder holds anything, a concurrent Put's temporary file
 	// included, and a Put that finds the folder gone makes it again.
 	dir, synced := s.tagDir(r.Tag), s.dir
+	if err := removeStale(dir); err != nil {
+		return fmt.Errorf("credstore: deleting %v: %w", r, err)
+	}
 	if err := os.Remove(dir); err != nil {
 		synced = dir
 	}

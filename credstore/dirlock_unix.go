@@ -24,7 +24,8 @@ const lockFileName = ".lock"
 // once.
 //
 // Holding the lock, Lock first undoes any pair write that a crash cut short
-// (see ImportKeyPair).
+// (see ImportKeyPair) and removes the temporary files that writers killed
+// or cut off by a power loss left (see OpenDir).
 func (s *dirStore) Lock(ctx context.Context) (func(), error) {
 	p := filepath.Join(s.dir, lockFileName)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
@@ -48,7 +49,7 @@ func (s *dirStore) Lock(ctx context.Context) (func(), error) {
 				syscall.Flock(fd, syscall.LOCK_UN)
 				f.Close()
 			}
-			if err := s.recoverPairs(); err != nil {
+			if err := s.recover(); err != nil {
 				unlock()
 				return nil, err
 			}
@@ -66,3 +67,56 @@ func (s *dirStore) Lock(ctx context.Context) (func(), error) {
 		}
 	}
 }
+
+// lockTemp takes the flock of a temporary file without waiting, and
+// reports whether it holds it on the file that name still names: false
+// when another open file holds it (a live writer, or a cleaner about to
+// remove it) or name is gone or another file since.
+func lockTemp(f *os.File, name string) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return sameFile(f, name)
+}
+
+// tryLock takes the store's lock if nobody holds it, without waiting,
+// recovering what a crash left as Lock does. ok is false when another
+// holds it: a live writer, whose own Lock recovered what it found.
+func (s *dirStore) tryLock() (unlock func(), ok bool, err error) {
+	p := filepath.Join(s.dir, lockFileName)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// Nobody ever locked the store: make the file, as Lock does.
+		f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("credstore: locking the store: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, false, fmt.Errorf("credstore: locking the store: %s is not a regular file", p)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("credstore: locking %s: %w", p, err)
+	}
+	unlock = func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+	if err := s.recover(); err != nil {
+		unlock()
+		return nil, false, err
+	}
+	return unlock, true, nil
+}
+
+// oNoFollow makes an open fail on a symbolic link.
+const oNoFollow = syscall.O_NOFOLLOW

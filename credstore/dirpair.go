@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/renameio/v2"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -27,7 +26,7 @@ const undoName = ".pair-undo"
 // old values (or their absence) durable in the tag's undo file, then puts
 // the key and the certificate, then removes the undo file. A write that
 // fails puts the old values back at once; one that a crash cuts short is
-// undone by the next Lock or OpenDir (recoverPairs), so a store is never
+// undone by the next Lock or OpenDir (recover), so a store is never
 // left holding the new key beside the old certificate.
 func (s *dirStore) putPair(ctx context.Context, tag Tag, key, cert []byte) error {
 	refs := []Ref{{tag, PrivateKey}, {tag, ClientCert}}
@@ -82,7 +81,7 @@ func (s *dirStore) putPair(ctx context.Context, tag Tag, key, cert []byte) error
 // writeDurably writes b to p atomically, readable by its owner only, and
 // syncs p's folder.
 func writeDurably(p string, b []byte) error {
-	f, err := renameio.NewPendingFile(p, renameio.WithTempDir(filepath.Dir(p)), renameio.WithStaticPermissions(0o600))
+	f, err := newPendingFile(p, 0o600)
 	if err != nil {
 		return err
 	}
@@ -90,7 +89,7 @@ func writeDurably(p string, b []byte) error {
 	if _, err := f.Write(b); err != nil {
 		return err
 	}
-	if err := f.CloseAtomicallyReplace(); err != nil {
+	if err := f.Commit(); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(p))
@@ -119,7 +118,7 @@ func (s *dirStore) undoPair(dir string) error {
 		r := Ref{tag, Kind(kind)}
 		if present == 1 {
 			err = s.Put(ctx, r, old)
-		} else if err = s.Delete(ctx, r); errors.Is(err, ErrNotFound) {
+		} else if err = s.remove(r); errors.Is(err, ErrNotFound) {
 			err = nil
 		}
 		if err != nil {
@@ -132,31 +131,51 @@ func (s *dirStore) undoPair(dir string) error {
 	return syncDir(dir)
 }
 
-// recoverPairs undoes every pair write that a crash cut short. The caller
-// holds the store's lock, so no undo file belongs to a live writer.
-func (s *dirStore) recoverPairs() error {
-	for _, dir := range s.undoDirs() {
-		if err := s.undoPair(dir); err != nil {
-			return fmt.Errorf("credstore: undoing the pair write a crash cut short in %s: %w", dir, err)
+// recover undoes every pair write that a crash cut short, removes the
+// temporary files of dead writers, and then the tag folders that held
+// nothing else. The caller holds the store's lock, so no undo file belongs
+// to a live writer.
+func (s *dirStore) recover() error {
+	for _, dir := range s.tagDirs() {
+		if _, err := os.Lstat(filepath.Join(dir, undoName)); !errors.Is(err, fs.ErrNotExist) {
+			if err := s.undoPair(dir); err != nil {
+				return fmt.Errorf("credstore: undoing the pair write a crash cut short in %s: %w", dir, err)
+			}
+		}
+		if err := removeStale(dir); err != nil {
+			return fmt.Errorf("credstore: removing what a writer left in %s: %w", dir, err)
+		}
+		if os.Remove(dir) == nil {
+			// Empty: the folder of a first Put that did not finish.
+			if err := syncDir(s.dir); err != nil {
+				return fmt.Errorf("credstore: %w", err)
+			}
 		}
 	}
 	return nil
 }
 
-// undoDirs lists the tag folders holding an undo file.
-func (s *dirStore) undoDirs() []string {
+// leftovers reports whether a tag folder holds an undo file or a temporary
+// file.
+func (s *dirStore) leftovers() bool {
+	for _, dir := range s.tagDirs() {
+		if hasLeftovers(dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// tagDirs lists the tag folders.
+func (s *dirStore) tagDirs() []string {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range entries {
-		if _, ok := parseTagName(e.Name()); !ok || !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(s.dir, e.Name())
-		if _, err := os.Lstat(filepath.Join(dir, undoName)); !errors.Is(err, fs.ErrNotExist) {
-			out = append(out, dir)
+		if _, ok := parseTagName(e.Name()); ok && e.IsDir() {
+			out = append(out, filepath.Join(s.dir, e.Name()))
 		}
 	}
 	return out

@@ -10,7 +10,8 @@
 // replace), Delete and List (digests and sizes, never contents). There is an
 // in-memory backend ([NewMemory]), a directory backend ([OpenDir]: one folder
 // per tag, files written atomically, private keys readable only by their
-// owner), encryption at rest for any backend ([Encrypted]: XChaCha20-Poly1305
+// owner, and what a killed writer left undone or removed by the next open,
+// lock or delete), encryption at rest for any backend ([Encrypted]: XChaCha20-Poly1305
 // binding each value to its tag and kind, so a value moved elsewhere is
 // refused with [ErrMoved]; [MigrateEncrypted] rewrites stores of the old
 // format), and a PKCS#11

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,10 +34,29 @@ type Options struct {
 	// Dialer dials the connections when Client is nil; nil means a zero
 	// tlsapp.Dialer (the system roots).
 	Dialer *tlsapp.Dialer
+	// Header holds header fields added to every request (a bearer token,
+	// a device ID). It may not hold a field the download sets itself (see
+	// CheckHeader). Requests carry User-Agent "tlsapp/VERSION" (the
+	// version of this module) unless Header gives one; an empty one sends
+	// none.
+	Header http.Header
 
 	// Resume continues the partial file an earlier process left (File
 	// only), if its sidecar matches the URL; otherwise it starts over.
 	Resume bool
+	// ResumeKey, when set, names the resource for Resume in place of its
+	// URL: a partial file is continued only if it was saved under the same
+	// key, whatever its URL. When empty, a partial file is continued if it
+	// was saved from a URL with the same scheme, host and path; the query
+	// may differ, as it does between two pre-signed URLs of one object. In
+	// either case the partial file must have a strong validator unless its
+	// URL is the same, and the first request asks for the rest with
+	// If-Range holding it, so that only the same representation of the
+	// same size is continued: anything else starts over. (A server that
+	// picks the object by the query and gives two objects the same
+	// validator and size would splice them: give such a server's objects
+	// a ResumeKey, or Options.SHA256.)
+	ResumeKey string
 	// RangeChunk, when positive, fetches the body in Range requests of at
 	// most this many bytes.
 	RangeChunk int
@@ -47,7 +67,9 @@ type Options struct {
 	// download client does: 128 bytes smaller, 8 below 256, giving up
 	// below 8. Result.RangeChunk is the chunk it ended with.
 	RangeShrink bool
-	// Size, when positive, is the size the resource must have.
+	// Size, when positive, is the size the resource must have: a body
+	// that goes past it is stopped at the first read beyond it, with a
+	// *SizeError.
 	Size int64
 	// SHA256, when not nil, is the digest the body must have.
 	SHA256 []byte
@@ -137,21 +159,23 @@ const maxRestarts = 3
 
 // File downloads rawURL to path. The body goes to path+".part", with a
 // sidecar path+".part.meta"; path appears, by rename, only once the body
-// is complete and checked. A Result is returned in every case.
+// is complete and checked. Something at path+".part" that is not a regular
+// file of the process's own with one link is refused with an error wrapping
+// ErrPartFile. A Result is returned in every case.
 func File(ctx context.Context, rawURL, path string, opt Options) (*Result, error) {
 	j, err := newJob(rawURL, opt)
 	if err != nil {
 		return j.res, err
 	}
 	part, meta := path+".part", path+".part.meta"
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := openPart(part)
 	if err != nil {
 		return j.res, err
 	}
 	fs := &fileSink{f: f}
 	j.out = fs
 	j.saveMeta = func() error {
-		return writeSidecar(meta, &sidecar{URL: j.url, ETag: j.val.ETag, LastModified: j.val.LastModified, Size: j.size})
+		return writeSidecar(meta, &sidecar{URL: j.url, Key: j.opt.ResumeKey, ETag: j.val.ETag, LastModified: j.val.LastModified, Size: j.size})
 	}
 	if err := j.open(f, meta); err != nil {
 		f.Close()
@@ -234,6 +258,12 @@ func newJob(rawURL string, opt Options) (*job, error) {
 	if opt.RangeChunk < 0 || opt.Size < 0 {
 		return j, errors.New("download: negative RangeChunk or Size")
 	}
+	if err := CheckHeader(opt.Header); err != nil {
+		return j, err
+	}
+	if len(opt.ResumeKey) > maxResumeKey {
+		return j, fmt.Errorf("download: Options.ResumeKey is %d bytes, more than %d", len(opt.ResumeKey), maxResumeKey)
+	}
 	if j.opt.Retries == 0 {
 		j.opt.Retries = 5
 	}
@@ -306,6 +336,26 @@ func (j *job) deviceErr() error {
 	return err
 }
 
+// sameResource reports whether two URLs differ at most in their query
+// (and fragment): the same scheme, user, host (with the default port or
+// without) and path.
+func sameResource(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	host := func(u *url.URL) string {
+		h := strings.ToLower(u.Host)
+		if strings.EqualFold(u.Scheme, "https") {
+			h = strings.TrimSuffix(h, ":443")
+		}
+		return h
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && ua.User.String() == ub.User.String() &&
+		host(ua) == host(ub) && ua.EscapedPath() == ub.EscapedPath() && ua.Opaque == ub.Opaque
+}
+
 // httpsOnly follows up to 10 redirects, all to https URLs.
 func httpsOnly(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "https" {
@@ -333,11 +383,15 @@ func (j *job) open(f *os.File, meta string) error {
 			reason = err.Error()
 		case sc == nil:
 			reason = "the partial file has no sidecar saying what it holds"
-		case sc.URL != j.url:
+		case j.opt.ResumeKey != "" && sc.Key != j.opt.ResumeKey:
+			reason = fmt.Sprintf("the partial file was saved under the resume key %q, not %q", sc.Key, j.opt.ResumeKey)
+		case j.opt.ResumeKey == "" && sc.URL != j.url && !sameResource(sc.URL, j.url):
 			reason = "the partial file is of " + sc.URL
+		case j.opt.Size > 0 && sc.Size >= 0 && sc.Size != j.opt.Size:
+			reason = fmt.Sprintf("the partial file's resource is %d bytes, not the %d of Options.Size", sc.Size, j.opt.Size)
 		case sc.Size >= 0 && held > sc.Size:
 			reason = fmt.Sprintf("the partial file is longer than the %d bytes of its resource", sc.Size)
-		case sc.ETag == "" && sc.LastModified == "" && j.opt.SHA256 == nil:
+		case sc.ETag == "" && sc.LastModified == "" && (j.opt.SHA256 == nil || sc.URL != j.url):
 			reason = "the partial file's resource had no strong validator to continue with"
 		default:
 			j.val, j.size = validator{ETag: sc.ETag, LastModified: sc.LastModified}, sc.Size
@@ -346,8 +400,11 @@ func (j *job) open(f *os.File, meta string) error {
 			}
 			j.offset, j.res.ResumedFrom = held, held
 			why := j.val.String()
-			if j.val.none() {
+			switch {
+			case j.val.none():
 				why += "; the SHA-256 will catch a splice"
+			case sc.URL != j.url:
+				why += "; saved from " + sc.URL + ", continued if If-Range shows the same representation"
 			}
 			j.event(Event{Kind: EventResume, Offset: held, Reason: why})
 			return nil
@@ -543,6 +600,14 @@ func (j *job) newRequest(x *exchange, method string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+	for name, vals := range j.opt.Header {
+		for _, v := range vals {
+			req.Header.Add(name, v)
+		}
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header.Set("User-Agent", userAgent)
+	}
 	req.Header.Set("Accept-Encoding", "identity")
 	return req, nil
 }
@@ -567,6 +632,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	askedLast := int64(-1)
+	ifRange := false
 	if j.offset > 0 || j.res.RangeChunk > 0 {
 		end := ""
 		if c := j.res.RangeChunk; c > 0 {
@@ -579,6 +645,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(j.offset, 10)+"-"+end)
 		if !j.val.none() {
 			req.Header.Set("If-Range", j.val.ifRange())
+			ifRange = true
 		}
 	}
 	j.res.Requests++
@@ -604,7 +671,7 @@ func (j *job) request(ctx context.Context) (bool, error) {
 	case http.StatusOK:
 		done, err = j.whole(x, resp)
 	case http.StatusPartialContent:
-		done, err = j.partial(x, resp, askedLast)
+		done, err = j.partial(x, resp, askedLast, ifRange)
 	case http.StatusRequestedRangeNotSatisfiable:
 		done, err = j.unsatisfiable(x, resp)
 	default:
@@ -638,7 +705,10 @@ func (j *job) learn(v validator, size int64) error {
 	return nil
 }
 
-// whole handles a 200: the whole body, from byte 0.
+// whole handles a 200: the whole body, from byte 0. When it answers a
+// Range request under the validator the bytes held are of, those bytes are
+// skipped; the validator binds the size, so a body that ends elsewhere, or
+// before the bytes held, shows a change.
 func (j *job) whole(x *exchange, resp *http.Response) (bool, error) {
 	v := validatorOf(resp.Header)
 	cl := resp.ContentLength
@@ -672,8 +742,12 @@ func (j *job) whole(x *exchange, resp *http.Response) (bool, error) {
 			return false, err
 		}
 	}
-	want := cl
-	if err := j.copy(x, resp.Body, skip, want); err != nil {
+	read, err := j.copy(x, resp.Body, skip, cl)
+	var past *pastLimit
+	if errors.As(err, &past) {
+		return false, j.overrun(past)
+	}
+	if err != nil {
 		return false, err
 	}
 	if cl < 0 && !chunked(resp) {
@@ -686,9 +760,13 @@ func (j *job) whole(x *exchange, resp *http.Response) (bool, error) {
 			return false, ErrUnknownEnd
 		}
 	}
-	if j.size < 0 {
-		j.size = j.offset
+	if read < skip {
+		return false, j.restart(fmt.Sprintf("the whole body sent again under the same %s is %d bytes, fewer than the %d held", v, read, skip))
 	}
+	if j.size >= 0 && j.offset != j.size {
+		return false, j.restart(fmt.Sprintf("the body under %s ended at %d bytes, not at the %d it had", v, j.offset, j.size))
+	}
+	j.size = j.offset
 	return true, nil
 }
 
@@ -696,8 +774,12 @@ func chunked(resp *http.Response) bool {
 	return len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
 }
 
-// partial handles a 206, checking its Content-Range.
-func (j *job) partial(x *exchange, resp *http.Response, askedLast int64) (bool, error) {
+// partial handles a 206, checking its Content-Range and, when the request
+// carried If-Range, that it shows that validator (RFC 9110 §13.1.5 and
+// §15.3.7: a 206 carries the ETag a 200 would): one that shows another, or
+// none, is of a server that ignored If-Range, and its bytes may be of
+// another representation.
+func (j *job) partial(x *exchange, resp *http.Response, askedLast int64, ifRange bool) (bool, error) {
 	cr, err := parseContentRange(resp.Header.Values("Content-Range"))
 	if err != nil {
 		return false, err
@@ -707,6 +789,9 @@ func (j *job) partial(x *exchange, resp *http.Response, askedLast int64) (bool, 
 	}
 	if bad, why := j.val.contradicts(resp.Header); bad {
 		return false, j.restart(why)
+	}
+	if ifRange && !j.val.shownBy(resp.Header) {
+		return false, j.restart(fmt.Sprintf("a 206 to a request with If-Range %s does not show that %s", j.val.ifRange(), j.val.field()))
 	}
 	if j.size >= 0 && cr.complete != j.size {
 		return false, j.restart(fmt.Sprintf("the size changed from %d to %d (Content-Range %s)", j.size, cr.complete, resp.Header.Get("Content-Range")))
@@ -734,7 +819,8 @@ func (j *job) partial(x *exchange, resp *http.Response, askedLast int64) (bool, 
 	if j.val.none() && j.opt.SHA256 == nil && cr.last+1 < cr.complete {
 		return false, ErrNoValidator
 	}
-	if err := j.copy(x, resp.Body, 0, cr.last-cr.first+1); err != nil {
+	// The range is within the size, so the limit is never passed here.
+	if _, err := j.copy(x, resp.Body, 0, cr.last-cr.first+1); err != nil {
 		return false, err
 	}
 	return j.offset == j.size, nil
@@ -830,14 +916,24 @@ func (j *job) restart(reason string) error {
 	return nil
 }
 
-// copy reads want bytes of body (to its end when want < 0), drops the first
-// skip of them (bytes already held) and writes the rest.
-func (j *job) copy(x *exchange, body io.Reader, skip, want int64) error {
+// copy reads want bytes of body (to its end when want < 0) and, having
+// read want, checks that the body ends there. It drops the first skip of
+// them (bytes already held) and writes the rest. A known size (see limit)
+// bounds the bytes held: the first read that would take them past it ends
+// the copy, with nothing of that read written. It returns how many bytes
+// of body it read.
+func (j *job) copy(x *exchange, body io.Reader, skip, want int64) (int64, error) {
+	limit := j.limit()
 	var read int64
-	for want < 0 || read < want {
+	for {
 		b := j.buf
-		if want >= 0 && want-read < int64(len(b)) {
-			b = b[:want-read]
+		if want >= 0 {
+			if read == want {
+				return read, j.atEnd(x, body, want)
+			}
+			if want-read < int64(len(b)) {
+				b = b[:want-read]
+			}
 		}
 		n, err := body.Read(b)
 		if n > 0 {
@@ -849,9 +945,12 @@ func (j *job) copy(x *exchange, body io.Reader, skip, want int64) error {
 				skip -= k
 				p = p[k:]
 			}
+			if limit >= 0 && j.offset+int64(len(p)) > limit {
+				return read, &pastLimit{n: j.offset + int64(len(p))}
+			}
 			if len(p) > 0 {
 				if _, werr := j.out.Write(p); werr != nil {
-					return werr
+					return read, werr
 				}
 				j.hash.Write(p)
 				j.offset += int64(len(p))
@@ -867,15 +966,65 @@ func (j *job) copy(x *exchange, body io.Reader, skip, want int64) error {
 		}
 		if err == io.EOF {
 			if want >= 0 && read < want {
-				return io.ErrUnexpectedEOF
+				return read, io.ErrUnexpectedEOF
 			}
-			return nil
+			return read, nil
 		}
 		if err != nil {
+			return read, err
+		}
+	}
+}
+
+// atEnd checks that body, of which want bytes were read, ends there: a
+// chunked or close-delimited body can go on past the length its headers
+// give.
+func (j *job) atEnd(x *exchange, body io.Reader, want int64) error {
+	for range 100 {
+		n, err := body.Read(j.buf[:1])
+		switch {
+		case n > 0:
+			return &ProtocolError{Reason: fmt.Sprintf("the body goes on past the %d bytes its headers give", want)}
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := context.Cause(x.ctx); err != nil {
 			return err
 		}
 	}
-	return nil
+	return io.ErrNoProgress
+}
+
+// limit is the most bytes the body may have: the smaller of the size of
+// the representation and Options.Size, where known; -1 when neither is.
+func (j *job) limit() int64 {
+	switch {
+	case j.opt.Size > 0 && j.size >= 0:
+		return min(j.size, j.opt.Size)
+	case j.opt.Size > 0:
+		return j.opt.Size
+	}
+	return j.size
+}
+
+// pastLimit is a body that would take the bytes held to n, past the
+// limit.
+type pastLimit struct{ n int64 }
+
+func (e *pastLimit) Error() string {
+	return fmt.Sprintf("the body would take the bytes held to %d", e.n)
+}
+
+// overrun handles a body that went past the limit: it is not the size
+// Options.Size gives, or, under a validator that had another size, it
+// shows a change.
+func (j *job) overrun(e *pastLimit) error {
+	if j.opt.Size > 0 {
+		return &SizeError{Got: e.n, Want: j.opt.Size, AtLeast: true}
+	}
+	return j.restart(fmt.Sprintf("the body under %s goes on past the %d bytes it had", j.val, j.size))
 }
 
 // sink is where the body goes.
@@ -911,9 +1060,14 @@ func (s *writerSink) Reset() error {
 	return nil
 }
 
-// finish syncs and closes the partial file and renames it into place.
+// finish syncs and closes the partial file and renames it into place,
+// if the partial file's name still names it.
 func finish(f *os.File, part, path string) error {
 	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := samePart(f, part); err != nil {
 		f.Close()
 		return err
 	}

@@ -29,8 +29,17 @@ var (
 	ErrNoValidator = errors.New("download: the server sends no strong validator, so a partial body cannot be continued safely; give a SHA-256")
 	// ErrChanged is matched by every *ChangedError.
 	ErrChanged = errors.New("download: the resource changed")
-	// ErrSidecar is a sidecar file that is not one this package wrote.
+	// ErrSidecar is a sidecar file that is not one this package wrote, or
+	// not a regular file of this process's own.
 	ErrSidecar = errors.New("download: bad sidecar file")
+	// ErrHeader is a field of Options.Header that is not HTTP syntax or
+	// that the download sets itself (see CheckHeader).
+	ErrHeader = errors.New("download: bad request header field")
+	// ErrPartFile is something at FILE.part that is not a regular file of
+	// this process's own with a single link (a symbolic link, a hard link
+	// to another file, a FIFO, a folder, another user's file): the
+	// download refuses to write through it, and leaves it as it is.
+	ErrPartFile = errors.New("download: the partial file is not a regular file of this process's own")
 )
 
 // ChangedError is a resource that changed on the server while the download
@@ -64,9 +73,17 @@ type ProtocolError struct{ Reason string }
 func (e *ProtocolError) Error() string { return "download: " + e.Reason }
 
 // SizeError is a resource whose size is not Options.Size.
-type SizeError struct{ Got, Want int64 }
+type SizeError struct {
+	Got, Want int64
+	// AtLeast says that Got is a lower bound: the body went on past Want
+	// and was stopped at the first read beyond it.
+	AtLeast bool
+}
 
 func (e *SizeError) Error() string {
+	if e.AtLeast {
+		return fmt.Sprintf("download: the resource is more than %d bytes (%d read), expected %d", e.Want, e.Got, e.Want)
+	}
 	return fmt.Sprintf("download: the resource is %d bytes, expected %d", e.Got, e.Want)
 }
 

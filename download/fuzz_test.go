@@ -13,7 +13,7 @@ func FuzzParseSidecar(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if s.Format != sidecarFormat || s.Size < -1 || (s.ETag != "" && s.LastModified != "") || (s.ETag != "" && !strongETag(s.ETag)) {
+		if s.Format != sidecarFormat || s.Size < -1 || (s.ETag != "" && s.LastModified != "") || (s.ETag != "" && !strongETag(s.ETag)) || len(s.Key) > maxResumeKey {
 			t.Fatalf("accepted %+v", s)
 		}
 		path := t.TempDir() + "/meta"

@@ -54,6 +54,7 @@ func (rs *resource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, etag, mod, ignore := rs.body, rs.etag, rs.mod, rs.ignoreIfRange
 	h := r.Header.Clone()
 	h.Set("X-Method", r.Method)
+	h.Set("X-Target", r.RequestURI)
 	rs.reqs = append(rs.reqs, h)
 	rs.mu.Unlock()
 	if etag != "" {

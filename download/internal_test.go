@@ -78,6 +78,8 @@ func TestParseSidecar(t *testing.T) {
 		{`{"format":1,"url":"https://h/fw","etag":"\"a\"","size":10}`, true},
 		{`{"format":1,"url":"https://h/fw","last_modified":"Fri, 02 Jan 2026 03:04:05 GMT","size":-1}`, true},
 		{`{"format":1,"url":"https://h/fw","size":10}`, true},
+		{`{"format":1,"url":"https://h/fw?sig=1","resume_key":"fw-1.2.3","etag":"\"a\"","size":10}`, true},
+		{`{"format":1,"url":"https://h/fw","resume_key":"` + strings.Repeat("k", maxResumeKey+1) + `","size":10}`, false},
 		{`{"format":2,"url":"https://h/fw","size":10}`, false},
 		{`{"format":1,"url":"https://h/fw","size":10,"extra":1}`, false},
 		{`{"format":1,"url":"https://h/fw","size":10} {}`, false},
@@ -96,6 +98,29 @@ func TestParseSidecar(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrSidecar) {
 			t.Errorf("%.60q: %v is not ErrSidecar", tc.in, err)
+		}
+	}
+}
+
+func TestSameResource(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://h/fw.bin?X-Amz-Signature=a", "https://h/fw.bin?X-Amz-Signature=b", true},
+		{"https://h/fw.bin", "https://h/fw.bin?token=1#frag", true},
+		{"https://H/fw.bin", "https://h:443/fw.bin", true},
+		{"https://h/fw.bin", "https://h/FW.bin", false},
+		{"https://h/fw.bin", "https://h/fw.bin/", false},
+		{"https://h/a%2Fb", "https://h/a/b", false},
+		{"https://h/fw.bin", "https://h:8443/fw.bin", false},
+		{"https://h/fw.bin", "https://g/fw.bin", false},
+		{"https://h/fw.bin", "http://h/fw.bin", false},
+		{"https://u@h/fw.bin", "https://h/fw.bin", false},
+		{"https://h/fw.bin", "%zz", false},
+	} {
+		if got := sameResource(tc.a, tc.b); got != tc.same {
+			t.Errorf("sameResource(%q, %q) = %v", tc.a, tc.b, got)
 		}
 	}
 }

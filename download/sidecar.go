@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"syscall"
 
 	"github.com/google/renameio/v2"
 )
@@ -21,6 +22,7 @@ const maxSidecar = 4 << 10
 type sidecar struct {
 	Format       int    `json:"format"` // sidecarFormat
 	URL          string `json:"url"`
+	Key          string `json:"resume_key,omitempty"` // Options.ResumeKey
 	ETag         string `json:"etag,omitempty"`
 	LastModified string `json:"last_modified,omitempty"`
 	Size         int64  `json:"size"` // -1: not known
@@ -28,17 +30,31 @@ type sidecar struct {
 
 const sidecarFormat = 1
 
+// maxResumeKey bounds Options.ResumeKey.
+const maxResumeKey = 1 << 10
+
 // readSidecar reads and checks the sidecar at path; a missing one is
-// (nil, nil).
+// (nil, nil). It reads only a regular file of this process's own, never
+// through a symbolic link.
 func readSidecar(path string) (*sidecar, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: %s is %s", ErrSidecar, path, fileType(fi.Mode()))
+		}
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkOwn(fi)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s %v", ErrSidecar, path, err)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
 	if err != nil {
 		return nil, err
@@ -73,6 +89,8 @@ func parseSidecar(b []byte) (*sidecar, error) {
 		return nil, fmt.Errorf("%w: two validators", ErrSidecar)
 	case s.ETag != "" && !strongETag(s.ETag):
 		return nil, fmt.Errorf("%w: %q is not a strong entity tag", ErrSidecar, s.ETag)
+	case len(s.Key) > maxResumeKey:
+		return nil, fmt.Errorf("%w: a resume key of %d bytes", ErrSidecar, len(s.Key))
 	case s.Size < -1:
 		return nil, fmt.Errorf("%w: size %d", ErrSidecar, s.Size)
 	}

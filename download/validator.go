@@ -87,6 +87,30 @@ func (v validator) contradicts(h http.Header) (bool, string) {
 	return false, ""
 }
 
+// shownBy reports whether a response shows v itself: exactly one ETag,
+// v's, or for a date, exactly one Last-Modified at the same time.
+func (v validator) shownBy(h http.Header) bool {
+	if v.ETag != "" {
+		et := h.Values("ETag")
+		return len(et) == 1 && et[0] == v.ETag
+	}
+	lm := h.Values("Last-Modified")
+	if v.LastModified == "" || len(lm) != 1 {
+		return false
+	}
+	got, err1 := http.ParseTime(lm[0])
+	want, err2 := http.ParseTime(v.LastModified)
+	return err1 == nil && err2 == nil && got.Equal(want)
+}
+
+// field names the header field that carries v.
+func (v validator) field() string {
+	if v.ETag != "" {
+		return "ETag"
+	}
+	return "Last-Modified"
+}
+
 // contentRange is a parsed Content-Range: bytes first-last/complete, or
 // bytes */complete (unsatisfied: first and last are -1).
 type contentRange struct{ first, last, complete int64 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,4 +305,120 @@ func TestCredTagFlag(t *testing.T) {
 			t.Errorf("list --tag %q: tags %v, want %v", tc.tag, got, tc.want)
 		}
 	}
+}
+
+// TestCredImportKilled kills "tlsapp cred import" with SIGKILL at random
+// points, alternating two key pairs and a lone key into one tag (issue 17,
+// item 8: after 100 such kills 32 hidden temporary and undo files were
+// left, 18 of them holding a private key, and cred rm left them all). After
+// every kill the store is opened: it must recover or remove every leftover,
+// so that no file other than the tag's key.pem holds a private key and the
+// tag holds a certificate and its own key. At the end "cred rm" of both
+// leaves no tag folder behind. The kills must have left something to
+// clean: the test runs until 20 of them did (at most 500 rounds).
+func TestCredImportKilled(t *testing.T) {
+	ctx := context.Background()
+	ca := testpki.Issue(t, "Killed CA", true, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+	files := t.TempDir()
+	for _, cn := range []string{"a", "b"} {
+		c := testpki.Issue(t, "device-"+cn, false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), ca)
+		os.WriteFile(filepath.Join(files, cn+".pem"), c.PEM, 0o644)
+		os.WriteFile(filepath.Join(files, cn+".key"), c.KeyPEM, 0o600)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	tagDir := filepath.Join(store, "7")
+	args := func(round int) []string {
+		cn := []string{"a", "b"}[round%2]
+		if round%5 == 4 {
+			// The key alone: refused unless it matches the certificate
+			// held, and killed either way.
+			return []string{"cred", "import", "--store", store, "--tag", "7", "--kind", "key", filepath.Join(files, cn+".key")}
+		}
+		return []string{"cred", "import", "--store", store, "--tag", "7", "--kind", "cert", filepath.Join(files, cn+".pem"), filepath.Join(files, cn+".key")}
+	}
+	// How long an import takes here: the kills fall within it.
+	start := time.Now()
+	if r := runBin(t, args(0)...); r.code != 0 {
+		t.Fatalf("import: status %d: %s", r.code, r.stderr)
+	}
+	took := time.Since(start)
+	rounds, dirty, leftovers, keys := 0, 0, 0, 0
+	for ; rounds < 500 && (rounds < 100 || dirty < 20); rounds++ {
+		cmd := exec.Command(binPath, args(rounds)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.Int64N(int64(took))))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		left := hiddenFiles(t, store)
+		if len(left) > 0 {
+			dirty++
+		}
+		leftovers += len(left)
+		for _, p := range left {
+			if b, _ := os.ReadFile(filepath.Join(store, p)); strings.Contains(string(b), "PRIVATE KEY") {
+				keys++
+			}
+		}
+
+		s, err := credstore.OpenDir(store)
+		if err != nil {
+			t.Fatalf("round %d: %v", rounds, err)
+		}
+		if _, err := credstore.LoadKeyPair(ctx, s, 7); err != nil {
+			t.Errorf("round %d: %v", rounds, err)
+		}
+		if left := hiddenFiles(t, store); len(left) > 0 {
+			t.Errorf("round %d: left after the store was opened: %v", rounds, left)
+		}
+		filepath.WalkDir(store, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), "PRIVATE KEY") && p != filepath.Join(tagDir, "key.pem") {
+				t.Errorf("round %d: %s holds a private key after the store was opened", rounds, p)
+			}
+			return nil
+		})
+		if t.Failed() {
+			return
+		}
+	}
+	t.Logf("an import takes %v; %d kills in %d left %d temporary or undo files, %d of them holding a private key; opening the store removed them", took, dirty, rounds, leftovers, keys)
+	if dirty < 20 {
+		t.Fatalf("only %d of %d kills left anything to clean", dirty, rounds)
+	}
+	for _, kind := range []string{"key", "cert"} {
+		if r := runBin(t, "cred", "rm", "--store", store, "--tag", "7", "--kind", kind); r.code != 0 {
+			t.Fatalf("rm %s: status %d: %s", kind, r.code, r.stderr)
+		}
+	}
+	if entries, err := os.ReadDir(tagDir); !errors.Is(err, os.ErrNotExist) {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("after cred rm of the key and the certificate, the tag folder holds %v (%v)", names, err)
+	}
+}
+
+// hiddenFiles lists the files whose names start with a dot in the tag
+// folders of a directory store (the store's own .lock aside).
+func hiddenFiles(t *testing.T, store string) []string {
+	t.Helper()
+	var out []string
+	tags, _ := os.ReadDir(store)
+	for _, tag := range tags {
+		if !tag.IsDir() {
+			continue
+		}
+		entries, _ := os.ReadDir(filepath.Join(store, tag.Name()))
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				out = append(out, filepath.Join(tag.Name(), e.Name()))
+			}
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -64,10 +65,16 @@ the modem's AES-CBC suites, no record-size extension offered, and any record
 longer than --modem-limit bytes on the wire (2303 by default) fails the
 download as EMSGSIZE fails the modem's socket.
 
---resume continues a FILE.part an earlier run left and, when a connection
+--resume continues a FILE.part an earlier run left (also from a URL that
+differs only in its query, such as a new pre-signed URL, if If-Range shows
+the same representation) and, when a connection
 drops, reconnects with backoff and carries on, giving up after --retries
 attempts in a row that make no progress. A body without Content-Length counts
 as complete only if the server ended it with a TLS close_notify.
+
+-H 'NAME: VALUE' adds a header field to every request (a bearer token, a
+device ID); give it once per field. Requests name tlsapp and its version as
+User-Agent unless -H gives one.
 
 Exit status: 0 done, 1 failed (the summary says why), 2 usage error,
 130 interrupted (SIGINT).`
@@ -84,6 +91,7 @@ type getFlags struct {
 	progress          bool
 	modem             bool
 	modemLimit        int
+	header            headerFlag
 }
 
 func (g *getFlags) register(fs *flag.FlagSet) {
@@ -99,6 +107,29 @@ func (g *getFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.modem, "modem", false, "behave like a cellular modem's TLS: TLS 1.2, AES-CBC suites, no record-size extension, records above --modem-limit fail")
 	fs.IntVar(&g.modemLimit, "modem-limit", tlsapp.ModemRecordLimit, "with --modem, the longest record in `N` bytes on the wire the modem holds")
 	fs.BoolVar(&g.progress, "progress", true, "show progress on stderr (only on a terminal, never with --json)")
+	fs.Var(&g.header, "H", "add the header field `'NAME: VALUE'` to every request (repeatable; not one get sets itself, such as Range)")
+}
+
+// headerFlag is -H: header fields to send, each checked as it is given.
+type headerFlag struct{ h http.Header }
+
+func (f *headerFlag) String() string { return "" }
+
+func (f *headerFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	if !ok {
+		return errors.New("want 'NAME: VALUE'")
+	}
+	value = strings.Trim(value, " \t")
+	one := http.Header{name: {value}}
+	if err := download.CheckHeader(one); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "download: "))
+	}
+	if f.h == nil {
+		f.h = http.Header{}
+	}
+	f.h.Add(name, value)
+	return nil
 }
 
 // options checks the command line before anything goes on the network and
@@ -138,7 +169,7 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 			return "", "", opt, err
 		}
 	}
-	opt.RangeChunk, opt.Resume, opt.NoRestart = g.chunk.n, g.resume, g.noRestart
+	opt.RangeChunk, opt.Resume, opt.NoRestart, opt.Header = g.chunk.n, g.resume, g.noRestart, g.header.h
 	opt.RangeShrink = g.chunk.auto
 	opt.Retries, opt.Backoff, opt.IdleTimeout = -1, g.backoff, g.idle
 	if g.resume && g.retries > 0 {

@@ -134,6 +134,12 @@ func TestGetUsage(t *testing.T) {
 		{"modem with tls", []string{"--modem", "--tls", "1.3", url}, "drop --mfl, --rsl and --tls"},
 		{"modem limit without modem", []string{"--modem-limit", "2048", url}, "needs --modem"},
 		{"modem limit too small", []string{"--modem", "--modem-limit", "63", url}, "at least 64"},
+		{"-H without a colon", []string{"-H", "Authorization Bearer t", url}, "want 'NAME: VALUE'"},
+		{"-H with a space in the name", []string{"-H", "X Device: 42", url}, "not a field name"},
+		{"-H with an empty name", []string{"-H", ": 42", url}, "not a field name"},
+		{"-H with a control character", []string{"-H", "X-Device: 4\x012", url}, "control character"},
+		{"-H Range", []string{"-H", "Range: bytes=0-", url}, "Range is set by the download itself"},
+		{"-H accept-encoding", []string{"-H", "accept-encoding: gzip", url}, "Accept-Encoding is set by the download itself"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBin(t, append([]string{"get"}, tc.args...)...)
@@ -150,6 +156,62 @@ func TestGetUsage(t *testing.T) {
 	}
 	if r := runBin(t, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "tlsapp ") || !strings.Contains(r.stdout, "go1.") {
 		t.Errorf("tlsapp --version: status %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// TestGetHeader: -H fields reach the server on every request, a repeated
+// field with each value, and the User-Agent names tlsapp and the version
+// --version prints unless -H gives one (issue 17, item 6).
+func TestGetHeader(t *testing.T) {
+	ta, err := newThrowaway("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pemCert(ta.CA), 0o644)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ta.Server}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := randomBody(64 << 10)
+	var mu sync.Mutex
+	var seen []http.Header
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		w.Header().Set("ETag", `"h"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	}), ErrorLog: quietLog()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	url := "https://" + ln.Addr().String() + "/fw.bin"
+	out := filepath.Join(t.TempDir(), "fw.bin")
+	r := runBin(t, "get", "--ca", ca, "--range-chunk", "16384", "-o", out,
+		"-H", "Authorization: Bearer t0ken", "-H", "X-Device-Id:0042", "-H", "X-Device-Id:  imei:1  ", url)
+	if r.code != 0 {
+		t.Fatalf("get: status %d: %s", r.code, r.stderr)
+	}
+	version := strings.Fields(runBin(t, "--version").stdout)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 4 {
+		t.Errorf("%d requests, want 4 chunks", len(seen))
+	}
+	for i, h := range seen {
+		if h.Get("Authorization") != "Bearer t0ken" || strings.Join(h.Values("X-Device-Id"), ",") != "0042,imei:1" {
+			t.Errorf("request %d: Authorization %q, X-Device-Id %q", i, h.Get("Authorization"), h.Values("X-Device-Id"))
+		}
+		if len(version) < 2 || h.Get("User-Agent") != "tlsapp/"+version[1] {
+			t.Errorf("request %d: User-Agent %q; --version says %q", i, h.Get("User-Agent"), version)
+		}
+	}
+	seen = nil
+	mu.Unlock()
+	r = runBin(t, "get", "--ca", ca, "-o", out+"2", "-H", "User-Agent: fota/1", url)
+	mu.Lock()
+	if r.code != 0 || len(seen) != 1 || strings.Join(seen[0].Values("User-Agent"), ",") != "fota/1" {
+		t.Errorf("get -H 'User-Agent: fota/1': status %d, User-Agent %q", r.code, seen[0].Values("User-Agent"))
 	}
 }
 

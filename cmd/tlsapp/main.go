@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/tlsapp/tlsapp/internal/buildinfo"
 )
 
 // A command is one subcommand of tlsapp.
@@ -70,7 +72,7 @@ func version() string {
 	if !ok {
 		return "tlsapp (unknown version)"
 	}
-	v := "tlsapp " + bi.Main.Version
+	v := "tlsapp " + buildinfo.Version()
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":

@@ -73,7 +73,10 @@ var (
 //     length against the limit; an over-limit record is shown to the stack with
 //     an impossible length, so that the stack sends record_overflow itself, and
 //     Read then returns a [recordlimit.RecordOverflowError]; nothing of that record or after
-//     it reaches the stack;
+//     it reaches the stack. A TLS 1.2 record that carries the ServerHello and
+//     continues past it is bound by the answer in it (RFC 6066, Section 4):
+//     one above it is refused with record_overflow, which the guard sends
+//     itself, since the stack has not read the hello;
 //   - re-fragments the handshake records the stack writes so that none
 //     exceeds the send limit: plaintext records are split, TLS 1.3
 //     handshake-epoch records are decrypted and re-encrypted with that epoch's
@@ -119,6 +122,7 @@ type Conn struct {
 	signal     []byte // when set, what the stack gets in place of the current record
 	follow     msgFollower
 	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
+	pastHello  bool // TLS 1.2: the record being inspected continues past the ServerHello
 	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
 	rerr       error
 	// cut is io.ErrUnexpectedEOF once the transport ended inside a record;
@@ -542,6 +546,24 @@ func (c *Conn) nextRecord() error {
 		if err := c.inspect(phase, version, h.Type, rec); err != nil {
 			c.sendFatal(err)
 			return c.fail(err)
+		}
+		if c.pastHello {
+			// RFC 6066, Section 4: the fragment length agreed binds every
+			// record after the ServerHello message, so a record that
+			// continues past it, read before the agreement was known, is
+			// checked against it now, before the stack gets any of it.
+			// The guard sends the alert itself: the stack, which has not
+			// read the ServerHello, would frame it with the version of
+			// its ClientHello's record, which the server refuses.
+			c.pastHello = false
+			c.mu.Lock()
+			limit, kind := c.limits.ReceivePlain, c.agr.Kind
+			c.mu.Unlock()
+			if h.Len > limit {
+				err := &recordlimit.RecordOverflowError{Type: h.Type, Len: h.Len, Limit: limit, Agreed: kind != recordlimit.KindNone}
+				c.sendFatal(err)
+				return c.fail(err)
+			}
 		}
 	}
 	if h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12 && phase == negotiated {

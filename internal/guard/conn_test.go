@@ -153,3 +153,104 @@ type tapConn struct {
 }
 
 func (c *tapConn) Write(p []byte) (int, error) { c.out = append(c.out, p...); return len(p), nil }
+
+// TestHelloRecordBoundByAgreement: RFC 6066 §4 binds every record after the
+// ServerHello message, so a TLS 1.2 record that carries the ServerHello and
+// continues past it is checked against the max_fragment_length the hello
+// agreed, with its bytes after the hello counted (issue 17, item 7: a 3053-
+// and a 571-byte record were handed over with 512 agreed); the guard sends
+// record_overflow itself, in a TLS 1.2 record. A record that
+// ends with the hello precedes the agreement, and an answer that agrees to
+// nothing, or to record_size_limit (which does not bind records in the
+// clear), leaves the protocol maximum.
+func TestHelloRecordBoundByAgreement(t *testing.T) {
+	mfl512 := recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}
+	rsl := recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}
+	helloMsg := func(exts ...recordlimit.Extension) []byte {
+		return serverHelloRecord(exts...)[recordlimit.HeaderLen:]
+	}
+	// certificate returns a Certificate message that makes a record of
+	// total bytes after the first n.
+	certificate := func(n, total int) []byte {
+		body := total - n - 4
+		return append([]byte{typeCertificate, 0, byte(body >> 8), byte(body)}, make([]byte, body)...)
+	}
+	type stream struct {
+		b       []byte
+		overLen int // the length of the record refused; 0: none
+		limit   int
+		agreed  bool
+	}
+	oneRecord := func(total int, exts ...recordlimit.Extension) []byte {
+		h := helloMsg(exts...)
+		body := append(append([]byte(nil), h...), certificate(len(h), total)...)
+		return AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, body, 0)
+	}
+	// The hello split across two records, the second carrying its last 10
+	// bytes and a Certificate: the second record is past the hello.
+	split := func(total int) []byte {
+		h := helloMsg(mfl512)
+		first := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, h[:len(h)-10], 0)
+		second := append(append([]byte(nil), h[len(h)-10:]...), certificate(10, total)...)
+		return AppendRecords(first, recordlimit.TypeHandshake, 0x0303, second, 0)
+	}
+	alone := func(extra int, exts ...recordlimit.Extension) []byte {
+		// The hello alone in its record, padded with an extension that
+		// the hello's parser skips, then a record of 512.
+		h := helloMsg(append(exts, recordlimit.Extension{Type: 0xfe00, Data: make([]byte, extra)})...)
+		b := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, h, 0)
+		return AppendRecords(b, recordlimit.TypeHandshake, 0x0303, certificate(0, 512), 0)
+	}
+	for _, tc := range []struct {
+		name string
+		s    stream
+	}{
+		{"MFL 512, one record of 512", stream{b: oneRecord(512, mfl512)}},
+		{"MFL 512, one record of 513", stream{b: oneRecord(513, mfl512), overLen: 513, limit: 512, agreed: true}},
+		{"MFL 512, one record of 3053", stream{b: oneRecord(3053, mfl512), overLen: 3053, limit: 512, agreed: true}},
+		{"MFL 512, hello split, second record of 512", stream{b: split(512)}},
+		{"MFL 512, hello split, second record of 513", stream{b: split(513), overLen: 513, limit: 512, agreed: true}},
+		{"MFL 512, hello alone in a record of 600", stream{b: alone(600-len(helloMsg(mfl512))-4, mfl512)}},
+		{"MFL not answered, one record of 3053", stream{b: oneRecord(3053)}},
+		{"record_size_limit, one record of 3053", stream{b: oneRecord(3053, rsl)}},
+	} {
+		for _, size := range []int{1, 5, 64 << 10} {
+			offer := recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512, RecordSizeLimit: 512}
+			tap := &tapConn{memConn: &memConn{r: bytes.NewReader(tc.s.b)}}
+			c := NewConn(tap, offer)
+			p := make([]byte, size)
+			var got []byte
+			var err error
+			for calls := 0; err == nil && calls < 100000; calls++ {
+				var n int
+				n, err = c.Read(p)
+				got = append(got, p[:n]...)
+			}
+			if tc.s.overLen == 0 {
+				if err != io.EOF || c.Err() != nil || !bytes.Equal(got, tc.s.b) || len(tap.out) != 0 {
+					t.Errorf("%s, reads of %d: %d of %d bytes handed over, %v (guard %v), % x sent", tc.name, size, len(got), len(tc.s.b), err, c.Err(), tap.out)
+				}
+				continue
+			}
+			var ov *recordlimit.RecordOverflowError
+			if !errors.As(err, &ov) || ov.Len != tc.s.overLen || ov.Limit != tc.s.limit || ov.Agreed != tc.s.agreed {
+				t.Errorf("%s, reads of %d: error %v, want a RecordOverflowError for %d bytes above %d", tc.name, size, err, tc.s.overLen, tc.s.limit)
+				continue
+			}
+			// The stack gets the records before the refused one and then
+			// the error; the guard sends the server record_overflow itself,
+			// in a TLS 1.2 record (the stack, which has not read the
+			// ServerHello, would have framed it as TLS 1.0).
+			at := len(tc.s.b) - recordlimit.HeaderLen - tc.s.overLen
+			if !bytes.Equal(got, tc.s.b[:at]) {
+				t.Errorf("%s, reads of %d: the stack got %d bytes, want the %d before the refused record", tc.name, size, len(got), at)
+			}
+			if want := appendAlertRecord(nil, recordlimit.AlertRecordOverflow); !bytes.Equal(tap.out, want) {
+				t.Errorf("%s, reads of %d: the server got % x, want % x", tc.name, size, tap.out, want)
+			}
+			if a, remote, ok := c.FatalAlert(); !ok || remote || a != recordlimit.AlertRecordOverflow {
+				t.Errorf("%s: FatalAlert %v %v %v, want record_overflow sent", tc.name, a, remote, ok)
+			}
+		}
+	}
+}

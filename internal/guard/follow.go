@@ -163,6 +163,9 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter, Reason: "a TLS 1.2 ServerHello after a HelloRetryRequest"}
 	}
 	c.setAgreement(a, negotiated)
+	// The bytes after the hello in its record are bound by the agreement
+	// (nextRecord checks the record's length once it is inspected).
+	c.pastHello = len(rest) > 0
 	return nil
 }
 

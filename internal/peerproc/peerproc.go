@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,6 +33,15 @@ func Require(t testing.TB, name, pkg string) string {
 // (args may use %PORT%) and waits until it accepts connections.
 func Start(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
+	addr, _ := StartOutput(t, dir, name, args...)
+	return addr
+}
+
+// StartOutput is Start that also returns what the process has printed so
+// far (standard output and error together), for tests that check what the
+// peer saw: an alert it received, say.
+func StartOutput(t testing.TB, dir string, name string, args ...string) (addr string, output func() string) {
+	t.Helper()
 	for attempt := 0; attempt < 5; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -45,14 +55,14 @@ func Start(t testing.TB, dir string, name string, args ...string) string {
 		}
 		cmd := exec.Command(name, a...)
 		cmd.Dir = dir
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		addr := "127.0.0.1:" + port
+		addr = "127.0.0.1:" + port
 		for i := 0; i < 100; i++ {
 			select {
 			case <-exited:
@@ -69,7 +79,7 @@ func Start(t testing.TB, dir string, name string, args ...string) string {
 						t.Logf("%s output:\n%s", name, out.String())
 					}
 				})
-				return addr
+				return addr, out.String
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -78,5 +88,24 @@ func Start(t testing.TB, dir string, name string, args ...string) string {
 		t.Logf("%s did not start (attempt %d):\n%s", name, attempt+1, out.String())
 	}
 	t.Fatalf("could not start %s", name)
-	return ""
+	return "", nil
+}
+
+// syncBuffer is a bytes.Buffer that the process's output copiers write and
+// a test reads at the same time.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
