@@ -247,8 +247,8 @@ func TestGetResumeLater(t *testing.T) {
 	rl.cutConnections(1, 50<<10)
 	out := filepath.Join(t.TempDir(), "fw.bin")
 	url := "https://" + rl.addr() + "/fw.bin"
-	if r := runBin(t, "get", "--ca", ca, "-o", out, "--sha256", sum, url); r.code == 0 {
-		t.Fatal("a cut download succeeded")
+	if r := runBin(t, "get", "--retry", "0", "--ca", ca, "-o", out, "--sha256", sum, url); r.code != exitPartial {
+		t.Fatalf("a cut download without retries: status %d, want %d", r.code, exitPartial)
 	}
 	st, err := os.Stat(out + ".part")
 	if err != nil || st.Size() == 0 {
@@ -285,8 +285,8 @@ func TestGetMismatch(t *testing.T) {
 	if _, err := os.Stat(out + ".part"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf(".part left behind")
 	}
-	// Without a CA the server is not trusted: no retries, status 1.
-	if r := runBin(t, "get", "--resume", "-o", out, base+"/fw.bin"); r.code != 1 || strings.Contains(r.stderr, "reconnecting") {
+	// Without a CA the server is not trusted: no retries, status 60.
+	if r := runBin(t, "get", "--resume", "-o", out, base+"/fw.bin"); r.code != exitCertificate || strings.Contains(r.stderr, "reconnecting") {
 		t.Errorf("untrusted server: status %d", r.code)
 	}
 }
@@ -343,8 +343,8 @@ func TestGetModem(t *testing.T) {
 	addr, ca := goServer(t, tls.VersionTLS12)
 	rl = startRelay(t, addr)
 	r = runBin(t, "get", "--modem", "--ca", ca, "-o", filepath.Join(t.TempDir(), "fw.bin"), "https://"+rl.addr()+"/fw.bin")
-	if r.code != 1 || !strings.Contains(r.stderr, "EMSGSIZE") {
-		t.Fatalf("get --modem against 16 KiB records: exit %d; want 1 and EMSGSIZE", r.code)
+	if r.code != exitRecordLimit || !strings.Contains(r.stderr, "EMSGSIZE") {
+		t.Fatalf("get --modem against 16 KiB records: exit %d; want %d and EMSGSIZE", r.code, exitRecordLimit)
 	}
 	_, largest, _, _ := rl.stats()
 	if largest <= tlsapp.ModemRecordLimit || !strings.Contains(r.stderr, fmt.Sprintf("holds at most %d", tlsapp.ModemRecordLimit)) {
