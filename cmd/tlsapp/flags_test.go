@@ -181,6 +181,7 @@ func TestUsageErrors(t *testing.T) {
 		{exitUsage, []string{"get", "-H", "no colon", "https://127.0.0.1/fw.bin"}},
 		{exitURL, []string{"probe", "ftp://127.0.0.1/"}},
 		{exitUsage, []string{"cred"}},
+		{exitUsage, []string{"completion", "fish"}},
 	} {
 		check(tc.args[0], tc.code, tc.args...)
 	}

@@ -36,6 +36,8 @@ func init() {
 		{"serve", "serve a directory over HTTPS with small TLS records", runServe, nil},
 		{"edge", "serve an origin's files to modems through a caching edge with small TLS records", runEdge, nil},
 		{"cred", "manage a credential store directory (import, list, show, rm)", runCred, []string{"import", "list", "show", "rm"}},
+		{"completion", "print a shell completion script: bash or zsh", runCompletion, []string{"bash", "zsh"}},
+		{"man", "print the manual page (roff; man -l <(tlsapp man))", runMan, nil},
 	}
 }
 
