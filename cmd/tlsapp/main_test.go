@@ -145,22 +145,29 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestDemo: the demo shows the download failing from crypto/tls alone on
+// a record the device cannot hold, and succeeding through the listener
+// with every record within the offer.
 func TestDemo(t *testing.T) {
 	r := runBin(t, "demo")
 	if r.code != 0 {
 		t.Fatalf("demo exited %d", r.code)
 	}
 	for _, want := range []string{
-		"offered      max_fragment_length 2048 and record_size_limit 2048",
-		"agreed       none",
-		"honoured     yes",
-		"matches",
+		"offered      max_fragment_length 2048 and record_size_limit 2048 (TLS 1.3,",
+		"without      a Go crypto/tls server alone: FAILED after ",
+		"(EMSGSIZE)",
+		"with         the same server behind tlsapp.NewListener: done, 1048576 B, SHA-256 matches",
+		"2048 + protection: every one within the offer",
 		"verified by  \"CN=tlsapp throw-away CA",
 		"heap",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo report lacks %q", want)
 		}
+	}
+	if strings.Contains(r.stdout, "agreed") {
+		t.Errorf("the demo speaks of an agreement that did not happen")
 	}
 	j := runBin(t, "demo", "--json")
 	var rep demoReport
@@ -169,6 +176,9 @@ func TestDemo(t *testing.T) {
 	}
 	if !rep.SHA256OK || !rep.WithinLimit || rep.Connection.Version != "TLS 1.3" || rep.Connection.LargestReceived > 2048+17 {
 		t.Errorf("demo --json: %+v", rep)
+	}
+	if w := rep.Without; w.OK || w.RecordLen <= 2048+17 || !strings.Contains(w.Error, "EMSGSIZE") {
+		t.Errorf("demo --json, without tlsapp: %+v", w)
 	}
 }
 
