@@ -94,6 +94,19 @@ func printExitCodes(w io.Writer) {
 	}
 }
 
+// exitRow is d as a row of the README's table of exit statuses.
+func exitRow(d exitDoc) string {
+	code := fmt.Sprint(d.code)
+	if d.code == exitSignal {
+		code = "128+N"
+	}
+	curl := ""
+	if d.curl {
+		curl = "curl"
+	}
+	return fmt.Sprintf("| %s | %s | %s |", code, curl, d.meaning)
+}
+
 // exitCodeOf returns the status for a failure of a connection or a
 // download, from the error's type (errors.Is and errors.As; never its
 // text). The signal that ended a run is run's to map, and 18 and 56 need
