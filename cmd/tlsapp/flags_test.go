@@ -205,4 +205,3 @@ func TestProbePathDefault(t *testing.T) {
 		t.Errorf("probe's help does not give its own --timeout default, 10s")
 	}
 }
-

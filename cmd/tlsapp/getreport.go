@@ -349,7 +349,9 @@ func (r *getReport) emit(err error) error {
 	if err == nil {
 		return nil
 	}
-	if !r.e.json {
+	// The error and the advice end stderr, unless the report went there
+	// already (the body went to stdout).
+	if !r.e.json && (r.silent || r.w != r.e.stderr) {
 		fmt.Fprintf(r.e.stderr, "tlsapp get: %s\n", r.Error)
 		for _, n := range r.Notes {
 			fmt.Fprintf(r.e.stderr, "  %s\n", n)

@@ -30,7 +30,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"demo", "download a 1 MiB image from an embedded HTTPS server with 2048-byte records", runDemo, nil},
+		{"demo", "a 1 MiB download for a 2048-byte device from one server, alone and behind tlsapp", runDemo, nil},
 		{"get", "download a URL over HTTPS through the constrained client", runGet, nil},
 		{"probe", "check whether a server suits a device that needs small TLS records", runProbe, nil},
 		{"serve", "serve a directory over HTTPS with small TLS records", runServe, nil},
@@ -213,9 +213,9 @@ type exitStatus int
 func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func mainUsage(w io.Writer) {
-	fmt.Fprintf(w, "tlsapp is a TLS client for devices that can only hold small TLS records.\n\nUsage:\n\n")
+	fmt.Fprintf(w, "tlsapp is TLS for devices that can only hold small TLS records: a client, a server,\nan edge, and the tools to test them.\n\nUsage:\n\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  tlsapp %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  tlsapp %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'tlsapp help COMMAND' (or 'tlsapp COMMAND -h') for a command's flags, 'tlsapp help exit-codes'\nfor the exit statuses, 'tlsapp --version' for the build. Start with 'tlsapp demo'.\n")
 }
