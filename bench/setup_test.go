@@ -44,10 +44,15 @@ func limitName(l int) string {
 
 // TestMain runs the process as the out-of-process server when
 // serverEnv is set, so that the heap and allocation benchmarks count the
-// client alone.
+// client alone, or as the HTTPS server of the server-cost benchmarks when
+// httpServerEnv is set.
 func TestMain(m *testing.M) {
 	if os.Getenv(serverEnv) != "" {
 		serverMain()
+		return
+	}
+	if kind := os.Getenv(httpServerEnv); kind != "" {
+		httpServerMain(kind)
 		return
 	}
 	os.Exit(m.Run())
