@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -44,13 +43,20 @@ type ServerConn struct {
 	suite     uint16
 	serverHS  []byte
 
-	// Read side: in gathers what the socket has in reads of up to
-	// serverReadBuffer bytes, so that a client's small records do not cost
-	// the server a read call each. The ClientHello is reassembled in hello
-	// as its records pass, each byte looked at once: hdr holds a record
-	// header being read (hdrN bytes of it), remain the bytes left of the
-	// current record's body. refused is set when the hello's record-size
-	// requests break the RFCs: every Read returns it.
+	// Read side. While a client streams (a transport read filled the
+	// buffer it was given: ahead), the guard reads ahead into rbuf, a
+	// pooled buffer of a full record's size, so that a client's small
+	// records do not cost the server a read call each; rbuf goes back to
+	// the pool once the stack has taken what it holds (rr to rw), and a
+	// read that finds the client quiet waits in the stack's own buffer, so
+	// that an idle connection holds no buffer here. rerr is a transport
+	// error that came with read-ahead bytes, for after them.
+	//
+	// The ClientHello is reassembled in hello as its records pass, each
+	// byte looked at once: hdr holds a record header being read (hdrN bytes
+	// of it), remain the bytes left of the current record's body. refused
+	// is set when the hello's record-size requests break the RFCs: every
+	// Read returns it.
 	//
 	// After the first ClientHello the scan goes on over ChangeCipherSpec
 	// records for one more handshake message: a second ClientHello, sent
@@ -58,7 +64,10 @@ type ServerConn struct {
 	// first byte for byte (RFC 8446, Section 4.1.2), or is refused with
 	// illegal_parameter: in Read if the HelloRetryRequest has been sent
 	// (retried), else when the stack sends its ServerHello (pending).
-	in       *bufio.Reader
+	rbuf     *[]byte
+	rr, rw   int
+	rerr     error
+	ahead    bool
 	hdr      [recordlimit.HeaderLen]byte
 	hdrN     int
 	remain   int
@@ -80,16 +89,12 @@ type ServerConn struct {
 	epochFrames handshakeBuffer
 }
 
-// serverReadBuffer is the size of a ServerConn's read buffer: a full
-// record's worth of a client's small records per read call.
-const serverReadBuffer = recordlimit.MaxCiphertextTLS12 + recordlimit.HeaderLen
-
 // NewServerConn returns a guard for the server side of transport. maxRecord,
 // when above zero, caps every record whatever the client asks for. The
-// guard reads transport through a buffer of about 16 KiB, which it holds
-// for the life of the connection.
+// guard holds a buffer only while it has bytes in it: read ahead from a
+// client that streams, or records being gathered into one transport write.
 func NewServerConn(transport net.Conn, maxRecord int) *ServerConn {
-	c := &ServerConn{Conn: transport, maxRecord: maxRecord, in: bufio.NewReaderSize(transport, serverReadBuffer)}
+	c := &ServerConn{Conn: transport, maxRecord: maxRecord}
 	c.batcher.w = transport
 	return c
 }
@@ -159,7 +164,7 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 	if c.refused != nil {
 		return 0, c.refused
 	}
-	n, err := c.in.Read(p)
+	n, err := c.read(p)
 	if n > 0 && !c.scanDone {
 		if rerr := c.scanHello(p[:n]); rerr != nil {
 			c.refuse(rerr)
@@ -167,6 +172,41 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// read fills p from the bytes read ahead or from the transport; see the
+// read side of ServerConn.
+func (c *ServerConn) read(p []byte) (int, error) {
+	if c.rbuf == nil {
+		if err := c.rerr; err != nil {
+			c.rerr = nil
+			return 0, err
+		}
+		if !c.ahead || len(p) >= recordlimit.MaxRecord {
+			n, err := c.Conn.Read(p)
+			c.ahead = err == nil && n == len(p)
+			return n, err
+		}
+		c.rbuf = readBufPool.Get().(*[]byte)
+		n, err := c.Conn.Read(*c.rbuf)
+		c.ahead = err == nil && n == len(*c.rbuf)
+		if n == 0 {
+			c.releaseReadBuf()
+			return 0, err
+		}
+		c.rr, c.rw, c.rerr = 0, n, err
+	}
+	n := copy(p, (*c.rbuf)[c.rr:c.rw])
+	c.rr += n
+	if c.rr == c.rw {
+		c.releaseReadBuf()
+	}
+	return n, nil
+}
+
+func (c *ServerConn) releaseReadBuf() {
+	readBufPool.Put(c.rbuf)
+	c.rbuf, c.rr, c.rw = nil, 0, 0
 }
 
 // refuse sends the alert err carries and makes the connection fail with it.
