@@ -79,9 +79,12 @@ type ServerConn struct {
 	pending  error // a second hello's refusal, for when the stack answers it (guarded by mu)
 	retried  bool  // the stack sent a HelloRetryRequest (guarded by mu)
 
-	// Write side, guarded by batcher.mu.
+	// Write side, guarded by batcher.mu. Once steady (TLS 1.2: after the
+	// server's ChangeCipherSpec; TLS 1.3: after the record carrying its
+	// Finished) every record the stack writes passes unchanged.
 	batcher
 	sent        dirStats
+	steady      bool
 	srvCCS      bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	epochIn     *Epoch
 	epochOut    *Epoch
@@ -407,14 +410,27 @@ func clientOffer(body []byte) (o recordlimit.Offer, refuse error, ok bool) {
 }
 
 // Write takes whole records from the server stack and sends them re-framed
-// within Cap.
+// within Cap. Once steady, the records pass unchanged: Write checks their
+// framing and hands b on, copying it only into a batch.
 func (c *ServerConn) Write(b []byte) (int, error) {
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
 	if c.batcher.err != nil {
 		return 0, c.batcher.err
 	}
-	var out []byte
+	if c.steady {
+		var sum recordSum
+		if !sum.scan(b) {
+			return 0, errPartialRecord
+		}
+		c.sent.addSum(sum)
+		if err := c.batcher.send(b); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	out := getBuf(len(b))
+	defer func() { putBuf(out) }()
 	for s := b; len(s) > 0; {
 		h, err := recordlimit.ParseHeader(s)
 		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
@@ -422,22 +438,60 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 		}
 		rec := s[:recordlimit.HeaderLen+h.Len]
 		s = s[recordlimit.HeaderLen+h.Len:]
-		if out, err = c.reframe(out, h, rec); err != nil {
+		// Room for rec cut into records of at least 63 bytes (the smallest
+		// cap), each with a header, an AEAD tag and a content type, and for
+		// an alert after it.
+		out = growBuf(out, len(rec)+(h.Len/63+1)*(recordlimit.HeaderLen+17)+7)
+		if *out, err = c.reframe(*out, h, rec); err != nil {
 			var r refusal
 			if errors.As(err, &r) {
 				// Instead of the stack's answer: what came before it, and the alert.
-				c.batcher.send(appendAlertRecord(out, r.alert))
+				c.batcher.send(appendAlertRecord(*out, r.alert))
 				err = r.err
 			}
 			c.batcher.err = err
 			return 0, err
 		}
 	}
-	c.sent.addRecords(out)
-	if err := c.batcher.send(out); err != nil {
+	c.sent.addRecords(*out)
+	if err := c.batcher.send(*out); err != nil {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// recordSum sums a sequence of whole records.
+type recordSum struct {
+	records, bytes int64
+	largest        int
+}
+
+// scan adds the records of b, and reports whether b is a sequence of whole
+// records with valid headers.
+func (r *recordSum) scan(b []byte) bool {
+	for len(b) > 0 {
+		h, err := recordlimit.ParseHeader(b)
+		if err != nil || len(b) < recordlimit.HeaderLen+h.Len {
+			return false
+		}
+		r.records++
+		r.bytes += int64(recordlimit.HeaderLen + h.Len)
+		r.largest = max(r.largest, h.Len)
+		b = b[recordlimit.HeaderLen+h.Len:]
+	}
+	return true
+}
+
+// addSum counts the records r sums up.
+func (d *dirStats) addSum(r recordSum) {
+	if r.records == 0 {
+		return
+	}
+	d.records.Add(r.records)
+	d.bytes.Add(r.bytes)
+	if int64(r.largest) > d.largest.Load() {
+		d.largest.Store(int64(r.largest)) // one writer per direction
+	}
 }
 
 // reframe appends rec to out, split or re-encrypted to fit the cap.
@@ -455,6 +509,10 @@ func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]by
 		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeChangeCipherSpec:
 		c.srvCCS = true
+		// In TLS 1.2 what follows is protected and passes unchanged (the
+		// stack's Finished, then application data); TLS 1.3's
+		// ChangeCipherSpec (middlebox compatibility) protects nothing.
+		c.steady = version == recordlimit.VersionTLS12
 	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.epochDone:
 		return c.reseal(out, rec)
 	}
@@ -545,6 +603,7 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 
 func (c *ServerConn) endEpoch() {
 	c.epochDone = true
+	c.steady = true
 	c.epochIn, c.epochOut = nil, nil
 	c.epochFrames.reset()
 	c.mu.Lock()
