@@ -32,7 +32,7 @@ func serverPoints(r *Results, prefix string) []serverPoint {
 		switch {
 		case len(f) >= 3 && strings.HasPrefix(f[1], "conns="):
 			p = serverPoint{f[0], f[1]}
-		case len(f) >= 2:
+		case len(f) == 1:
 			p = serverPoint{version: f[0]}
 		default:
 			continue
@@ -44,13 +44,13 @@ func serverPoints(r *Results, prefix string) []serverPoint {
 	return ps
 }
 
+// name is the idle benchmark of server at p.
 func (p serverPoint) name(prefix, server string) string {
-	parts := []string{strings.TrimSuffix(prefix, "/"), p.version}
-	if p.conns != "" {
-		parts = append(parts, p.conns)
-	}
-	return strings.Join(append(parts, "server="+server), "/")
+	return strings.Join([]string{strings.TrimSuffix(prefix, "/"), p.version, p.conns, "server=" + server}, "/")
 }
+
+// cpuName is the CPU benchmark at p, which measures every server.
+func (p serverPoint) cpuName() string { return "ServerCPU/" + p.version }
 
 func (p serverPoint) label() string {
 	v := strings.Replace(p.version, "tls1", "TLS 1.", 1)
@@ -88,10 +88,11 @@ func writeServerCost(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "An HTTPS file server in a process of its own, pinned to one CPU, measured from outside (BenchmarkServerIdle, BenchmarkServerCPU; "+
 		"`-fleet` adds 5,000 connections): Go's net/http on `tls.NewListener` (crypto/tls, 16 KiB records), the same server on "+
 		"`tlsapp.NewListener` with MaxRecord 2048 (tlsapp), and nginx with `ssl_buffer_size 2k` (nginx). The clients are crypto/tls "+
-		"in the benchmark's process and ask for nothing. Ratios are of medians of the same run.\n\n")
+		"in the benchmark's process and ask for nothing.\n\n")
 	fmt.Fprintf(w, "### Idle connections\n\n")
 	fmt.Fprintf(w, "N connections handshake, download a 256 KiB file each at once, and stay open. Per connection, less the server before them: "+
-		"heap after two GCs (Go servers), RSS, RSS after `debug.FreeOSMemory` (nginx: its RSS), and peak RSS (VmHWM).\n\n")
+		"heap after two GCs (Go servers), RSS, RSS after `debug.FreeOSMemory` (nginx: its RSS), and peak RSS (VmHWM); the servers run one "+
+		"after the other, and the ratios are of the medians.\n\n")
 	t := table{header: []string{"TLS, connections", "server", "heap", "heap − crypto/tls", "RSS", "RSS freed", "RSS freed ÷ nginx", "peak RSS"}, text: 2}
 	for _, p := range serverPoints(r, "ServerIdle/") {
 		std, _ := r.Get(p.name("ServerIdle/", stdName), "heap-B/conn")
@@ -120,28 +121,32 @@ func writeServerCost(w io.Writer, r *Results) {
 	}
 	t.write(w)
 	fmt.Fprintf(w, "### CPU per GiB served\n\n")
-	fmt.Fprintf(w, "Four clients fetch a 64 MiB file at once, each on a connection of its own, until 1 GiB is served; they read the records off "+
-		"the socket without decrypting them, so that the server is the bottleneck. CPU is the server process's user and system time "+
-		"(/proc/PID/stat) per GiB: median (range) over the samples.\n\n")
+	fmt.Fprintf(w, "The three servers run at once on the same CPU and serve in turn, 256 MiB at a time, in an order that rotates, until each "+
+		"has served 2 GiB: four clients fetch a 64 MiB file at once, each on a connection of its own, and read the records off the socket "+
+		"without decrypting them, so that the server is the bottleneck. CPU is each server process's user and system time "+
+		"(/proc/PID/stat) per GiB. Each sample measures all three alike; the ratios are the median (range) of each sample's own ratio.\n\n")
 	t = table{header: []string{"TLS", "server", "CPU s/GiB", "÷ crypto/tls", "÷ nginx", "MB/s"}, text: 2}
+	two := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	x := func(v float64) string { return ratio(v) }
 	for _, p := range serverPoints(r, "ServerCPU/") {
-		std, haveStd := r.Get(p.name("ServerCPU/", stdName), "cpu-s/GiB")
-		ng, haveNginx := r.Get(p.name("ServerCPU/", nginxName), "cpu-s/GiB")
+		n := p.cpuName()
 		for _, s := range serverOrder {
-			n := p.name("ServerCPU/", s)
-			cpu, ok := r.Get(n, "cpu-s/GiB")
+			cell, ok := spread(r, n, s+"-cpu-s/GiB", two)
 			if !ok {
 				continue
 			}
-			cell, _ := spread(r, n, "cpu-s/GiB", func(v float64) string { return fmt.Sprintf("%.2f", v) })
 			vsStd, vsNginx := dash, dash
-			if haveStd && std > 0 {
-				vsStd = ratio(cpu / std)
+			switch s {
+			case stdName:
+				vsStd = ratio(1)
+			case nginxName:
+				vsStd, _ = spread(r, n, "nginx-cpu-ratio-vs-crypto/tls", x)
+				vsNginx = ratio(1)
+			case tlsappName:
+				vsStd, _ = spread(r, n, "tlsapp-cpu-ratio-vs-crypto/tls", x)
+				vsNginx, _ = spread(r, n, "tlsapp-cpu-ratio-vs-nginx", x)
 			}
-			if haveNginx && ng > 0 {
-				vsNginx = ratio(cpu / ng)
-			}
-			mbps, _ := r.Get(n, "MB/s")
+			mbps, _ := r.Get(n, s+"-MB/s")
 			t.add(p.label(), s, cell, vsStd, vsNginx, num(mbps))
 		}
 	}
@@ -157,18 +162,19 @@ const (
 
 // serverTargets judges tlsapp's server against crypto/tls and nginx.
 func serverTargets(r *Results) []Verdict {
-	cpuStd := Verdict{Target: fmt.Sprintf("server CPU per GiB served ≤ %.1f× crypto/tls's (every TLS version)", serverCPUBound), Bound: serverCPUBound}
-	cpuNginx := Verdict{Target: "server CPU per GiB served ≤ nginx's (every TLS version)", Bound: 1}
+	cpuStd := Verdict{Target: fmt.Sprintf("server CPU per GiB served ≤ %.1f× crypto/tls's (every TLS version; the median of each sample's ratio)", serverCPUBound),
+		Bound: serverCPUBound}
+	cpuNginx := Verdict{Target: "server CPU per GiB served ≤ nginx's (every TLS version; the median of each sample's ratio)", Bound: 1}
 	for _, p := range serverPoints(r, "ServerCPU/") {
-		app, ok := r.Get(p.name("ServerCPU/", tlsappName), "cpu-s/GiB")
-		if !ok {
-			continue
+		n := p.cpuName()
+		app, _ := r.Get(n, "tlsapp-cpu-s/GiB")
+		if x, ok := r.Get(n, "tlsapp-cpu-ratio-vs-crypto/tls"); ok {
+			std, _ := r.Get(n, "crypto/tls-cpu-s/GiB")
+			judge(&cpuStd, x, fmt.Sprintf("%s: %s (tlsapp %.2f s/GiB, crypto/tls %.2f s/GiB)", p.label(), ratio(x), app, std))
 		}
-		if std, ok := r.Get(p.name("ServerCPU/", stdName), "cpu-s/GiB"); ok && std > 0 {
-			judge(&cpuStd, app/std, fmt.Sprintf("%s: %s (tlsapp %.2f s/GiB, crypto/tls %.2f s/GiB)", p.label(), ratio(app/std), app, std))
-		}
-		if ng, ok := r.Get(p.name("ServerCPU/", nginxName), "cpu-s/GiB"); ok && ng > 0 {
-			judge(&cpuNginx, app/ng, fmt.Sprintf("%s: %s (tlsapp %.2f s/GiB, nginx %.2f s/GiB)", p.label(), ratio(app/ng), app, ng))
+		if x, ok := r.Get(n, "tlsapp-cpu-ratio-vs-nginx"); ok {
+			ng, _ := r.Get(n, "nginx-cpu-s/GiB")
+			judge(&cpuNginx, x, fmt.Sprintf("%s: %s (tlsapp %.2f s/GiB, nginx %.2f s/GiB)", p.label(), ratio(x), app, ng))
 		}
 	}
 	heap := Verdict{Target: "server heap per idle connection ≤ crypto/tls's + 2 KiB (every TLS version and connection count)", Bound: serverHeapBound, Unit: "B"}
