@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -80,6 +81,7 @@ type batcher struct {
 	batching bool
 	size     int // about how many bytes the batch will gather
 	buf      *[]byte
+	buffered atomic.Int64 // len(*buf), for Buffered, called once per record, without the lock
 	err      error
 }
 
@@ -94,14 +96,7 @@ func (b *batcher) BeginBatch(size int) {
 }
 
 // Buffered returns the number of bytes gathered since BeginBatch.
-func (b *batcher) Buffered() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf == nil {
-		return 0
-	}
-	return len(*b.buf)
-}
+func (b *batcher) Buffered() int { return int(b.buffered.Load()) }
 
 // Flush sends what was gathered in one transport write. When end is true it
 // also ends the batch.
@@ -121,6 +116,7 @@ func (b *batcher) Flush(end bool) error {
 	}
 	putBuf(b.buf)
 	b.buf = nil
+	b.buffered.Store(0)
 	if err != nil {
 		b.err = err
 	}
@@ -135,6 +131,7 @@ func (b *batcher) send(out []byte) error {
 		}
 		b.buf = growBuf(b.buf, len(out))
 		*b.buf = append(*b.buf, out...)
+		b.buffered.Store(int64(len(*b.buf)))
 		return nil
 	}
 	if _, err := b.w.Write(out); err != nil {
