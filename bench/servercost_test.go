@@ -143,7 +143,7 @@ func idleRun(b *testing.B, kind string, version uint16, n int) idleCost {
 			defer wg.Done()
 			dialing <- struct{}{}
 			defer func() { <-dialing }()
-			c, err := dialServer(s.addr, version, pool)
+			c, err := dialServer(s.addr, version, 0, pool)
 			if err != nil {
 				errs <- err
 				return
@@ -197,7 +197,8 @@ func idleRun(b *testing.B, kind string, version uint16, n int) idleCost {
 }
 
 // BenchmarkServerCPU measures the CPU time (user and system, from
-// /proc/PID/stat) each server process spends per GiB it serves. The three
+// /proc/PID/stat) each server process spends per GiB it serves, in TLS 1.2
+// and 1.3 with AES-128-GCM, and in TLS 1.2 with AES-128-CBC-SHA. The three
 // servers run at once, pinned to the same CPU, and serve in turn, 256 MiB
 // at a time (4 clients fetching a 64 MiB file at once, each on a
 // connection of its own, Connection: close), in an order that rotates,
@@ -211,7 +212,7 @@ func idleRun(b *testing.B, kind string, version uint16, n int) idleCost {
 // -server.profile DIR the Go servers write a CPU profile there.
 func BenchmarkServerCPU(b *testing.B) {
 	pool := testPKI(b).Pool
-	for _, v := range versions {
+	for _, v := range cpuPoints {
 		b.Run(v.name, func(b *testing.B) {
 			var kinds []string
 			servers := map[string]*serverProc{}
@@ -222,12 +223,15 @@ func BenchmarkServerCPU(b *testing.B) {
 				}
 				s := startServer(b, kind)
 				defer s.stop()
-				c, err := dialServer(s.addr, v.v, pool)
+				c, err := dialServer(s.addr, v.version, v.suite, pool)
 				if err != nil {
 					b.Fatal(err)
 				}
 				st := c.ConnectionState()
 				b.Logf("%s: %s %s", kind, tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+				if v.suite != 0 && st.CipherSuite != v.suite {
+					b.Fatalf("%s negotiated %s", kind, tls.CipherSuiteName(st.CipherSuite))
+				}
 				if err := get(c, "/idle.bin", idleDownload); err != nil {
 					b.Fatal(err)
 				}
@@ -249,7 +253,7 @@ func BenchmarkServerCPU(b *testing.B) {
 						kind := kinds[(round+i)%len(kinds)]
 						s := servers[kind]
 						before, start := s.cpu(b), time.Now()
-						if err := serveChunk(s.addr, v.v, pool); err != nil {
+						if err := serveChunk(s.addr, v.version, v.suite, pool); err != nil {
 							b.Fatal(err)
 						}
 						wall[kind] += time.Since(start)
@@ -276,11 +280,24 @@ func BenchmarkServerCPU(b *testing.B) {
 	}
 }
 
+// cpuPoints are the protocol versions and suites BenchmarkServerCPU
+// measures: AES-128-GCM in TLS 1.2 and 1.3 (what the clients pick), and
+// ECDHE-ECDSA-AES128-SHA, the CBC suite every nRF91 modem firmware offers.
+var cpuPoints = []struct {
+	name    string
+	version uint16
+	suite   uint16 // 0: the client's choice
+}{
+	{"tls12", tls.VersionTLS12, 0},
+	{"tls12-cbc", tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA},
+	{"tls13", tls.VersionTLS13, 0},
+}
+
 // serveChunk has bulkConns clients fetch the bulk file from addr at once.
-func serveChunk(addr string, version uint16, pool *x509.CertPool) error {
+func serveChunk(addr string, version, suite uint16, pool *x509.CertPool) error {
 	errs := make(chan error, bulkConns)
 	for range bulkConns {
-		go func() { errs <- getRaw(addr, version, pool, "/bulk.bin", bulkFile) }()
+		go func() { errs <- getRaw(addr, version, suite, pool, "/bulk.bin", bulkFile) }()
 	}
 	var first error
 	for range bulkConns {
@@ -294,15 +311,14 @@ func serveChunk(addr string, version uint16, pool *x509.CertPool) error {
 // getRaw fetches path on a connection of its own and reads the response off
 // the socket without decrypting it, until the server closes the
 // connection; the records must carry at least n bytes.
-func getRaw(addr string, version uint16, pool *x509.CertPool, path string, n int64) error {
+func getRaw(addr string, version, suite uint16, pool *x509.CertPool, path string, n int64) error {
 	raw, err := net.DialTimeout("tcp", addr, 30*time.Second)
 	if err != nil {
 		return err
 	}
 	defer raw.Close()
 	raw.SetDeadline(time.Now().Add(10 * time.Minute))
-	c := tls.Client(raw, &tls.Config{ServerName: "localhost", RootCAs: pool,
-		MinVersion: version, MaxVersion: version, NextProtos: []string{"http/1.1"}})
+	c := tls.Client(raw, clientConfig(version, suite, pool))
 	if err := c.Handshake(); err != nil {
 		return err
 	}
@@ -336,15 +352,24 @@ func needFiles(b *testing.B, n int) {
 	}
 }
 
+// clientConfig is the benchmark clients' configuration: version, and suite
+// when not 0.
+func clientConfig(version, suite uint16, pool *x509.CertPool) *tls.Config {
+	cfg := &tls.Config{ServerName: "localhost", RootCAs: pool, MinVersion: version, MaxVersion: version, NextProtos: []string{"http/1.1"}}
+	if suite != 0 {
+		cfg.CipherSuites = []uint16{suite}
+	}
+	return cfg
+}
+
 // dialServer makes a crypto/tls client connection to addr, handshake done.
-func dialServer(addr string, version uint16, pool *x509.CertPool) (*tls.Conn, error) {
+func dialServer(addr string, version, suite uint16, pool *x509.CertPool) (*tls.Conn, error) {
 	raw, err := net.DialTimeout("tcp", addr, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	raw.SetDeadline(time.Now().Add(10 * time.Minute))
-	c := tls.Client(raw, &tls.Config{ServerName: "localhost", RootCAs: pool,
-		MinVersion: version, MaxVersion: version, NextProtos: []string{"http/1.1"}})
+	c := tls.Client(raw, clientConfig(version, suite, pool))
 	if err := c.Handshake(); err != nil {
 		raw.Close()
 		return nil, err
