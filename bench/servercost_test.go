@@ -125,7 +125,7 @@ func idleRun(b *testing.B, kind string, version uint16, n int) idleCost {
 	b.StopTimer()
 	defer b.StartTimer()
 	needFiles(b, 2*n+500)
-	s := startServer(b, kind)
+	s := startFileServer(b, kind)
 	defer s.stop()
 	heap0 := s.heap(b)
 	rss0, _ := s.rss(b)
@@ -215,13 +215,13 @@ func BenchmarkServerCPU(b *testing.B) {
 	for _, v := range cpuPoints {
 		b.Run(v.name, func(b *testing.B) {
 			var kinds []string
-			servers := map[string]*serverProc{}
+			servers := map[string]*fileServer{}
 			for _, kind := range serverKinds {
 				if kind == "nginx" && nginxPath() == "" {
 					b.Logf("no nginx row: apt-get install -y nginx-light")
 					continue
 				}
-				s := startServer(b, kind)
+				s := startFileServer(b, kind)
 				defer s.stop()
 				c, err := dialServer(s.addr, v.version, v.suite, pool)
 				if err != nil {
@@ -402,8 +402,9 @@ func get(c *tls.Conn, path string, n int64) error {
 	return nil
 }
 
-// serverProc is a server process.
-type serverProc struct {
+// fileServer is a server process of the server-cost benchmarks: a Go file
+// server (commands on its stdin, answers on its stdout) or nginx.
+type fileServer struct {
 	kind  string
 	addr  string
 	pid   int
@@ -465,10 +466,10 @@ func pinned(name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
-func startServer(b *testing.B, kind string) *serverProc {
+func startFileServer(b *testing.B, kind string) *fileServer {
 	dir := serverFiles(b)
 	if kind == "nginx" {
-		return startNginx(b, dir)
+		return startFileNginx(b, dir)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -491,7 +492,7 @@ func startServer(b *testing.B, kind string) *serverProc {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	s := &serverProc{kind: kind, pid: cmd.Process.Pid, cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	s := &fileServer{kind: kind, pid: cmd.Process.Pid, cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
 	if !s.out.Scan() {
 		s.stop()
 		b.Fatalf("%s server exited before it was ready", kind)
@@ -541,7 +542,7 @@ func nginxPath() string {
 	return ""
 }
 
-func startNginx(b *testing.B, files string) *serverProc {
+func startFileNginx(b *testing.B, files string) *fileServer {
 	nginx := nginxPath()
 	if nginx == "" {
 		b.Skip("nginx is not installed: apt-get install -y nginx-light")
@@ -564,7 +565,7 @@ func startNginx(b *testing.B, files string) *serverProc {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		s := &serverProc{kind: "nginx", pid: cmd.Process.Pid, cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
+		s := &fileServer{kind: "nginx", pid: cmd.Process.Pid, cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
 		for range 100 {
 			if c, err := net.Dial("tcp", s.addr); err == nil {
 				c.Close()
@@ -578,7 +579,7 @@ func startNginx(b *testing.B, files string) *serverProc {
 	return nil
 }
 
-func (s *serverProc) stop() {
+func (s *fileServer) stop() {
 	if s.stdin != nil {
 		s.stdin.Close()
 	} else {
@@ -588,7 +589,7 @@ func (s *serverProc) stop() {
 }
 
 // command sends a command to a Go server and returns its answer.
-func (s *serverProc) command(b *testing.B, cmd string) string {
+func (s *fileServer) command(b *testing.B, cmd string) string {
 	if _, err := fmt.Fprintln(s.stdin, cmd); err != nil {
 		b.Fatal(err)
 	}
@@ -603,7 +604,7 @@ func (s *serverProc) command(b *testing.B, cmd string) string {
 }
 
 // heap returns a Go server's heap after two GCs, in bytes; 0 for nginx.
-func (s *serverProc) heap(b *testing.B) float64 {
+func (s *fileServer) heap(b *testing.B) float64 {
 	if s.kind == "nginx" {
 		return 0
 	}
@@ -619,7 +620,7 @@ func (s *serverProc) heap(b *testing.B) float64 {
 }
 
 // rss returns the process's VmRSS and VmHWM, in bytes.
-func (s *serverProc) rss(b *testing.B) (rss, hwm float64) {
+func (s *fileServer) rss(b *testing.B) (rss, hwm float64) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
 	if err != nil {
 		b.Fatal(err)
@@ -637,7 +638,7 @@ func (s *serverProc) rss(b *testing.B) (rss, hwm float64) {
 }
 
 // cpu returns the process's user and system CPU time, in seconds.
-func (s *serverProc) cpu(b *testing.B) float64 {
+func (s *fileServer) cpu(b *testing.B) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.pid))
 	if err != nil {
 		b.Fatal(err)
