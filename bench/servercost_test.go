@@ -457,6 +457,13 @@ func serverFiles(b *testing.B) string {
 	return serverFilesDir
 }
 
+// removeServerFiles removes what serverFiles wrote, if anything.
+func removeServerFiles() {
+	if serverFilesDir != "" {
+		os.RemoveAll(serverFilesDir)
+	}
+}
+
 // pinned returns the command that runs name pinned to the last CPU, when
 // taskset is installed and there are at least two CPUs.
 func pinned(name string, args ...string) *exec.Cmd {

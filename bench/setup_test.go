@@ -55,7 +55,9 @@ func TestMain(m *testing.M) {
 		httpServerMain(kind)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeServerFiles()
+	os.Exit(code)
 }
 
 // pki is a throw-away CA and an ECDSA P-256 server certificate for
