@@ -44,13 +44,20 @@ func limitName(l int) string {
 
 // TestMain runs the process as the out-of-process server when
 // serverEnv is set, so that the heap and allocation benchmarks count the
-// client alone.
+// client alone, or as the HTTPS server of the server-cost benchmarks when
+// httpServerEnv is set.
 func TestMain(m *testing.M) {
 	if os.Getenv(serverEnv) != "" {
 		serverMain()
 		return
 	}
-	os.Exit(m.Run())
+	if kind := os.Getenv(httpServerEnv); kind != "" {
+		httpServerMain(kind)
+		return
+	}
+	code := m.Run()
+	removeServerFiles()
+	os.Exit(code)
 }
 
 // pki is a throw-away CA and an ECDSA P-256 server certificate for

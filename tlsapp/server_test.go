@@ -120,3 +120,93 @@ func TestServerCapBeforeHandshake(t *testing.T) {
 		t.Errorf("offer %+v (%v), cap %d", o, ok, sc.Cap())
 	}
 }
+
+// TestServerWriteBatches checks, at the wire, how a server Write reaches the
+// transport: a Write of one record (up to the cap, 2048) is one transport
+// write of that record; a larger one is cut into records of the cap,
+// gathered into one transport write per BatchSize bytes: the write closes
+// with the record that takes it to BatchSize or more. An independent relay
+// sees every server record within the cap and the client gets the bytes.
+func TestServerWriteBatches(t *testing.T) {
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(versionName(v), func(t *testing.T) {
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inner.Close()
+			cfg := &tls.Config{Certificates: []tls.Certificate{newTestPKI(t).Server}, MinVersion: v, MaxVersion: v,
+				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}
+			accepted := make(chan *ServerConn, 1)
+			var cc *countingConn
+			go func() {
+				raw, err := inner.Accept()
+				if err != nil {
+					close(accepted)
+					return
+				}
+				cc = &countingConn{Conn: raw}
+				s := Server(cc, cfg, ServerOptions{MaxRecord: 2048})
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := s.HandshakeContext(ctx); err != nil {
+					s.Close()
+					close(accepted)
+					return
+				}
+				accepted <- s
+			}()
+			relay := newRelay(t, inner.Addr().String())
+			c, err := tls.Dial("tcp", relay.Addr(), &tls.Config{ServerName: "localhost", RootCAs: newTestPKI(t).Pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			s := <-accepted
+			if s == nil {
+				t.Fatal("no connection accepted")
+			}
+			defer s.Close()
+			overhead := expansion12
+			if v == tls.VersionTLS13 {
+				overhead = expansion13 + 1
+			}
+			for _, size := range []int{1, 2048, 2049, 16 << 10, 100 << 10, 300 << 10} {
+				msg := make([]byte, size)
+				rand.Read(msg)
+				before := len(cc.Writes())
+				errc := make(chan error, 1)
+				go func() { _, err := s.Write(msg); errc <- err }()
+				got := make([]byte, size)
+				if _, err := io.ReadFull(c, got); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, msg) {
+					t.Fatalf("Write of %d bytes: the client got other bytes", size)
+				}
+				// The transport writes the batching rule gives.
+				var want []int
+				acc := 0
+				for left := size; left > 0; left -= min(left, 2048) {
+					acc += 5 + min(left, 2048) + overhead
+					if acc >= BatchSize || left <= 2048 {
+						want = append(want, acc)
+						acc = 0
+					}
+				}
+				if w := cc.Writes()[before:]; fmt.Sprint(w) != fmt.Sprint(want) {
+					t.Errorf("Write of %d bytes made transport writes %v, want %v", size, w, want)
+				}
+			}
+			s.Close()
+			io.Copy(io.Discard, c)
+			if m, limit := maxLen(relay.records(1), nil), 2048+overhead; m > limit {
+				t.Errorf("the server sent a %d-byte record, the cap allows %d", m, limit)
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // The address and deadline methods of Conn and ServerConn are those of the
@@ -42,17 +44,30 @@ func (c *ServerConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWrite
 // batchingGuard is a record layer guard that can gather the records of one
 // write: guard.Conn and guard.ServerConn.
 type batchingGuard interface {
-	BeginBatch()
+	BeginBatch(size int)
 	Buffered() int
 	Flush(end bool) error
 }
 
+// recordOverhead is about what a record adds to its content on the wire
+// with the AEAD suites: the header, and an explicit nonce and tag (TLS
+// 1.2) or a tag and the content type (TLS 1.3).
+const recordOverhead = 5 + 24
+
 // writeSplit writes b through the TLS stack w in pieces of at most limit
 // bytes, so that each becomes one record, and has g hand the records to the
 // transport in one write per BatchSize bytes. It returns how many bytes of b
-// reached the transport.
+// reached the transport. A b of one record goes straight through, already
+// one transport write.
 func writeSplit(w io.Writer, g batchingGuard, b []byte, limit int) (int, error) {
-	g.BeginBatch()
+	if limit <= 0 {
+		limit = recordlimit.MaxPlaintext
+	}
+	if len(b) <= limit {
+		return w.Write(b)
+	}
+	first := min(len(b), BatchSize)
+	g.BeginBatch(first + (first/limit+1)*recordOverhead)
 	var done, flushed int
 	for done < len(b) {
 		n, err := w.Write(b[done:min(len(b), done+limit)])

@@ -1,13 +1,15 @@
 // Command report runs the benchmarks of ./bench and writes what they found:
 // BENCHMARKS.md at the root of the module (throughput, heap, allocations,
-// handshake bytes and binary size, each against crypto/tls and utls, and
-// whether the run met each target) and bench/chart.png (RAM per connection
-// and throughput against the record limit).
+// handshake bytes and binary size, each against crypto/tls and utls; the
+// server's cost against crypto/tls and nginx; and whether the run met each
+// target) and bench/chart.png (RAM per connection and throughput against
+// the record limit).
 //
 //	go run ./bench/report                                  # about 4 minutes a pass
 //	go run ./bench/report -benchtime 1s -passes 3          # medians of 3 runs
 //	go run ./bench/report -save out.txt                    # keep the raw output
 //	go run ./bench/report -in out.txt                      # report again from saved output
+//	go run ./bench/report -fleet                           # 5,000 idle server connections too
 //
 // Each pass is one `go test -run '^$' -bench . ./bench/`; the passes run one
 // after the other so that a baseline and the run compared with it are
@@ -37,6 +39,7 @@ func main() {
 	sizeTargets := flag.String("size.targets", "all", "platforms for BenchmarkBinarySize: all, or GOOS/GOARCH[/vGOARM],...")
 	link := flag.Bool("link", false, "run BenchmarkLink over the emulated cellular links (about 8 minutes a pass)")
 	edgeRun := flag.Bool("edge", false, "run BenchmarkEdge, the edge against nginx and crypto/tls (needs nginx-light; minutes a pass)")
+	fleet := flag.Bool("fleet", false, "run BenchmarkServerIdle with 5,000 connections too (ulimit -n above 10,500)")
 	in := flag.String("in", "", "comma-separated files of saved go test -bench output to report on instead of running the benchmarks")
 	save := flag.String("save", "", "write the raw go test output to this file too")
 	out := flag.String("o", "BENCHMARKS.md", "the report, relative to the module root")
@@ -88,6 +91,9 @@ func main() {
 		}
 		if *edgeRun {
 			args = append(args, "-edge")
+		}
+		if *fleet {
+			args = append(args, "-fleet")
 		}
 		shown := "go " + shellJoin(args)
 		if *passes > 1 {

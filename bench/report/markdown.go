@@ -148,6 +148,9 @@ func WriteMarkdown(w io.Writer, r *Results, m Meta, verdicts []Verdict, checks [
 	if hasPrefix(r, "Edge/") {
 		writeEdge(w, r)
 	}
+	if hasPrefix(r, "ServerIdle/") || hasPrefix(r, "ServerCPU/") {
+		writeServerCost(w, r)
+	}
 	writeTargets(w, verdicts)
 	if len(checks) > 0 {
 		fmt.Fprintf(w, "## Checks on the figures\n\n")
@@ -497,6 +500,9 @@ func writeTargets(w io.Writer, vs []Verdict) {
 }
 
 func fmtValue(v Verdict) string {
+	if v.Unit != "" {
+		return fmt.Sprintf("%+.0f %s (bound %+.0f %s)", v.Value, v.Unit, v.Bound, v.Unit)
+	}
 	if v.Bound == 0 {
 		return fmt.Sprintf("%+g allocs/op", v.Value)
 	}

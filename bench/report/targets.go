@@ -44,6 +44,9 @@ type Verdict struct {
 	Value float64
 	// Bound is the target's bound for Value.
 	Bound float64
+	// Unit, when set, says Value and Bound are amounts in it (an
+	// allowance over a baseline), not ratios.
+	Unit string
 	// Figures are the numbers behind the verdict, one line per point.
 	Figures []string
 	// Note adds context that does not change the verdict.
@@ -101,6 +104,9 @@ func Evaluate(r *Results) []Verdict {
 	}
 	if hasPrefix(r, "Edge/") {
 		vs = append(vs, edgeTargets(r)...) // only runs with BenchmarkEdge
+	}
+	if hasPrefix(r, "ServerIdle/") || hasPrefix(r, "ServerCPU/") {
+		vs = append(vs, serverTargets(r)...) // only runs with the server-cost benchmarks
 	}
 	return vs
 }

@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -44,13 +43,20 @@ type ServerConn struct {
 	suite     uint16
 	serverHS  []byte
 
-	// Read side: in gathers what the socket has in reads of up to
-	// serverReadBuffer bytes, so that a client's small records do not cost
-	// the server a read call each. The ClientHello is reassembled in hello
-	// as its records pass, each byte looked at once: hdr holds a record
-	// header being read (hdrN bytes of it), remain the bytes left of the
-	// current record's body. refused is set when the hello's record-size
-	// requests break the RFCs: every Read returns it.
+	// Read side. While a client streams (a transport read filled the
+	// buffer it was given: ahead), the guard reads ahead into rbuf, a
+	// pooled buffer of a full record's size, so that a client's small
+	// records do not cost the server a read call each; rbuf goes back to
+	// the pool once the stack has taken what it holds (rr to rw), and a
+	// read that finds the client quiet waits in the stack's own buffer, so
+	// that an idle connection holds no buffer here. rerr is a transport
+	// error that came with read-ahead bytes, for after them.
+	//
+	// The ClientHello is reassembled in hello as its records pass, each
+	// byte looked at once: hdr holds a record header being read (hdrN bytes
+	// of it), remain the bytes left of the current record's body. refused
+	// is set when the hello's record-size requests break the RFCs: every
+	// Read returns it.
 	//
 	// After the first ClientHello the scan goes on over ChangeCipherSpec
 	// records for one more handshake message: a second ClientHello, sent
@@ -58,7 +64,10 @@ type ServerConn struct {
 	// first byte for byte (RFC 8446, Section 4.1.2), or is refused with
 	// illegal_parameter: in Read if the HelloRetryRequest has been sent
 	// (retried), else when the stack sends its ServerHello (pending).
-	in       *bufio.Reader
+	rbuf     *[]byte
+	rr, rw   int
+	rerr     error
+	ahead    bool
 	hdr      [recordlimit.HeaderLen]byte
 	hdrN     int
 	remain   int
@@ -70,9 +79,12 @@ type ServerConn struct {
 	pending  error // a second hello's refusal, for when the stack answers it (guarded by mu)
 	retried  bool  // the stack sent a HelloRetryRequest (guarded by mu)
 
-	// Write side, guarded by batcher.mu.
+	// Write side, guarded by batcher.mu. Once steady (TLS 1.2: after the
+	// server's ChangeCipherSpec; TLS 1.3: after the record carrying its
+	// Finished) every record the stack writes passes unchanged.
 	batcher
 	sent        dirStats
+	steady      bool
 	srvCCS      bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	epochIn     *Epoch
 	epochOut    *Epoch
@@ -80,16 +92,12 @@ type ServerConn struct {
 	epochFrames handshakeBuffer
 }
 
-// serverReadBuffer is the size of a ServerConn's read buffer: a full
-// record's worth of a client's small records per read call.
-const serverReadBuffer = recordlimit.MaxCiphertextTLS12 + recordlimit.HeaderLen
-
 // NewServerConn returns a guard for the server side of transport. maxRecord,
 // when above zero, caps every record whatever the client asks for. The
-// guard reads transport through a buffer of about 16 KiB, which it holds
-// for the life of the connection.
+// guard holds a buffer only while it has bytes in it: read ahead from a
+// client that streams, or records being gathered into one transport write.
 func NewServerConn(transport net.Conn, maxRecord int) *ServerConn {
-	c := &ServerConn{Conn: transport, maxRecord: maxRecord, in: bufio.NewReaderSize(transport, serverReadBuffer)}
+	c := &ServerConn{Conn: transport, maxRecord: maxRecord}
 	c.batcher.w = transport
 	return c
 }
@@ -159,7 +167,7 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 	if c.refused != nil {
 		return 0, c.refused
 	}
-	n, err := c.in.Read(p)
+	n, err := c.read(p)
 	if n > 0 && !c.scanDone {
 		if rerr := c.scanHello(p[:n]); rerr != nil {
 			c.refuse(rerr)
@@ -167,6 +175,41 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// read fills p from the bytes read ahead or from the transport; see the
+// read side of ServerConn.
+func (c *ServerConn) read(p []byte) (int, error) {
+	if c.rbuf == nil {
+		if err := c.rerr; err != nil {
+			c.rerr = nil
+			return 0, err
+		}
+		if !c.ahead || len(p) >= recordlimit.MaxRecord {
+			n, err := c.Conn.Read(p)
+			c.ahead = err == nil && n == len(p)
+			return n, err
+		}
+		c.rbuf = readBufPool.Get().(*[]byte)
+		n, err := c.Conn.Read(*c.rbuf)
+		c.ahead = err == nil && n == len(*c.rbuf)
+		if n == 0 {
+			c.releaseReadBuf()
+			return 0, err
+		}
+		c.rr, c.rw, c.rerr = 0, n, err
+	}
+	n := copy(p, (*c.rbuf)[c.rr:c.rw])
+	c.rr += n
+	if c.rr == c.rw {
+		c.releaseReadBuf()
+	}
+	return n, nil
+}
+
+func (c *ServerConn) releaseReadBuf() {
+	readBufPool.Put(c.rbuf)
+	c.rbuf, c.rr, c.rw = nil, 0, 0
 }
 
 // refuse sends the alert err carries and makes the connection fail with it.
@@ -367,14 +410,27 @@ func clientOffer(body []byte) (o recordlimit.Offer, refuse error, ok bool) {
 }
 
 // Write takes whole records from the server stack and sends them re-framed
-// within Cap.
+// within Cap. Once steady, the records pass unchanged: Write checks their
+// framing and hands b on, copying it only into a batch.
 func (c *ServerConn) Write(b []byte) (int, error) {
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
 	if c.batcher.err != nil {
 		return 0, c.batcher.err
 	}
-	var out []byte
+	if c.steady {
+		var sum recordSum
+		if !sum.scan(b) {
+			return 0, errPartialRecord
+		}
+		c.sent.addSum(sum)
+		if err := c.batcher.send(b); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	out := getBuf(len(b))
+	defer func() { putBuf(out) }()
 	for s := b; len(s) > 0; {
 		h, err := recordlimit.ParseHeader(s)
 		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
@@ -382,22 +438,60 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 		}
 		rec := s[:recordlimit.HeaderLen+h.Len]
 		s = s[recordlimit.HeaderLen+h.Len:]
-		if out, err = c.reframe(out, h, rec); err != nil {
+		// Room for rec cut into records of at least 63 bytes (the smallest
+		// cap), each with a header, an AEAD tag and a content type, and for
+		// an alert after it.
+		out = growBuf(out, len(rec)+(h.Len/63+1)*(recordlimit.HeaderLen+17)+7)
+		if *out, err = c.reframe(*out, h, rec); err != nil {
 			var r refusal
 			if errors.As(err, &r) {
 				// Instead of the stack's answer: what came before it, and the alert.
-				c.batcher.send(appendAlertRecord(out, r.alert))
+				c.batcher.send(appendAlertRecord(*out, r.alert))
 				err = r.err
 			}
 			c.batcher.err = err
 			return 0, err
 		}
 	}
-	c.sent.addRecords(out)
-	if err := c.batcher.send(out); err != nil {
+	c.sent.addRecords(*out)
+	if err := c.batcher.send(*out); err != nil {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// recordSum sums a sequence of whole records.
+type recordSum struct {
+	records, bytes int64
+	largest        int
+}
+
+// scan adds the records of b, and reports whether b is a sequence of whole
+// records with valid headers.
+func (r *recordSum) scan(b []byte) bool {
+	for len(b) > 0 {
+		h, err := recordlimit.ParseHeader(b)
+		if err != nil || len(b) < recordlimit.HeaderLen+h.Len {
+			return false
+		}
+		r.records++
+		r.bytes += int64(recordlimit.HeaderLen + h.Len)
+		r.largest = max(r.largest, h.Len)
+		b = b[recordlimit.HeaderLen+h.Len:]
+	}
+	return true
+}
+
+// addSum counts the records r sums up.
+func (d *dirStats) addSum(r recordSum) {
+	if r.records == 0 {
+		return
+	}
+	d.records.Add(r.records)
+	d.bytes.Add(r.bytes)
+	if int64(r.largest) > d.largest.Load() {
+		d.largest.Store(int64(r.largest)) // one writer per direction
+	}
 }
 
 // reframe appends rec to out, split or re-encrypted to fit the cap.
@@ -415,6 +509,10 @@ func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]by
 		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeChangeCipherSpec:
 		c.srvCCS = true
+		// In TLS 1.2 what follows is protected and passes unchanged (the
+		// stack's Finished, then application data); TLS 1.3's
+		// ChangeCipherSpec (middlebox compatibility) protects nothing.
+		c.steady = version == recordlimit.VersionTLS12
 	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.epochDone:
 		return c.reseal(out, rec)
 	}
@@ -505,6 +603,7 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 
 func (c *ServerConn) endEpoch() {
 	c.epochDone = true
+	c.steady = true
 	c.epochIn, c.epochOut = nil, nil
 	c.epochFrames.reset()
 	c.mu.Lock()

@@ -119,7 +119,7 @@ func BenchmarkServerHelloScan(b *testing.B) {
 
 // TestServerHelloScanAllocations bounds the memory the server guard
 // allocates to read the 64 KiB ClientHello in 1-byte records: a small
-// multiple of the hello itself (the read buffer is 18 KiB, the reassembled
+// multiple of the hello itself (a read-ahead buffer is 18 KiB, the reassembled
 // message 64 KiB), whether it carries one large extension or 16,000 empty
 // ones. The quadratic scan allocated 9 GiB here.
 func TestServerHelloScanAllocations(t *testing.T) {
@@ -137,7 +137,7 @@ func TestServerHelloScanAllocations(t *testing.T) {
 			t.Fatalf("offer %+v, %v", o, ok)
 		}
 		alloc := after.TotalAlloc - before.TotalAlloc
-		limit := uint64(2*len(msg) + 2*serverReadBuffer + 16<<10)
+		limit := uint64(2*len(msg) + 2*recordlimit.MaxRecord + 16<<10)
 		t.Logf("padding %v: %d-byte hello in %d records (%d bytes on the wire): %d bytes allocated (bound %d)",
 			pad, len(msg), len(stream)/(recordlimit.HeaderLen+1), len(stream), alloc, limit)
 		if alloc > limit {
@@ -374,5 +374,95 @@ func TestServerRetryHelloRefusal(t *testing.T) {
 		if !bytes.Equal(cc.out.Bytes(), want) {
 			t.Fatalf("%s: the client got % x, want % x", tc.name, cc.out.Bytes(), want)
 		}
+	}
+}
+
+// quietConn hands over stream in reads as large as the caller asks for,
+// counting them, then blocks, as a client gone quiet, until Close.
+type quietConn struct {
+	net.Conn
+	stream []byte
+	reads  int
+	closed chan struct{}
+}
+
+func (c *quietConn) Read(p []byte) (int, error) {
+	if len(c.stream) == 0 {
+		<-c.closed
+		return 0, io.EOF
+	}
+	c.reads++
+	k := copy(p, c.stream)
+	c.stream = c.stream[k:]
+	return k, nil
+}
+
+func (c *quietConn) Close() error { close(c.closed); return nil }
+
+// TestServerReadAheadAndIdle checks both sides of the server guard's read
+// buffer: while a client streams, the stack reading into a small buffer (600
+// bytes, as crypto/tls's grows to) costs one transport read per full record's
+// worth (18,437 bytes), not one per 600 bytes; once the client is quiet, a
+// Read waiting for it holds no buffer, so that 100 idle connections hold
+// less than 4 KiB of heap each (a guard that kept its 18 KiB read buffer
+// held more than 18 KiB each). The bytes pass unchanged.
+func TestServerReadAheadAndIdle(t *testing.T) {
+	stream := make([]byte, 100_000) // not a multiple of the buffer: the last read is short
+	for i := range stream {
+		stream[i] = byte(i*7 + i>>8)
+	}
+	stream[0], stream[1], stream[2] = byte(recordlimit.TypeApplicationData), 3, 3 // no hello to scan
+	const conns = 100
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	qcs := make([]*quietConn, conns)
+	blocked := make(chan struct{}, conns)
+	for i := range qcs {
+		qc := &quietConn{stream: stream, closed: make(chan struct{})}
+		qcs[i] = qc
+		g := NewServerConn(qc, 2048)
+		var got []byte
+		if i == 0 {
+			got = make([]byte, 0, len(stream))
+		}
+		p := make([]byte, 600)
+		for n := 0; n < len(stream); {
+			k, err := g.Read(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				got = append(got, p[:k]...)
+			}
+			n += k
+		}
+		if i == 0 {
+			if !bytes.Equal(got, stream) {
+				t.Fatal("the stack got other bytes than the client sent")
+			}
+			if want := 1 + (len(stream)-len(p)+recordlimit.MaxRecord-1)/recordlimit.MaxRecord; qc.reads != want {
+				t.Errorf("%d bytes read in %d transport reads, want %d", len(stream), qc.reads, want)
+			}
+		}
+		go func() {
+			blocked <- struct{}{}
+			g.Read(p) // waits for the quiet client
+		}()
+	}
+	for range conns {
+		<-blocked
+	}
+	runtime.GC()
+	runtime.GC() // the second empties the buffer pools
+	runtime.ReadMemStats(&after)
+	perConn := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / conns
+	t.Logf("%d idle connections: %d bytes of heap each", conns, perConn)
+	if perConn > 4<<10 {
+		t.Errorf("an idle connection holds %d bytes of heap, want at most 4 KiB", perConn)
+	}
+	for _, qc := range qcs {
+		qc.Close()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -11,6 +12,64 @@ import (
 // errPartialRecord is returned when the stack writes something that is not a
 // sequence of whole records; the stacks this package serves never do.
 var errPartialRecord = errors.New("recordlimit: write is not a sequence of whole records")
+
+// A guard gathers the records of a write in a pooled buffer, the smallest
+// that holds them: one record's worth, two (writeBufPool), or the most a
+// batch holds (tlsapp flushes a batch once it has 64 KiB, so it ends below
+// 64 KiB and one record). A batch that outgrows its buffer moves to the next
+// size, so that it never makes the runtime grow a buffer, and a connection
+// holds a buffer only while it has records in it.
+var (
+	oneRecordPool = sync.Pool{New: func() any { b := make([]byte, 0, recordlimit.MaxRecord); return &b }}
+	maxBatchPool  = sync.Pool{New: func() any { b := make([]byte, 0, maxBatch); return &b }}
+	bufClasses    = [...]struct {
+		size int
+		pool *sync.Pool
+	}{
+		{recordlimit.MaxRecord, &oneRecordPool},
+		{2 * recordlimit.MaxRecord, &writeBufPool},
+		{maxBatch, &maxBatchPool},
+	}
+)
+
+// maxBatch is the capacity of the largest pooled buffer: a batch of up to
+// 64 KiB (tlsapp.BatchSize) and the record that took it there.
+const maxBatch = 64<<10 + recordlimit.MaxRecord
+
+// getBuf returns an empty buffer with room for n bytes, pooled unless n is
+// above maxBatch.
+func getBuf(n int) *[]byte {
+	for _, c := range bufClasses {
+		if n <= c.size {
+			return c.pool.Get().(*[]byte)
+		}
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+// putBuf gives a buffer from getBuf back.
+func putBuf(p *[]byte) {
+	for _, c := range bufClasses {
+		if cap(*p) == c.size {
+			*p = (*p)[:0]
+			c.pool.Put(p)
+			return
+		}
+	}
+}
+
+// growBuf returns a buffer holding the bytes of p with room for n more: p,
+// or a larger one from getBuf, in which case p goes back.
+func growBuf(p *[]byte, n int) *[]byte {
+	if cap(*p)-len(*p) >= n {
+		return p
+	}
+	q := getBuf(len(*p) + n)
+	*q = append(*q, *p...)
+	putBuf(p)
+	return q
+}
 
 // batcher sends what a guard writes to the transport, or gathers it between
 // BeginBatch and Flush so that the records of one application write reach
@@ -20,26 +79,24 @@ type batcher struct {
 	w        io.Writer
 	mu       sync.Mutex // held by the guard for the whole of each Write
 	batching bool
+	size     int // about how many bytes the batch will gather
 	buf      *[]byte
+	buffered atomic.Int64 // len(*buf), for Buffered, called once per record, without the lock
 	err      error
 }
 
 // BeginBatch makes the following writes gather in a buffer until Flush.
-func (b *batcher) BeginBatch() {
+// size is about how many bytes of records the batch will gather, so that it
+// starts in a buffer that holds them.
+func (b *batcher) BeginBatch(size int) {
 	b.mu.Lock()
 	b.batching = true
+	b.size = size
 	b.mu.Unlock()
 }
 
 // Buffered returns the number of bytes gathered since BeginBatch.
-func (b *batcher) Buffered() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf == nil {
-		return 0
-	}
-	return len(*b.buf)
-}
+func (b *batcher) Buffered() int { return int(b.buffered.Load()) }
 
 // Flush sends what was gathered in one transport write. When end is true it
 // also ends the batch.
@@ -57,9 +114,9 @@ func (b *batcher) Flush(end bool) error {
 	if len(buf) > 0 && b.err == nil {
 		_, err = b.w.Write(buf)
 	}
-	*b.buf = buf[:0]
-	writeBufPool.Put(b.buf)
+	putBuf(b.buf)
 	b.buf = nil
+	b.buffered.Store(0)
 	if err != nil {
 		b.err = err
 	}
@@ -70,9 +127,11 @@ func (b *batcher) Flush(end bool) error {
 func (b *batcher) send(out []byte) error {
 	if b.batching {
 		if b.buf == nil {
-			b.buf = writeBufPool.Get().(*[]byte)
+			b.buf = getBuf(max(b.size, len(out)))
 		}
+		b.buf = growBuf(b.buf, len(out))
 		*b.buf = append(*b.buf, out...)
+		b.buffered.Store(int64(len(*b.buf)))
 		return nil
 	}
 	if _, err := b.w.Write(out); err != nil {
