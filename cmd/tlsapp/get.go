@@ -258,7 +258,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	r := newGetReport(e, rawURL, dest, opt.SHA256)
 	r.DeviceLimit = g.deviceLimit
 	if g.chunk.auto {
-		if opt.RangeChunk, err = r.sizeChunks(ctx, rawURL, g.deviceLimit, cfg, cf.timeout, sup); err != nil {
+		if opt.RangeChunk, err = r.sizeChunks(ctx, rawURL, g.deviceLimit, cfg, opt.Header, cf.timeout, sup); err != nil {
 			return r.emit(err)
 		}
 	}
