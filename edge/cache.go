@@ -43,6 +43,7 @@ type cache struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	lru     *list.List // of *object, complete ones, most recently used first
+	uses    uint64     // counts the uses of objects, to order the lru
 	bytes   int64      // complete objects' file sizes plus fills' reservations
 }
 
@@ -64,6 +65,7 @@ type object struct {
 
 	// Guarded by cache.mu.
 	elem       *list.Element
+	used       uint64 // cache.uses when a request last used it, filling or not
 	fileSize   int64
 	freshUntil time.Time
 	touched    time.Time
@@ -364,11 +366,28 @@ func (c *cache) gaugesLocked() {
 	c.m.cacheObjects.Set(float64(c.lru.Len()))
 }
 
+// pushLocked puts a complete fill in the lru at the place of its last use:
+// a device streamed from it while it filled used it then, and objects used
+// since, whose fills may have ended first, stay ahead of it.
+func (c *cache) pushLocked(o *object) {
+	e := c.lru.Front()
+	for e != nil && e.Value.(*object).used > o.used {
+		e = e.Next()
+	}
+	if e == nil {
+		o.elem = c.lru.PushBack(o)
+	} else {
+		o.elem = c.lru.InsertBefore(o, e)
+	}
+}
+
 // touchLocked marks a complete object used now, and now and then its
 // file's modification time too, which orders the index after a restart.
 func (c *cache) touchLocked(o *object, now time.Time) {
+	c.uses++
+	o.used = c.uses
 	if o.elem == nil {
-		return
+		return // a fill: pushLocked places it by its last use
 	}
 	c.lru.MoveToFront(o.elem)
 	if now.Sub(o.touched) > time.Minute {
@@ -415,6 +434,8 @@ func (c *cache) startFill(m meta, size int64, body io.ReadCloser, cancel context
 		return same, false, nil
 	}
 	o.freshUntil = fresh
+	c.uses++
+	o.used = c.uses
 	en := c.entryLocked(m.key)
 	en.fill = o
 	evicted := c.evictLocked(o.reserve)
@@ -485,7 +506,7 @@ func (c *cache) runFill(o *object, f *os.File, body io.ReadCloser, cancel contex
 			en = c.entryLocked(o.meta.key)
 			evicted = append(evicted, c.evictLocked(o.fileSize)...)
 			en.done = o
-			o.elem = c.lru.PushFront(o)
+			c.pushLocked(o)
 			o.touched = time.Now()
 			c.bytes += o.fileSize
 		}

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/tlsapp/tlsapp/download"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -70,6 +73,13 @@ type Options struct {
 	// the connection, such as "TLS 1.3 record_size_limit 2048" or "range":
 	// for a wire trace of each. Connections may be dialled concurrently.
 	DialTransport func(ctx context.Context, conn, network, addr string) (net.Conn, error)
+	// Header holds header fields sent with every request (a bearer token,
+	// a device ID), as download.Options.Header: the fields a probe sets
+	// itself (Host, Range, Connection, ...) are refused
+	// (download.CheckHeader). A User-Agent here replaces the probe's.
+	Header http.Header
+
+	header string // the request lines Header and the User-Agent make
 }
 
 // ParseTarget accepts HOST:PORT or https://HOST[:PORT][/PATH] and returns
@@ -238,6 +248,15 @@ func (o *Options) defaults() error {
 	if o.Config.ServerName == "" {
 		o.Config.ServerName = o.Host
 	}
+	if err := download.CheckHeader(o.Header); err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	var b strings.Builder
+	if o.Header.Get("User-Agent") == "" {
+		b.WriteString("User-Agent: tlsapp-probe\r\n")
+	}
+	o.Header.Write(&b) // sorted; CheckHeader refused line breaks
+	o.header = b.String()
 	return nil
 }
 
@@ -403,7 +422,7 @@ func (o *Options) connect(ctx context.Context, label string, cfg *tlsapp.Config,
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(o.ReadTime))
-	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsapp-probe\r\nConnection: close\r\n\r\n", path, o.Host)
+	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n", path, o.Host, o.header)
 	a.trace.markRequested()
 	if _, err := io.WriteString(c, req); err != nil {
 		a.err = err

@@ -285,7 +285,7 @@ func (m *ranger) exchange(ctx context.Context, first, last int64) (*rangeAnswer,
 	m.seen = 0
 	m.mu.Unlock()
 	m.res.Requests++
-	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsapp-probe\r\nRange: bytes=%d-%d\r\n\r\n", m.o.Path, m.o.Host, first, last)
+	req := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n%sRange: bytes=%d-%d\r\n\r\n", m.o.Path, m.o.Host, m.o.header, first, last)
 	a := &rangeAnswer{}
 	if _, err := io.WriteString(c, req); err != nil {
 		return a, err

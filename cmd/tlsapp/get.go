@@ -344,7 +344,7 @@ func runGet(ctx context.Context, e *env, args []string) error {
 	r := newGetReport(e, c.url, c.dest, opt.SHA256)
 	r.DeviceLimit, r.silent, r.resume = g.deviceLimit, g.silent, g.resume
 	if g.chunk.auto {
-		if opt.RangeChunk, err = r.sizeChunks(ctx, c.url, g.deviceLimit, cfg, cf.timeout, sup); err != nil {
+		if opt.RangeChunk, err = r.sizeChunks(ctx, c.url, g.deviceLimit, cfg, opt.Header, cf.timeout, sup); err != nil {
 			r.fail(ctx, err)
 			return r.emit(err)
 		}

@@ -213,6 +213,20 @@ func TestGetHeader(t *testing.T) {
 	if r.code != 0 || len(seen) != 1 || strings.Join(seen[0].Values("User-Agent"), ",") != "fota/1" {
 		t.Errorf("get -H 'User-Agent: fota/1': status %d, User-Agent %q", r.code, seen[0].Values("User-Agent"))
 	}
+	// --range-chunk auto: the measuring requests carry the header too.
+	seen = nil
+	mu.Unlock()
+	r = runBin(t, "get", "--ca", ca, "-o", out+"3", "--range-chunk", "auto", "--device-limit", "2048",
+		"-H", "Authorization: Bearer t0ken", url)
+	mu.Lock()
+	if r.code != 0 || len(seen) < 2 {
+		t.Fatalf("get --range-chunk auto -H: status %d, %d requests", r.code, len(seen))
+	}
+	for i, h := range seen {
+		if h.Get("Authorization") != "Bearer t0ken" {
+			t.Errorf("request %d (Range %s) came without the header", i, h.Get("Range"))
+		}
+	}
 }
 
 // TestGetIntoDir: -o DIR saves under the URL's file name.

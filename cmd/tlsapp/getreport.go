@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -98,13 +99,13 @@ func newGetReport(e *env, url, dest string, want []byte) *getReport {
 // that keeps its modem's TLS downloads (probe.MeasureRange): offering no
 // record-size extension, on one kept-alive connection that fails on a
 // record above the limit.
-func (r *getReport) sizeChunks(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsapp.Config, timeout time.Duration, sup *support) (int, error) {
+func (r *getReport) sizeChunks(ctx context.Context, rawURL string, deviceLimit int, cfg *tlsapp.Config, header http.Header, timeout time.Duration, sup *support) (int, error) {
 	addr, host, path, err := probe.ParseTarget(rawURL)
 	if err != nil {
 		return 0, err
 	}
 	o := probe.Options{Addr: addr, Host: host, Path: path, Config: *cfg, DeviceLimit: deviceLimit, Timeout: timeout,
-		ReadTime: timeout, DialTransport: sup.labelledDialer()}
+		ReadTime: timeout, DialTransport: sup.labelledDialer(), Header: header}
 	res, err := probe.MeasureRange(ctx, o)
 	r.RangeSizing = res
 	if err != nil {
