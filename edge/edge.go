@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 // Defaults of Config and ServeOptions.
@@ -580,9 +582,9 @@ func (e *Edge) finish(r *http.Request, w *responseWriter, info *reqInfo, start t
 		slog.String("range", r.Header.Get("Range")),
 		slog.Int64("bytes", w.bytes),
 	}
-	if dc := connFrom(r.Context()); dc != nil {
-		cs := dc.ConnectionState()
-		largest := dc.wire.largest.Load()
+	if st, ok := tlsapp.ServerStateFrom(r.Context()); ok {
+		cs := st.ConnectionState
+		largest := int64(st.LargestSent)
 		if prev := e.largest.Load(); largest > prev && e.largest.CompareAndSwap(prev, largest) {
 			e.m.largestRecord.Set(float64(largest))
 		}

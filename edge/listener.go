@@ -1,57 +1,16 @@
 package edge
 
 import (
-	"context"
 	"net"
 	"sync"
-	"sync/atomic"
-
-	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
-// wireConn is a device's TCP connection, below TLS: it reads the record
-// headers in what the server writes, to report the largest record sent
-// (handshake records included) as the device's side of the wire sees it.
+// wireConn is a device's TCP connection, below TLS, which gives its slot
+// back when it closes.
 type wireConn struct {
 	net.Conn
 	release func()
 	once    sync.Once
-
-	largest atomic.Int64
-	mu      sync.Mutex // guards the parser state
-	hdr     [5]byte
-	hdrN    int
-	remain  int
-}
-
-func (c *wireConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.mu.Lock()
-	c.scan(b[:n])
-	c.mu.Unlock()
-	return n, err
-}
-
-// scan follows the record headers in the bytes written.
-func (c *wireConn) scan(b []byte) {
-	for len(b) > 0 {
-		if c.remain > 0 {
-			k := min(c.remain, len(b))
-			c.remain -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(c.hdr[c.hdrN:], b)
-		c.hdrN += k
-		b = b[k:]
-		if c.hdrN == len(c.hdr) {
-			c.hdrN = 0
-			c.remain = int(c.hdr[3])<<8 | int(c.hdr[4])
-			if int64(c.remain) > c.largest.Load() {
-				c.largest.Store(int64(c.remain))
-			}
-		}
-	}
 }
 
 func (c *wireConn) Close() error {
@@ -77,7 +36,6 @@ type wireListener struct {
 	done  chan struct{}
 	once  sync.Once
 	m     *metrics
-	last  *wireConn // the connection the latest Accept returned
 }
 
 func (l *wireListener) Accept() (net.Conn, error) {
@@ -92,64 +50,10 @@ func (l *wireListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.m.connections.Inc()
-	wc := &wireConn{Conn: c, release: func() { <-l.slots; l.m.connections.Dec() }}
-	l.last = wc
-	return wc, nil
+	return &wireConn{Conn: c, release: func() { <-l.slots; l.m.connections.Dec() }}, nil
 }
 
 func (l *wireListener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
-}
-
-// deviceListener is what the edge's http.Server accepts from: TLS through
-// tlsapp.NewListener over a wireListener. Each connection it returns is the
-// *tlsapp.ServerConn paired with the wireConn below it.
-type deviceListener struct {
-	tls  net.Listener // tlsapp.NewListener(wire, ...)
-	wire *wireListener
-	mu   sync.Mutex
-}
-
-// deviceConn is a device's TLS connection and the TCP connection under it.
-type deviceConn struct {
-	*tlsapp.ServerConn
-	wire *wireConn
-}
-
-func (l *deviceListener) Accept() (net.Conn, error) {
-	// NewListener's Accept calls the wire listener's Accept in this
-	// goroutine, and the lock keeps another Accept from running between.
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c, err := l.tls.Accept()
-	if err != nil {
-		return nil, err
-	}
-	sc, ok := c.(*tlsapp.ServerConn)
-	if !ok {
-		return c, nil
-	}
-	return &deviceConn{ServerConn: sc, wire: l.wire.last}, nil
-}
-
-func (l *deviceListener) Close() error   { return l.tls.Close() }
-func (l *deviceListener) Addr() net.Addr { return l.tls.Addr() }
-
-// connKey is the context key under which ConnContext stores the device's
-// connection.
-type connKey struct{}
-
-// connContext is the http.Server's ConnContext: the request handler finds
-// the connection's TLS facts through it.
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	if dc, ok := c.(*deviceConn); ok {
-		return context.WithValue(ctx, connKey{}, dc)
-	}
-	return ctx
-}
-
-func connFrom(ctx context.Context) *deviceConn {
-	dc, _ := ctx.Value(connKey{}).(*deviceConn)
-	return dc
 }

@@ -90,10 +90,9 @@ func (e *Edge) Serve(ctx context.Context, ln net.Listener, o ServeOptions) error
 		so.MaxRecord = DefaultMaxRecord
 	}
 	wl := &wireListener{Listener: ln, slots: make(chan struct{}, orDefault(o.MaxConns, 1024)), done: make(chan struct{}), m: e.m}
-	dl := &deviceListener{tls: tlsapp.NewListener(wl, cfg, so), wire: wl}
 	srv := &http.Server{
 		Handler:           e,
-		ConnContext:       connContext,
+		TLSConfig:         cfg,
 		ReadHeaderTimeout: orDefault(o.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       orDefault(o.ReadTimeout, 30*time.Second),
 		WriteTimeout:      orDefault(o.WriteTimeout, 10*time.Minute),
@@ -102,7 +101,7 @@ func (e *Edge) Serve(ctx context.Context, ln net.Listener, o ServeOptions) error
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(dl) }()
+	go func() { errc <- tlsapp.ServeTLS(srv, wl, "", "", so) }()
 	select {
 	case err := <-errc:
 		return err

@@ -37,4 +37,11 @@
 // session sealed under the newest key, so any server of the fleet resumes
 // it, as long as the ticket fits the connection's records; one that does
 // not fit is a name in the issuing server's cache.
+//
+// ServeTLS and ListenAndServeTLS serve an http.Server over such a listener in
+// one call, as http.Server.ServeTLS does over crypto/tls, HTTP/1.1 only (the
+// connections are not *tls.Conns, so net/http does not speak HTTP/2 over
+// them). A handler reads the client's certificate from Request.TLS, and the
+// connection's record facts (what the client asked for, the cap in force,
+// the largest record sent) from ServerStateFrom(r.Context()).
 package tlsapp

@@ -56,8 +56,10 @@ const minTicketCap = ticketMessageLen
 // offered in max_fragment_length/record_size_limit, 16384) content bytes.
 //
 // The accepted connections are plain net.Conns to net/http (not *tls.Conn),
-// so an http.Server over this listener speaks HTTP/1.1 and sees no
-// Request.TLS; set cfg.NextProtos to []string{"http/1.1"}.
+// so an http.Server over this listener speaks HTTP/1.1 only, and its
+// Request.TLS is taken before the handshake (empty, without the client's
+// certificate); set cfg.NextProtos to []string{"http/1.1"}. ServeTLS does
+// all this in one call, and sets Request.TLS right.
 //
 // Sessions resume across the listener's connections through
 // opts.SessionCache, or a cache of DefaultServerSessions sessions made for

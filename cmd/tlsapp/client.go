@@ -37,12 +37,17 @@ func (f *clientFlags) register(fs *flag.FlagSet, limits bool) {
 		fs.StringVar(&f.version, "tls", "", "TLS `VERSION` to use: 1.2 or 1.3 (default: either)")
 	}
 	fs.Var(&f.ca, "ca", "trust the CA certificates in `FILE` (PEM or DER; repeatable; default: the system pool)")
+	alias(fs, "ca", "cacert")
 	fs.StringVar(&f.store, "store", "", "trust the CAs of credential store `DIR` (see --tags)")
 	fs.StringVar(&f.tags, "tags", "", "security `TAGS` of the store to trust, comma-separated (default: all CA tags)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate `FILE` for mutual TLS (PEM)")
 	fs.StringVar(&f.key, "key", "", "client private key `FILE` for mutual TLS (PEM)")
 	fs.StringVar(&f.serverName, "servername", "", "`NAME` the server certificate must carry (default: the host)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound on each dial and handshake, a `DURATION`")
+	if f.timeout == 0 {
+		f.timeout = 30 * time.Second
+	}
+	fs.Var(durationFlag{&f.timeout}, "timeout", "bound on each dial and handshake, a `DURATION` or a number of seconds")
+	alias(fs, "timeout", "connect-timeout")
 }
 
 // limitFlag is an --mfl or --rsl value, checked as it is parsed so that a
@@ -121,7 +126,7 @@ func (f *clientFlags) config(ctx context.Context) (*tlsapp.Config, error) {
 	if f.cert != "" {
 		c, err := tls.LoadX509KeyPair(f.cert, f.key)
 		if err != nil {
-			return nil, fmt.Errorf("loading the client certificate: %w", err)
+			return nil, &clientCertError{err}
 		}
 		cfg.Certificates = []tls.Certificate{c}
 	}
@@ -140,7 +145,7 @@ func (f *clientFlags) config(ctx context.Context) (*tlsapp.Config, error) {
 	case f.store != "":
 		sv, err := storeVerifier(ctx, f.store, f.tags)
 		if err != nil {
-			return nil, err
+			return nil, &caFileError{err}
 		}
 		if len(anchors) > 0 {
 			cfg.Verifier = validityVerifier{multiVerifier{sv, anchors}}
@@ -228,7 +233,7 @@ func (f *clientFlags) fileAnchors() (anchorSet, error) {
 	for _, path := range f.ca {
 		certs, err := loadCerts(path)
 		if err != nil {
-			return nil, err
+			return nil, &caFileError{err}
 		}
 		for _, c := range certs {
 			set = append(set, namedAnchor{Source: path, Cert: c})

@@ -84,7 +84,6 @@ func credCommand(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) == 0 {
-		fs.Usage()
 		return usagef("missing subcommand: import, list, show or rm")
 	}
 	if *store == "" {

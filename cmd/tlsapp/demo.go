@@ -42,14 +42,31 @@ type demoReport struct {
 	Connections     int          `json:"connections"`
 	Connection      recordReport `json:"connection"`
 	ServerAnswering string       `json:"server_answering"`
+	Without         demoWithout  `json:"without_tlsapp"`
+}
+
+// demoWithout is the same download from the same server without tlsapp's
+// listener in front of it: crypto/tls's records outgrow the device.
+type demoWithout struct {
+	Server    string `json:"server"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
+	Bytes     int64  `json:"bytes"`      // of the image, before the failure
+	RecordLen int    `json:"record_len"` // the record the device could not hold
 }
 
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "demo", "", `
-Demonstrates the library with nothing to set up and no network: starts an
-HTTPS server on 127.0.0.1 with a throw-away CA made in memory, downloads a
-1 MiB image from it over TLS 1.3 offering record_size_limit 2048 and
-max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
+Shows what the library does for a device whose TLS holds records of at most
+2048 bytes, with nothing to set up and no network: it starts two HTTPS
+servers on 127.0.0.1 with a throw-away CA made in memory, the same Go
+crypto/tls server twice, once as it is and once behind tlsapp.NewListener
+(tlsapp.ServeTLS), and downloads a 1 MiB image from each with the tlsapp
+client, which offers record_size_limit and max_fragment_length 2048 over TLS
+1.3 and fails, as the device would (Config.DeviceLimit), on any record
+longer than that. From crypto/tls alone the download fails once its records
+grow to 16 KiB; through the listener every record stays within the offer,
+and the image arrives whole, its SHA-256 checked.`)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -68,22 +85,27 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 	if err != nil {
 		return err
 	}
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	ln := serverListener(inner, &tls.Config{
-		Certificates: []tls.Certificate{ta.Server},
-		NextProtos:   []string{"http/1.1"},
-		MinVersion:   tls.VersionTLS12,
-	}, 16384)
 	mux := http.NewServeMux()
 	mod := time.Now()
 	mux.HandleFunc("/image.bin", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "image.bin", mod, bytes.NewReader(image))
 	})
-	srv := &http.Server{Handler: mux, ErrorLog: quietLog()}
-	go srv.Serve(ln)
+	cfg := &tls.Config{Certificates: []tls.Certificate{ta.Server}, MinVersion: tls.VersionTLS12}
+
+	// The same server twice: crypto/tls alone, and behind the listener.
+	plainLn, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		return err
+	}
+	plain := &http.Server{Handler: mux, ErrorLog: quietLog()}
+	go plain.Serve(plainLn)
+	defer plain.Close()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ErrorLog: quietLog(), TLSConfig: cfg}
+	go tlsapp.ServeTLS(srv, inner, "", "", tlsapp.ServerOptions{})
 	defer srv.Close()
 
 	roots := x509.NewCertPool()
@@ -94,44 +116,43 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 		MaxVersion:        tls.VersionTLS13,
 		RecordSizeLimit:   demoLimit,
 		MaxFragmentLength: demoLimit,
+		DeviceLimit:       demoLimit,
 	}}
+
+	var without demoWithout
+	without.Server = "https://" + plainLn.Addr().String() + "/image.bin"
+	without.Bytes, err = demoGet(ctx, d, without.Server, io.Discard, nil)
+	var dle *tlsapp.DeviceLimitError
+	switch {
+	case err == nil:
+		without.OK = true
+	case errors.As(err, &dle):
+		without.Error, without.RecordLen = dle.Error(), dle.Len
+	default:
+		return fmt.Errorf("downloading from crypto/tls alone: %w", err)
+	}
+
 	var mu sync.Mutex
 	var conns []*tlsapp.Conn
-	tr := tlsapp.NewTransport(d, func(c *tlsapp.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	})
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: time.Minute}
 	url := "https://" + inner.Addr().String() + "/image.bin"
-
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
 	h := sha256.New()
-	n, err := io.Copy(h, resp.Body)
-	resp.Body.Close()
+	n, err := demoGet(ctx, d, url, h, func(c *tlsapp.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	})
 	elapsed := time.Since(start)
 	if err != nil {
-		return fmt.Errorf("downloading the image: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("server answered %s", resp.Status)
+		return fmt.Errorf("downloading the image through tlsapp.NewListener: %w", err)
 	}
 	runtime.ReadMemStats(&after)
 	allocated := after.TotalAlloc - before.TotalAlloc
 	runtime.GC()
-	runtime.ReadMemStats(&after) // the connection is still open (idle)
+	runtime.ReadMemStats(&after)
 	mu.Lock()
 	if len(conns) == 0 {
 		mu.Unlock()
@@ -154,6 +175,7 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 		Connection:    reportOf(rs),
 		ServerAnswering: "Go's crypto/tls server cannot answer max_fragment_length or record_size_limit, " +
 			"so nothing is agreed; tlsapp.NewListener reads the client's offer and keeps the server's records within it anyway",
+		Without: without,
 	}
 	r.BytesPerSecond = float64(n) / elapsed.Seconds()
 	r.WithinLimit = rs.LargestReceived <= r.RecordBound
@@ -170,21 +192,48 @@ max_fragment_length 2048, checks its SHA-256 and reports what happened.`)
 	return nil
 }
 
+// demoGet downloads url into w with a client over d and returns the bytes
+// of the body it got.
+func demoGet(ctx context.Context, d *tlsapp.Dialer, url string, w io.Writer, onConn func(*tlsapp.Conn)) (int64, error) {
+	tr := tlsapp.NewTransport(d, onConn)
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: tr, Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("server answered %s", resp.Status)
+	}
+	return io.Copy(w, resp.Body)
+}
+
 func printDemo(w io.Writer, r demoReport, elapsed time.Duration) {
 	c := r.Connection
-	fmt.Fprintf(w, "tlsapp demo: a 1 MiB image over %s with a %d-byte record limit\n\n", c.Version, demoLimit)
-	fmt.Fprintf(w, "  server       %s (embedded, tlsapp.NewListener, throw-away CA made in memory)\n", r.Server)
-	fmt.Fprintf(w, "  cipher       %s\n", c.CipherSuite)
-	fmt.Fprintf(w, "  offered      %s\n", offerString(c.OfferedMaxFragmentLength, c.OfferedRecordSizeLimit))
-	fmt.Fprintf(w, "  agreed       %s\n", agreedString(c))
-	fmt.Fprintf(w, "               Go's crypto/tls server cannot answer either extension; the listener\n")
-	fmt.Fprintf(w, "               still reads the offer and keeps its records within it.\n")
-	verdict := "yes"
-	if !r.WithinLimit {
-		verdict = "NO: the server sent records above the limit the client offered"
+	fmt.Fprintf(w, "tlsapp demo: a 1 MiB image for a device whose TLS holds records of at most %d bytes\n\n", demoLimit)
+	fmt.Fprintf(w, "  offered      %s (%s, %s)\n", offerString(c.OfferedMaxFragmentLength, c.OfferedRecordSizeLimit), c.Version, c.CipherSuite)
+	if r.Without.OK {
+		fmt.Fprintf(w, "  without      a Go crypto/tls server alone: done, its records happened to fit\n")
+	} else {
+		fmt.Fprintf(w, "  without      a Go crypto/tls server alone: FAILED after %s of the image, on a %d B record\n", byteSize(r.Without.Bytes), r.Without.RecordLen)
+		fmt.Fprintf(w, "               that the device cannot hold (EMSGSIZE): crypto/tls ignores the offer\n")
 	}
-	fmt.Fprintf(w, "  honoured     %s (largest server record %d B, bound %d B = %d + protection)\n", verdict, c.LargestReceived, r.RecordBound, demoLimit)
-	fmt.Fprintf(w, "  records      received %d, largest %d B; sent %d, largest %d B\n", c.RecordsReceived, c.LargestReceived, c.RecordsSent, c.LargestSent)
+	ok := "SHA-256 matches"
+	if !r.SHA256OK {
+		ok = "SHA-256 MISMATCH"
+	}
+	fmt.Fprintf(w, "  with         the same server behind tlsapp.NewListener: done, %d B, %s\n", r.ImageBytes, ok)
+	verdict := "every one within the offer"
+	if !r.WithinLimit {
+		verdict = "ABOVE the limit the client offered"
+	}
+	fmt.Fprintf(w, "  records      %d received, the largest %d B (%d + protection: %s)\n", c.RecordsReceived, c.LargestReceived, demoLimit, verdict)
+	fmt.Fprintf(w, "               crypto/tls cannot answer the extensions; the listener reads the offer\n")
+	fmt.Fprintf(w, "               and keeps every record within it, handshake records included\n")
 	fmt.Fprintf(w, "  handshake    %d B sent, %d B received\n", c.HandshakeBytesSent, c.HandshakeBytesReceived)
 	if len(c.Anchors) == 0 {
 		fmt.Fprintf(w, "  verified by  (no anchor reported)\n")
@@ -192,14 +241,10 @@ func printDemo(w io.Writer, r demoReport, elapsed time.Duration) {
 	for _, a := range c.Anchors {
 		fmt.Fprintf(w, "  verified by  %s\n", a)
 	}
-	ok := "matches"
-	if !r.SHA256OK {
-		ok = "MISMATCH"
-	}
-	fmt.Fprintf(w, "  image        %d B, SHA-256 %s… %s\n", r.ImageBytes, r.SHA256[:16], ok)
-	fmt.Fprintf(w, "  throughput   %s in %v over %d connection(s)\n", rate(r.ImageBytes, elapsed), elapsed.Round(time.Millisecond), r.Connections)
+	fmt.Fprintf(w, "  throughput   %s in %v\n", rate(r.ImageBytes, elapsed), elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  heap         %s in use after the download, %s allocated during it\n", byteSize(int64(r.HeapInUse)), byteSize(int64(r.HeapAllocated)))
-	fmt.Fprintf(w, "               (runtime.MemStats of this process: client, server and the image together)\n")
+	fmt.Fprintf(w, "               (runtime.MemStats of this process: client, servers and the image together)\n")
+	fmt.Fprintf(w, "\nNext: tlsapp probe https://your-server/fw.bin (will a device work with it?),\ntlsapp help get, tlsapp help serve.\n")
 }
 
 // recordBound is the longest record on the wire that carries at most limit

@@ -85,6 +85,7 @@ func agingServer(t *testing.T, body []byte, after int) (base, ca string) {
 // getJSON is get's --json report, the fields these tests read.
 type getJSON struct {
 	OK          bool               `json:"ok"`
+	ExitStatus  int                `json:"exit_status"`
 	Error       string             `json:"error"`
 	Cause       string             `json:"cause"`
 	RangeSizing *probe.RangeResult `json:"range_sizing"`
@@ -118,14 +119,14 @@ func TestGetDeviceLimitMidDownload(t *testing.T) {
 
 	r := runBin(t, "get", "--json", "--ca", ca, "--device-limit", "2048", "-o", filepath.Join(dir, "a.bin"), base+"/fw.bin")
 	g := decodeGet(t, r)
-	if r.code != 1 || g.OK || g.Cause != "emsgsize" || !strings.Contains(g.Error, "EMSGSIZE") {
+	if r.code != exitRecordLimit || g.ExitStatus != exitRecordLimit || g.OK || g.Cause != "emsgsize" || !strings.Contains(g.Error, "EMSGSIZE") {
 		t.Errorf("without chunks: exit %d, ok %v, cause %q, error %q", r.code, g.OK, g.Cause, g.Error)
 	}
 	if len(g.Connections) != 1 || g.Largest.Received <= 2072 {
 		t.Errorf("without chunks: %d connections, largest received %d", len(g.Connections), g.Largest.Received)
 	}
 	h := runBin(t, "get", "--ca", ca, "--device-limit", "2048", "-o", filepath.Join(dir, "a.bin"), base+"/fw.bin")
-	if h.code != 1 || !strings.Contains(h.stdout, "tlsapp get: FAILED") || !strings.Contains(h.stdout, "EMSGSIZE") || strings.Contains(h.stdout, "done") {
+	if h.code != exitRecordLimit || !strings.Contains(h.stdout, "tlsapp get: FAILED") || !strings.Contains(h.stdout, "EMSGSIZE") || strings.Contains(h.stdout, "done") {
 		t.Errorf("human report: exit %d", h.code)
 	}
 
@@ -174,7 +175,7 @@ func TestGetKeepsFailedConnection(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "page.bin")
 	r := runBin(t, "get", "--json", "--ca", ca, "--tls", "1.2", "--mfl", "512", "-o", out, "https://"+addr+"/")
 	g := decodeGet(t, r)
-	if r.code != 1 || g.OK || !strings.Contains(g.Error, "record_overflow") {
+	if r.code != exitRecordLimit || g.OK || !strings.Contains(g.Error, "record_overflow") {
 		t.Fatalf("exit %d, error %q", r.code, g.Error)
 	}
 	if len(g.Connections) != 1 {
@@ -239,7 +240,7 @@ func TestProbeScriptedTLS12(t *testing.T) {
 	addr := scripted.ServeEach(t, mbed.Serve)
 	rep, r := probeJSON(t, "--ca", ca, "--device-limit", "512", "--read-time", "1s", addr)
 	v := rep.Verdict
-	if r.code != 3 || v.Kind != probe.Fails || !strings.Contains(v.Summary, "agrees to max_fragment_length 512 in TLS 1.2 and then breaks the agreement") ||
+	if r.code != exitProbeFails || v.Kind != probe.Fails || !strings.Contains(v.Summary, "agrees to max_fragment_length 512 in TLS 1.2 and then breaks the agreement") ||
 		strings.Contains(v.Summary, "neither") {
 		t.Errorf("mbedTLS-like, 512: exit %d, %+v", r.code, v)
 	}

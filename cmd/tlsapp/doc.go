@@ -11,28 +11,47 @@
 //	tlsapp serve [flags]               an HTTPS file server with small records
 //	tlsapp edge --origin URL [flags]   a caching edge in front of an origin, with small records
 //	tlsapp cred import|list|show|rm    manage a credential store directory
+//	tlsapp completion bash|zsh         a shell completion script
+//	tlsapp man                         the manual page
+//	tlsapp help exit-codes             the exit statuses
 //
-// Every subcommand prints help with -h, writes a report for people by default
-// and JSON with --json, and exits non-zero when it fails: 1 for a failure, 2 for
-// a usage error.
+// Every subcommand prints help with -h (or tlsapp help COMMAND), writes a
+// report for people by default and JSON with --json, and exits non-zero when
+// it fails. A usage error is two lines: what was wrong, and where the help
+// is. get and probe exit with curl's number where the failure is curl's (7
+// couldn't connect, 28 timeout, 35 TLS handshake, 60 certificate, 22 HTTP
+// error, 23 write error, 18 partial file, ...) and with the project's own,
+// from 110, for what curl has no word for (110 a record longer than the
+// device holds, 111 and 112 probe's verdicts "fails" and "fits only by
+// luck"); exitcodes.go holds the table, which the help, the man page and
+// the README show.
 //
 // # demo
 //
-// demo starts an HTTPS server on 127.0.0.1 with a throw-away CA made in
-// memory, downloads a 1 MiB image from it over TLS 1.3 while offering a
-// 2048-byte record limit, checks its SHA-256 and reports the limits offered and
-// agreed, the largest record each way, the handshake size, the trust anchor
-// that verified the server, the throughput and the heap in use.
+// demo starts the same Go crypto/tls HTTPS server twice on 127.0.0.1, with a
+// throw-away CA made in memory, once alone and once behind tlsapp.NewListener,
+// and downloads a 1 MiB image from each over TLS 1.3 with a client that
+// offers a 2048-byte record limit and fails, as the device would, on a longer
+// record: from crypto/tls alone the download fails with EMSGSIZE, through the
+// listener it succeeds, every record within the offer. It reports the largest
+// record, the handshake size, the trust anchor that verified the server, the
+// throughput and the heap in use.
 //
 // # get
 //
 // get downloads a URL with package download over net/http, dialling through the
 // tlsapp client. It can fetch the body in Range requests of a fixed size
-// (--range-chunk), resume a partial download after a dropped connection or in a
-// later run (--resume; every ranged request carries If-Range, and a changed
-// resource starts over or, with --no-restart, fails), and verify the size and a
-// SHA-256 (--sha256) before the file takes its final name. A body without
-// Content-Length is complete only if the server sent close_notify.
+// (--range-chunk), retry a dropped connection within the run where the body
+// stopped (--retry), continue the part a failed run left (--resume; every
+// ranged request carries If-Range, and a changed resource starts over or, with
+// --no-restart, fails), and verify the size and a SHA-256 (--sha256) before
+// the file takes its final name. A body without Content-Length is complete
+// only if the server sent close_notify. It takes curl's spellings where the
+// meaning is the same (-o/--output, -O, -C -, --retry, -s, -v, -H, -f,
+// --cacert, --connect-timeout, -m), registered as other names of its own
+// flags (aliasValue), and one-letter flags run together (-fsSL). On a
+// terminal a progress line gives the rate and the time left; an
+// interruption or a full disk ends with what was kept and what to do.
 // --device-limit N makes it fail as a device whose TLS holds N content bytes
 // per record fails (EMSGSIZE); with --range-chunk auto it sizes the chunks for
 // such a device on one kept-alive connection, downloads the same way, and
@@ -90,4 +109,11 @@
 //
 // cred manages a credential store directory in which CA certificates, client
 // certificates and keys are kept under numeric security tags, as on a modem.
+//
+// # completion, man
+//
+// completion prints a bash or zsh completion script and man the manual page
+// (roff), both made from the commands' FlagSets and help texts: each command
+// is run with -h and its FlagSet and texts recorded (cmdHelp), so that the
+// help, the completion and the man page cannot disagree.
 package main

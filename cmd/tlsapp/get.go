@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,8 +30,20 @@ credential store). The work is done by package download.
 With -o the body goes to FILE.part (its sidecar FILE.part.meta records the URL,
 the server's strong validator and the size) and is renamed to FILE only when it
 is complete and its size and, with --sha256, its digest are right; FILE is
-never written in part. -o DIR saves into DIR under the URL's last path element.
-Without -o the body goes to stdout and the summary to stderr.
+never written in part. -o DIR saves into DIR under the URL's last path element,
+-O into the current directory. Without -o the body goes to stdout and the
+summary to stderr. On a terminal a progress line shows the rate and the time
+left; -s shows neither it nor the summary, only errors.
+
+Within one run, a connection that drops, resets or stalls (--idle-timeout),
+or a server answering 408, 429 or 5xx, is retried: get waits (--backoff,
+doubling up to 10s, with jitter) and continues where the body stopped, with
+If-Range, giving up after --retry attempts in a row that make no progress
+(0: never retry). A failed run keeps FILE.part; --resume (-C -) continues
+the FILE.part an earlier run left, if its sidecar shows the same
+representation; without it FILE.part is started over. A body without
+Content-Length counts as complete only if the server ended it with a TLS
+close_notify.
 
 --range-chunk N fetches the body in HTTP Range requests of N bytes, the field
 workaround for links that drop long transfers. Every ranged request carries
@@ -65,30 +78,38 @@ the modem's AES-CBC suites, no record-size extension offered, and any record
 longer than --modem-limit bytes on the wire (2303 by default) fails the
 download as EMSGSIZE fails the modem's socket.
 
---resume continues a FILE.part an earlier run left (also from a URL that
-differs only in its query, such as a new pre-signed URL, if If-Range shows
-the same representation) and, when a connection
-drops, reconnects with backoff and carries on, giving up after --retries
-attempts in a row that make no progress. A body without Content-Length counts
-as complete only if the server ended it with a TLS close_notify.
-
 -H 'NAME: VALUE' adds a header field to every request (a bearer token, a
 device ID); give it once per field. Requests name tlsapp and its version as
 User-Agent unless -H gives one.
 
-Exit status: 0 done, 1 failed (the summary says why), 2 usage error,
-130 interrupted (SIGINT).`
+curl's spellings work where the meaning is the same: -o/--output FILE,
+-O/--remote-name (-o .), -C -/--continue-at - (--resume), -H/--header,
+--retry N
+(--retries N), -s/--silent, -v/--verbose (--trace), -f/--fail, -S/--show-error
+and -L/--location (always so), --cacert FILE (--ca), --connect-timeout and
+-m/--max-time (in seconds, or a duration such as 1m30s), and one-letter flags
+run together (-fsSL). get never saves an error page: an HTTP error fails with
+curl --fail's status 22. No flag turns certificate verification off.
+
+Exit status: 0 done; curl's number where the failure is curl's (6 host not
+found, 7 couldn't connect, 18 partial file, 22 HTTP error, 23 write error,
+28 timeout, 35 TLS handshake, 60 certificate); 110 a record longer than the
+device holds; 2 usage error; 130 interrupted (SIGINT), the partial file kept.
+The whole table: tlsapp help exit-codes.`
 
 // getFlags are get's own flags.
 type getFlags struct {
 	out               string
+	remoteName        bool
 	chunk             chunkFlag
 	deviceLimit       int
 	resume, noRestart bool
 	retries           int
 	backoff, idle     time.Duration
+	maxTime           time.Duration
 	sum               string
-	progress          bool
+	progress, silent  bool
+	always            bool // -f, -S, -L: curl's, and what get always does
 	modem             bool
 	modemLimit        int
 	header            headerFlag
@@ -96,24 +117,42 @@ type getFlags struct {
 
 func (g *getFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.out, "o", "", "write the body to `FILE|DIR` (a directory: under the URL's file name; default: stdout)")
+	alias(fs, "o", "output")
+	fs.BoolVar(&g.remoteName, "O", false, "write the body into the current directory under the URL's file name (-o .)")
+	alias(fs, "O", "remote-name")
 	fs.Var(&g.chunk, "range-chunk", "fetch the body in Range requests of `N` bytes (0: one request; auto: the largest that keeps every record within --device-limit)")
 	fs.IntVar(&g.deviceLimit, "device-limit", 0, "fail as a device that takes records of at most `N` content bytes (64..16384) fails, with EMSGSIZE; with --range-chunk auto, size the chunks for it")
-	fs.BoolVar(&g.resume, "resume", false, "continue a partial -o file and reconnect after dropped connections")
+	fs.BoolVar(&g.resume, "resume", false, "continue the partial -o file (FILE.part) an earlier run left")
+	aliasWith(fs, "resume", "C", continueFlag{&g.resume}, "-")
+	aliasWith(fs, "resume", "continue-at", continueFlag{&g.resume}, "-")
 	fs.BoolVar(&g.noRestart, "no-restart", false, "fail, rather than start over, if the resource changes during the download")
-	fs.IntVar(&g.retries, "retries", 5, "with --resume, give up after `N` attempts in a row that make no progress")
-	fs.DurationVar(&g.backoff, "backoff", 500*time.Millisecond, "with --resume, the first `DURATION` to wait before reconnecting (doubles up to 10s, with jitter)")
+	fs.IntVar(&g.retries, "retries", 5, "within this run, give up after `N` failed attempts in a row that make no progress (0: no retry)")
+	alias(fs, "retries", "retry")
+	fs.DurationVar(&g.backoff, "backoff", 500*time.Millisecond, "the first `DURATION` to wait before a retry (doubles up to 10s, with jitter)")
 	fs.StringVar(&g.sum, "sha256", "", "expected SHA-256 of the body, in `HEX`")
 	fs.DurationVar(&g.idle, "idle-timeout", 30*time.Second, "give up on an attempt that receives nothing for this `DURATION`")
+	fs.Var(durationFlag{&g.maxTime}, "max-time", "stop the whole run after this `DURATION` or number of seconds (status 28; the partial file is kept; default: no bound)")
+	alias(fs, "max-time", "m")
 	fs.BoolVar(&g.modem, "modem", false, "behave like a cellular modem's TLS: TLS 1.2, AES-CBC suites, no record-size extension, records above --modem-limit fail")
 	fs.IntVar(&g.modemLimit, "modem-limit", tlsapp.ModemRecordLimit, "with --modem, the longest record in `N` bytes on the wire the modem holds")
-	fs.BoolVar(&g.progress, "progress", true, "show progress on stderr (only on a terminal, never with --json)")
+	fs.BoolVar(&g.progress, "progress", true, "show progress on stderr (only on a terminal, never with --json or --silent)")
+	fs.BoolVar(&g.silent, "silent", false, "print no progress and no summary, only errors")
+	alias(fs, "silent", "s")
+	fs.BoolVar(&g.always, "fail", false, "accepted for curl's sake: an HTTP error always fails, with status 22, and no error page is saved")
+	alias(fs, "fail", "f")
+	fs.BoolVar(&g.always, "show-error", false, "accepted for curl's sake: errors are always shown")
+	alias(fs, "show-error", "S")
+	fs.BoolVar(&g.always, "location", false, "accepted for curl's sake: redirects to https URLs are always followed (at most 10)")
+	alias(fs, "location", "L")
 	fs.Var(&g.header, "H", "add the header field `'NAME: VALUE'` to every request (repeatable; not one get sets itself, such as Range)")
+	alias(fs, "H", "header")
 }
 
 // headerFlag is -H: header fields to send, each checked as it is given.
 type headerFlag struct{ h http.Header }
 
 func (f *headerFlag) String() string { return "" }
+func (f *headerFlag) repeatable()    {}
 
 func (f *headerFlag) Set(s string) error {
 	name, value, ok := strings.Cut(s, ":")
@@ -132,16 +171,34 @@ func (f *headerFlag) Set(s string) error {
 	return nil
 }
 
+// continueFlag is curl's -C/--continue-at: only "-", continue where the
+// partial file ends, which is --resume.
+type continueFlag struct{ resume *bool }
+
+func (c continueFlag) String() string { return "" }
+
+func (c continueFlag) Set(s string) error {
+	if s != "-" {
+		return errors.New("only '-' (continue where FILE.part ends, as --resume) is supported: get checks that the part is of the same representation, which an offset cannot say")
+	}
+	*c.resume = true
+	return nil
+}
+
 // options checks the command line before anything goes on the network and
 // returns the URL, the destination ("" for stdout) and the options.
 func (g *getFlags) options(pos []string) (string, string, download.Options, error) {
 	var opt download.Options
-	if len(pos) != 1 {
-		return "", "", opt, usagef("get takes one URL")
+	switch len(pos) {
+	case 0:
+		return "", "", opt, usagef("no URL given")
+	case 1:
+	default:
+		return "", "", opt, usagef("one URL at a time, not %d: %s", len(pos), strings.Join(pos, " "))
 	}
 	u, err := url.Parse(pos[0])
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", "", opt, usagef("the URL must be https://HOST[:PORT]/PATH")
+		return "", "", opt, urlErrorf("the URL must be https://HOST[:PORT]/PATH, not %q", pos[0])
 	}
 	if g.sum != "" {
 		if opt.SHA256, err = hex.DecodeString(strings.TrimPrefix(g.sum, "sha256:")); err != nil || len(opt.SHA256) != sha256.Size {
@@ -158,6 +215,12 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 		return "", "", opt, usagef("--device-limit must be between 64 and 16384")
 	}
 	dest := g.out
+	if g.remoteName {
+		if dest != "" {
+			return "", "", opt, usagef("-O saves under the URL's name: give -O or -o, not both")
+		}
+		dest = "."
+	}
 	if dest == "-" {
 		dest = ""
 	}
@@ -171,9 +234,9 @@ func (g *getFlags) options(pos []string) (string, string, download.Options, erro
 	}
 	opt.RangeChunk, opt.Resume, opt.NoRestart, opt.Header = g.chunk.n, g.resume, g.noRestart, g.header.h
 	opt.RangeShrink = g.chunk.auto
-	opt.Retries, opt.Backoff, opt.IdleTimeout = -1, g.backoff, g.idle
-	if g.resume && g.retries > 0 {
-		opt.Retries = g.retries
+	opt.Retries, opt.Backoff, opt.IdleTimeout = g.retries, g.backoff, g.idle
+	if g.retries == 0 {
+		opt.Retries = -1 // download.Options: 0 is its default, 5
 	}
 	return u.String(), dest, opt, nil
 }
@@ -226,57 +289,89 @@ func (c *chunkFlag) Set(s string) error {
 	return nil
 }
 
-func runGet(ctx context.Context, e *env, args []string) error {
+// getCommand is get's command line, parsed and checked.
+type getCommand struct {
+	cf   clientFlags
+	g    getFlags
+	sf   supportFlags
+	url  string
+	dest string // "" for stdout
+	opt  download.Options
+}
+
+// parseGet parses get's command line; nothing goes on the network.
+func parseGet(e *env, args []string) (*getCommand, error) {
 	fs := newFlagSet(e, "get", "[flags] URL", getHelp)
-	var cf clientFlags
-	cf.register(fs, true)
-	var g getFlags
-	g.register(fs)
-	var sf supportFlags
-	sf.register(fs)
+	c := &getCommand{}
+	c.cf.register(fs, true)
+	c.g.register(fs)
+	c.sf.register(fs)
+	alias(fs, "trace", "v", "verbose")
 	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if c.url, c.dest, c.opt, err = c.g.options(pos); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func runGet(ctx context.Context, e *env, args []string) error {
+	c, err := parseGet(e, args)
 	if err != nil {
 		return err
 	}
-	rawURL, dest, opt, err := g.options(pos)
-	if err != nil {
-		return err
+	g, cf, opt := &c.g, &c.cf, c.opt
+	if g.maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, g.maxTime, maxTimeError{g.maxTime})
+		defer cancel()
 	}
 	cfg, err := cf.config(ctx)
 	if err != nil {
+		return withStatus(err)
+	}
+	if err := g.modemConfig(cf, cfg); err != nil {
 		return err
 	}
-	if err := g.modemConfig(&cf, cfg); err != nil {
-		return err
-	}
-	sup, err := sf.open(e, cfg)
+	sup, err := c.sf.open(e, cfg)
 	if err != nil {
-		return err
+		return withStatus(err)
 	}
 	defer sup.Close()
 	cfg.DeviceLimit = g.deviceLimit
-	r := newGetReport(e, rawURL, dest, opt.SHA256)
-	r.DeviceLimit = g.deviceLimit
+	r := newGetReport(e, c.url, c.dest, opt.SHA256)
+	r.DeviceLimit, r.silent, r.resume = g.deviceLimit, g.silent, g.resume
 	if g.chunk.auto {
-		if opt.RangeChunk, err = r.sizeChunks(ctx, rawURL, g.deviceLimit, cfg, opt.Header, cf.timeout, sup); err != nil {
+		if opt.RangeChunk, err = r.sizeChunks(ctx, c.url, g.deviceLimit, cfg, opt.Header, cf.timeout, sup); err != nil {
+			r.fail(ctx, err)
 			return r.emit(err)
 		}
 	}
 	opt.Dialer = &tlsapp.Dialer{NetDialer: &net.Dialer{Timeout: cf.timeout}, Config: cfg, DialTransport: sup.numberedDialer()}
 	opt.Event = r.event
-	if g.progress && !e.json && isTerminal(e.stderr) {
+	if g.progress && !g.silent && !e.json && isTerminal(e.stderr) {
 		opt.Progress = r.progress
 	}
 	r.begin()
 	var res *download.Result
-	if dest == "" {
-		res, err = download.Stream(ctx, rawURL, e.stdout, opt)
+	if c.dest == "" {
+		res, err = download.Stream(ctx, c.url, e.stdout, opt)
 	} else {
-		res, err = download.File(ctx, rawURL, dest, opt)
+		res, err = download.File(ctx, c.url, c.dest, opt)
 	}
-	r.end(res, err, g.resume)
+	r.end(ctx, res, err)
 	return r.emit(err)
 }
+
+// maxTimeError is the cause of the end of a run that --max-time stopped.
+type maxTimeError struct{ d time.Duration }
+
+func (e maxTimeError) Error() string { return fmt.Sprintf("stopped by --max-time %v", e.d) }
+
+// Is makes a run stopped by --max-time a timeout for errors.Is.
+func (e maxTimeError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // modemConfig turns cfg into the modem stand-in's (tlsapp.ModemConfig)
 // when --modem is given, keeping its trust settings.

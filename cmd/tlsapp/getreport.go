@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -25,8 +27,9 @@ type getReport struct {
 	URL            string             `json:"url"`
 	Output         string             `json:"output"`
 	OK             bool               `json:"ok"`
+	ExitStatus     int                `json:"exit_status"` // what get exits with: tlsapp help exit-codes
 	Error          string             `json:"error,omitempty"`
-	Cause          string             `json:"cause,omitempty"` // download.Cause of the error
+	Cause          string             `json:"cause,omitempty"` // download.Cause of the error, or interrupted, max-time
 	Bytes          int64              `json:"bytes"`
 	Total          int64              `json:"total"` // -1: unknown
 	ResumedFrom    int64              `json:"resumed_from"`
@@ -52,11 +55,16 @@ type getReport struct {
 
 	e        *env
 	w        io.Writer // where the report goes
+	silent   bool      // -s: errors only
+	resume   bool      // --resume was given
+	status   string    // "done", "FAILED", "interrupted"
 	start    time.Time
 	before   runtime.MemStats
-	mu       sync.Mutex // guards lastDraw and drawn
+	mu       sync.Mutex // guards the progress line's state
 	lastDraw time.Time
 	drawn    bool
+	base     int64     // bytes held at the first progress call
+	baseTime time.Time // and when
 }
 
 // getEvent is a download.Event: a resumption, a reconnection and why, a
@@ -147,19 +155,44 @@ func (r *getReport) event(ev download.Event) {
 }
 
 // progress draws one line on stderr, at most ten times a second, in the
-// units of the summary.
+// units of the summary: bytes held, the size, the rate of this run and the
+// time left at that rate.
 func (r *getReport) progress(done, total int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now := time.Now(); now.Sub(r.lastDraw) >= 100*time.Millisecond || done == total {
+	now := time.Now()
+	if r.baseTime.IsZero() {
+		r.base, r.baseTime = done, now
+	}
+	if now.Sub(r.lastDraw) >= 100*time.Millisecond || done == total {
 		r.lastDraw = now
-		of := ""
-		if total >= 0 {
-			of = fmt.Sprintf(" of %s (%d%%)", byteSize(total), done*100/max(total, 1))
-		}
-		fmt.Fprintf(r.e.stderr, "\r\033[K  downloading  %s%s, %s", byteSize(done), of, rate(done-r.ResumedFrom, now.Sub(r.start)))
+		fmt.Fprintf(r.e.stderr, "\r\033[K%s", progressLine(done, total, done-r.base, now.Sub(r.baseTime)))
 		r.drawn = true
 	}
+}
+
+// progressLine is the progress line for done bytes of total (-1: unknown),
+// of which moved arrived in elapsed.
+func progressLine(done, total, moved int64, elapsed time.Duration) string {
+	s := "  downloading  " + byteSize(done)
+	if total >= 0 {
+		s += fmt.Sprintf(" of %s (%d%%)", byteSize(total), done*100/max(total, 1))
+	}
+	s += ", " + rate(moved, elapsed)
+	if total >= 0 && elapsed >= time.Second && moved > 0 {
+		left := time.Duration(float64(total-done) / float64(moved) * float64(elapsed))
+		s += ", " + clock(left) + " left"
+	}
+	return s
+}
+
+// clock formats a duration as m:ss or h:mm:ss.
+func clock(d time.Duration) string {
+	secs := int64(d.Round(time.Second) / time.Second)
+	if secs >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", secs/3600, secs/60%60, secs%60)
+	}
+	return fmt.Sprintf("%d:%02d", secs/60, secs%60)
 }
 
 func (r *getReport) clearProgress() {
@@ -171,8 +204,9 @@ func (r *getReport) clearProgress() {
 	}
 }
 
-// end fills the report from the download's result.
-func (r *getReport) end(res *download.Result, err error, resume bool) {
+// end fills the report from the download's result; ctx is the run's, to
+// tell an interruption or --max-time from the download's own failures.
+func (r *getReport) end(ctx context.Context, res *download.Result, err error) {
 	r.clearProgress()
 	elapsed := time.Since(r.start)
 	var after runtime.MemStats
@@ -204,7 +238,7 @@ func (r *getReport) end(res *download.Result, err error, resume bool) {
 	var de *download.DigestError
 	switch {
 	case err == nil:
-		r.OK = true
+		r.OK, r.status = true, "done"
 		r.SHA256 = hex.EncodeToString(res.SHA256)
 	case errors.As(err, &de):
 		r.SHA256 = hex.EncodeToString(de.Got)
@@ -214,27 +248,117 @@ func (r *getReport) end(res *download.Result, err error, resume bool) {
 		r.SHA256OK = &ok
 	}
 	if err != nil {
-		r.Error, r.Cause = err.Error(), download.Cause(err)
-		if r.Partial != "" && !resume {
-			r.Notes = append(r.Notes, "run again with --resume to continue")
-		}
+		r.fail(ctx, err)
 	}
 }
 
-// emit prints the report; a failure is reported with status 1.
-func (r *getReport) emit(err error) error {
-	if r.e.json {
-		r.e.emitJSONTo(r.w, r)
-	} else {
-		printGet(r.w, r)
-		if err != nil {
-			fmt.Fprintf(r.e.stderr, "tlsapp get: %v\n", err)
+// fail records the failure err of the run whose context is ctx, its exit
+// status, and what was kept and what to do.
+func (r *getReport) fail(ctx context.Context, err error) {
+	r.status = "FAILED"
+	r.Error, r.Cause = err.Error(), download.Cause(err)
+	r.ExitStatus = downloadExit(err, r.Bytes-r.ResumedFrom)
+	if r.ExitStatus == exitWrite {
+		r.Cause = "write"
+	}
+	var se signalError
+	var mt maxTimeError
+	if ctx.Err() != nil {
+		switch cause := context.Cause(ctx); {
+		case errors.As(cause, &se):
+			r.status, r.Error, r.Cause = "interrupted", "interrupted by "+signalName(se.sig), "interrupted"
+			r.ExitStatus = exitSignal + int(se.sig)
+		case errors.As(cause, &mt):
+			r.Error, r.Cause, r.ExitStatus = mt.Error(), "max-time", exitTimeout
 		}
 	}
-	if err != nil {
-		return errReported
+	r.Notes = append(r.Notes, r.advice(err)...)
+}
+
+// advice says what a failed run kept and what to do next.
+func (r *getReport) advice(err error) []string {
+	full := errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+	total := "of an unknown size"
+	if r.Total >= 0 {
+		total = "of " + byteSize(r.Total)
 	}
-	return nil
+	again := "run the same command with --resume (or -C -)"
+	if r.resume {
+		again = "run the same command again"
+	}
+	switch {
+	case r.Output == "stdout" && full:
+		need := "more room"
+		if r.Total >= 0 {
+			need = byteSize(r.Total-r.Bytes) + " more"
+		}
+		return []string{fmt.Sprintf("stdout is full after %s %s: where it goes needs %s; or save with -o FILE on a disk with room, which --resume can continue", byteSize(r.Bytes), total, need)}
+	case r.Output == "stdout" && r.Bytes > r.ResumedFrom:
+		return []string{fmt.Sprintf("%s %s went to stdout, which cannot be continued; save with -o FILE to download in a way --resume can continue", byteSize(r.Bytes), total)}
+	case r.Partial == "":
+		return nil
+	}
+	// What is kept is the part file as it is: a write cut short by a full
+	// disk may have left more than the download counted, and --resume
+	// continues from the file's end.
+	held := r.Bytes
+	if st, err := os.Stat(r.Partial); err == nil {
+		held = st.Size()
+	}
+	kept := fmt.Sprintf("kept %s %s in %s", byteSize(held), total, r.Partial)
+	if errors.Is(err, download.ErrChanged) {
+		return []string{kept + ", of the version before the change", "run without --no-restart to download the new version from byte 0"}
+	}
+	if !full {
+		return []string{kept, fmt.Sprintf("%s to continue from byte %d", again, held)}
+	}
+	dir := filepath.Dir(r.Partial)
+	free := diskFree(dir)
+	need := r.Total - held
+	switch {
+	case r.Total < 0:
+		return []string{kept, fmt.Sprintf("the disk holding %s is full (%s free) and the size is unknown: free room there, then %s to continue from byte %d", dir, byteSize(max(free, 0)), again, held)}
+	case free < 0:
+		return []string{kept, fmt.Sprintf("the disk holding %s is full: free at least %s there, then %s to continue from byte %d", dir, byteSize(need), again, held)}
+	case free >= need:
+		return []string{kept, fmt.Sprintf("the disk holding %s was full; it has %s free now, enough for the %s to come: %s to continue from byte %d", dir, byteSize(free), byteSize(need), again, held)}
+	}
+	return []string{kept, fmt.Sprintf("the disk holding %s is full: %s more are needed and %s is free, so free at least %s there, then %s to continue from byte %d",
+		dir, byteSize(need), byteSize(free), byteSize(need-free), again, held)}
+}
+
+// signalName names a signal as a person at a terminal knows it.
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// emit prints the report, and the error and the advice on stderr; a
+// failure returns its exit status.
+func (r *getReport) emit(err error) error {
+	switch {
+	case r.e.json:
+		r.e.emitJSONTo(r.w, r)
+	case !r.silent:
+		printGet(r.w, r)
+	}
+	if err == nil {
+		return nil
+	}
+	// The error and the advice end stderr, unless the report went there
+	// already (the body went to stdout).
+	if !r.e.json && (r.silent || r.w != r.e.stderr) {
+		fmt.Fprintf(r.e.stderr, "tlsapp get: %s\n", r.Error)
+		for _, n := range r.Notes {
+			fmt.Fprintf(r.e.stderr, "  %s\n", n)
+		}
+	}
+	return exitStatus(r.ExitStatus)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -243,12 +367,11 @@ func isTerminal(w io.Writer) bool {
 }
 
 func printGet(w io.Writer, r *getReport) {
-	status := "done"
-	if !r.OK {
-		status = "FAILED"
-	}
-	fmt.Fprintf(w, "tlsapp get: %s\n\n", status)
-	if r.Error != "" {
+	fmt.Fprintf(w, "tlsapp get: %s\n\n", r.status)
+	switch {
+	case r.Cause == "interrupted" || r.Cause == "max-time":
+		fmt.Fprintf(w, "  error        %s\n", r.Error)
+	case r.Error != "":
 		fmt.Fprintf(w, "  error        %s (%s)\n", r.Error, r.Cause)
 	}
 	fmt.Fprintf(w, "  url          %s\n", r.URL)
@@ -316,9 +439,6 @@ func printGet(w io.Writer, r *getReport) {
 		}
 	}
 	fmt.Fprintf(w, "  heap         %s in use at the end, %s allocated during the download\n", byteSize(int64(r.HeapInUse)), byteSize(int64(r.HeapAllocated)))
-	if r.Partial != "" {
-		fmt.Fprintf(w, "  partial      %s kept\n", r.Partial)
-	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "  note         %s\n", n)
 	}

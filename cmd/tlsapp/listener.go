@@ -1,18 +1,9 @@
 package main
 
 import (
-	"crypto/tls"
 	"net"
 	"sync"
-
-	"github.com/tlsapp/tlsapp/tlsapp"
 )
-
-// serverListener keeps every record the server sends within maxRecord and
-// what each client asks for.
-func serverListener(inner net.Listener, cfg *tls.Config, maxRecord int) net.Listener {
-	return tlsapp.NewListener(inner, cfg, tlsapp.ServerOptions{MaxRecord: maxRecord})
-}
 
 // limitListener holds at most max connections open at once: Accept waits
 // for a connection to close before taking the next one from the kernel's

@@ -145,22 +145,29 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestDemo: the demo shows the download failing from crypto/tls alone on
+// a record the device cannot hold, and succeeding through the listener
+// with every record within the offer.
 func TestDemo(t *testing.T) {
 	r := runBin(t, "demo")
 	if r.code != 0 {
 		t.Fatalf("demo exited %d", r.code)
 	}
 	for _, want := range []string{
-		"offered      max_fragment_length 2048 and record_size_limit 2048",
-		"agreed       none",
-		"honoured     yes",
-		"matches",
+		"offered      max_fragment_length 2048 and record_size_limit 2048 (TLS 1.3,",
+		"without      a Go crypto/tls server alone: FAILED after ",
+		"(EMSGSIZE)",
+		"with         the same server behind tlsapp.NewListener: done, 1048576 B, SHA-256 matches",
+		"2048 + protection: every one within the offer",
 		"verified by  \"CN=tlsapp throw-away CA",
 		"heap",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo report lacks %q", want)
 		}
+	}
+	if strings.Contains(r.stdout, "agreed") {
+		t.Errorf("the demo speaks of an agreement that did not happen")
 	}
 	j := runBin(t, "demo", "--json")
 	var rep demoReport
@@ -169,6 +176,9 @@ func TestDemo(t *testing.T) {
 	}
 	if !rep.SHA256OK || !rep.WithinLimit || rep.Connection.Version != "TLS 1.3" || rep.Connection.LargestReceived > 2048+17 {
 		t.Errorf("demo --json: %+v", rep)
+	}
+	if w := rep.Without; w.OK || w.RecordLen <= 2048+17 || !strings.Contains(w.Error, "EMSGSIZE") {
+		t.Errorf("demo --json, without tlsapp: %+v", w)
 	}
 }
 
@@ -247,8 +257,8 @@ func TestGetResumeLater(t *testing.T) {
 	rl.cutConnections(1, 50<<10)
 	out := filepath.Join(t.TempDir(), "fw.bin")
 	url := "https://" + rl.addr() + "/fw.bin"
-	if r := runBin(t, "get", "--ca", ca, "-o", out, "--sha256", sum, url); r.code == 0 {
-		t.Fatal("a cut download succeeded")
+	if r := runBin(t, "get", "--retry", "0", "--ca", ca, "-o", out, "--sha256", sum, url); r.code != exitPartial {
+		t.Fatalf("a cut download without retries: status %d, want %d", r.code, exitPartial)
 	}
 	st, err := os.Stat(out + ".part")
 	if err != nil || st.Size() == 0 {
@@ -285,8 +295,8 @@ func TestGetMismatch(t *testing.T) {
 	if _, err := os.Stat(out + ".part"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf(".part left behind")
 	}
-	// Without a CA the server is not trusted: no retries, status 1.
-	if r := runBin(t, "get", "--resume", "-o", out, base+"/fw.bin"); r.code != 1 || strings.Contains(r.stderr, "reconnecting") {
+	// Without a CA the server is not trusted: no retries, status 60.
+	if r := runBin(t, "get", "--resume", "-o", out, base+"/fw.bin"); r.code != exitCertificate || strings.Contains(r.stderr, "reconnecting") {
 		t.Errorf("untrusted server: status %d", r.code)
 	}
 }
@@ -343,8 +353,8 @@ func TestGetModem(t *testing.T) {
 	addr, ca := goServer(t, tls.VersionTLS12)
 	rl = startRelay(t, addr)
 	r = runBin(t, "get", "--modem", "--ca", ca, "-o", filepath.Join(t.TempDir(), "fw.bin"), "https://"+rl.addr()+"/fw.bin")
-	if r.code != 1 || !strings.Contains(r.stderr, "EMSGSIZE") {
-		t.Fatalf("get --modem against 16 KiB records: exit %d; want 1 and EMSGSIZE", r.code)
+	if r.code != exitRecordLimit || !strings.Contains(r.stderr, "EMSGSIZE") {
+		t.Fatalf("get --modem against 16 KiB records: exit %d; want %d and EMSGSIZE", r.code, exitRecordLimit)
 	}
 	_, largest, _, _ := rl.stats()
 	if largest <= tlsapp.ModemRecordLimit || !strings.Contains(r.stderr, fmt.Sprintf("holds at most %d", tlsapp.ModemRecordLimit)) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -61,15 +60,16 @@ cannot be verified; the report says so loudly. A failed handshake is
 reported with its cause (an expired certificate, an unknown authority, an
 alert) and nothing else.
 
-Exit status: 0 when the device will work, 3 when it will not or only by luck,
-1 when the probe could not connect.`)
-	var cf clientFlags
+Exit status: 0 when the device will work, 111 when it will not (verdict
+"fails"), 112 when it fits only by luck; when the probe could not connect,
+curl's status for the cause (7 refused, 28 timeout, 35 TLS handshake, 60
+certificate): see 'tlsapp help exit-codes'.`)
+	cf := clientFlags{timeout: 10 * time.Second}
 	cf.register(fs, false)
-	cf.timeout = 10 * time.Second
 	var sf supportFlags
 	sf.register(fs)
 	fs.BoolVar(&cf.insecure, "insecure", false, "do NOT verify the server's certificate (diagnostics only)")
-	path := fs.String("path", "/", "`PATH` of the HTTP GET sent on each connection (default: the URL's path, or /)")
+	path := fs.String("path", "", "`PATH` of the HTTP GET sent on each connection (default: the URL's path, or /)")
 	deviceLimit := fs.Int("device-limit", 2048, "largest record content the device can take, `N` bytes")
 	readMax := fs.Int64("read-max", 256<<10, "read at most `N` bytes of each answer")
 	readTime := fs.Duration("read-time", 2*time.Second, "read each answer for at most this `DURATION`")
@@ -82,37 +82,38 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 	}
 	addr, host, urlPath, err := probe.ParseTarget(pos[0])
 	if err != nil {
-		return usagef("%v", err)
+		return urlErrorf("%s", strings.TrimPrefix(err.Error(), "probe: "))
 	}
-	pathSet := false
-	fs.Visit(func(f *flag.Flag) { pathSet = pathSet || f.Name == "path" })
-	if !pathSet && urlPath != "" {
+	if *path == "" {
 		*path = urlPath
+	}
+	if *path == "" {
+		*path = "/"
 	}
 	if *deviceLimit < 64 || *deviceLimit > 16384 {
 		return usagef("--device-limit must be between 64 and 16384")
 	}
 	cfg, err := cf.config(ctx)
 	if err != nil {
-		return err
+		return withStatus(err)
 	}
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
 	candidates, err := cf.fileAnchors()
 	if err != nil {
-		return err
+		return withStatus(err)
 	}
 	if cf.store != "" {
 		sa, err := storeAnchors(ctx, cf.store, cf.tags)
 		if err != nil {
-			return err
+			return withStatus(&caFileError{err})
 		}
 		candidates = append(candidates, sa...)
 	}
 	sup, err := sf.open(e, cfg)
 	if err != nil {
-		return err
+		return withStatus(err)
 	}
 	defer sup.Close()
 	if cf.insecure && !e.json {
@@ -145,11 +146,8 @@ Exit status: 0 when the device will work, 3 when it will not or only by luck,
 	} else {
 		printProbe(e.stdout, r)
 	}
-	switch {
-	case rep.Failure != nil:
-		return errReported
-	case !r.Verdict.Works:
-		return exitStatus(3)
+	if code := probeExit(rep.Failure, r.Verdict); code != exitOK {
+		return exitStatus(code)
 	}
 	return nil
 }

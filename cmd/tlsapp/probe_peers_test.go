@@ -121,8 +121,8 @@ func TestProbePeers(t *testing.T) {
 func TestProbeGoServer(t *testing.T) {
 	addr, ca := goServer(t, 0)
 	rep, r := probeJSON(t, "--ca", ca, "--read-time", "1s", addr)
-	if r.code != 3 {
-		t.Errorf("probe exited %d, want 3 (the device will not work)", r.code)
+	if r.code != exitProbeFails {
+		t.Errorf("probe exited %d, want %d (the device will not work)", r.code, exitProbeFails)
 	}
 	if len(rep.Cases) != 16 {
 		t.Fatalf("%d cases, want 16", len(rep.Cases))
@@ -163,11 +163,11 @@ func TestProbeGoServer(t *testing.T) {
 func TestProbeVerification(t *testing.T) {
 	addr, _ := goServer(t, tls.VersionTLS12)
 	r := runBin(t, "probe", "--read-time", "1s", addr)
-	if r.code != 1 || !strings.Contains(r.stdout, "--insecure") {
+	if r.code != exitCertificate || !strings.Contains(r.stdout, "--insecure") {
 		t.Errorf("unverifiable server: status %d", r.code)
 	}
 	r = runBin(t, "probe", "--insecure", "--read-time", "1s", addr)
-	if r.code != 3 || !strings.Contains(r.stderr, "VERIFICATION IS OFF") || !strings.Contains(r.stdout, "VERIFICATION WAS OFF") {
+	if r.code != exitProbeFails || !strings.Contains(r.stderr, "VERIFICATION IS OFF") || !strings.Contains(r.stdout, "VERIFICATION WAS OFF") {
 		t.Errorf("--insecure: status %d", r.code)
 	}
 	if !strings.Contains(r.stdout, "TLS 1.3  no") || !strings.Contains(r.stdout, "skipped") {
@@ -376,14 +376,14 @@ func TestProbeFailureOutput(t *testing.T) {
 			t.Cleanup(func() { srv.Close() })
 			url := "https://" + ln.Addr().String() + "/fw.bin"
 			rep, r := probeJSON(t, "--ca", tc.ca, url)
-			if r.code != 1 || rep.Failure == nil || rep.Failure.Kind != tc.kind || !rep.Failure.Leaf {
+			if r.code != exitCertificate || rep.Failure == nil || rep.Failure.Kind != tc.kind || !rep.Failure.Leaf {
 				t.Errorf("exit %d, failure %+v, want %s", r.code, rep.Failure, tc.kind)
 			}
 			if len(rep.Cases) != 0 || len(rep.Chain) != 0 || rep.Range != nil || len(rep.Anchors) != 0 {
 				t.Errorf("sections after a failed handshake: %d cases, chain %v, range %v, anchors %v", len(rep.Cases), rep.Chain, rep.Range, rep.Anchors)
 			}
 			h := runBin(t, "probe", "--ca", tc.ca, url)
-			if h.code != 1 || !strings.Contains(h.stdout, tc.phrase) {
+			if h.code != exitCertificate || !strings.Contains(h.stdout, tc.phrase) {
 				t.Errorf("human report (exit %d) does not say %q", h.code, tc.phrase)
 			}
 			for _, section := range []string{"Certificate chain", "Trust anchors", "Record-size extensions", "Range chunk", "Certificate compression"} {
@@ -539,8 +539,8 @@ func TestProbeTraceAndKeylog(t *testing.T) {
 	rl := startRelay(t, ln.Addr().String())
 	keylog := filepath.Join(dir, "keys.log")
 	r := runBin(t, "probe", "--ca", ca, "--trace", "--keylog", keylog, "--read-time", "500ms", rl.addr())
-	if r.code != 3 {
-		t.Errorf("exit %d", r.code)
+	if r.code != exitProbeFails {
+		t.Errorf("exit %d, want %d", r.code, exitProbeFails)
 	}
 	st, err := os.Stat(keylog)
 	if err != nil || st.Mode().Perm() != 0o600 {

@@ -32,9 +32,9 @@ type serveReport struct {
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "[flags]", `
-Serves a directory over HTTPS (net/http's FileServer, so Range requests work)
-through tlsapp.NewListener: no record the server sends carries more than
---max-record bytes, nor more than the client asked for with
+Serves a directory over HTTPS, HTTP/1.1 only (net/http's FileServer, so Range
+requests work) through tlsapp.ServeTLS: no record the server sends carries
+more than --max-record bytes, nor more than the client asked for with
 max_fragment_length or record_size_limit.
 
 Without --cert and --key it makes a throw-away CA and server certificate for
@@ -193,7 +193,8 @@ keys loaded before, and each reload is logged on stderr.`)
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(tlsapp.NewListener(newLimitListener(inner, *maxConns), cfg, opts)) }()
+	srv.TLSConfig = cfg
+	go func() { errc <- tlsapp.ServeTLS(srv, newLimitListener(inner, *maxConns), "", "", opts) }()
 	select {
 	case err := <-errc:
 		return err
