@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/connlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -89,7 +90,7 @@ func (e *Edge) Serve(ctx context.Context, ln net.Listener, o ServeOptions) error
 	if so.MaxRecord == 0 {
 		so.MaxRecord = DefaultMaxRecord
 	}
-	wl := &wireListener{Listener: ln, slots: make(chan struct{}, orDefault(o.MaxConns, 1024)), done: make(chan struct{}), m: e.m}
+	wl := connlimit.New(ln, orDefault(o.MaxConns, 1024), e.m.connections.Inc, e.m.connections.Dec)
 	srv := &http.Server{
 		Handler:           e,
 		TLSConfig:         cfg,

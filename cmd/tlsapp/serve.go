@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/connlimit"
 	"github.com/tlsapp/tlsapp/ticketkey"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -194,7 +195,7 @@ keys loaded before, and each reload is logged on stderr.`)
 	}
 	errc := make(chan error, 1)
 	srv.TLSConfig = cfg
-	go func() { errc <- tlsapp.ServeTLS(srv, newLimitListener(inner, *maxConns), "", "", opts) }()
+	go func() { errc <- tlsapp.ServeTLS(srv, connlimit.New(inner, *maxConns, nil, nil), "", "", opts) }()
 	select {
 	case err := <-errc:
 		return err
