@@ -9,13 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tlsapp/tlsapp/edge"
-	"github.com/tlsapp/tlsapp/ticketkey"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -78,9 +76,8 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	addr := fs.String("addr", "127.0.0.1:8443", "`ADDR` to listen on for devices")
 	var hosts listFlag
 	fs.Var(&hosts, "host", "a `NAME` devices reach the edge by (Host header); repeatable (default: the certificate's names)")
-	certFile := fs.String("cert", "", "edge certificate chain `FILE` (PEM)")
-	keyFile := fs.String("key", "", "edge private key `FILE` (PEM)")
-	writeCA := fs.String("write-ca", "", "with a throw-away certificate, write its CA to `FILE` (PEM)")
+	var st serverTLSFlags
+	st.register(fs, "edge", "the other edges of a fleet")
 	maxRecord := fs.Int("max-record", edge.DefaultMaxRecord, "largest record content the edge sends, `N` bytes (64 to 16384)")
 	version := fs.String("tls", "", "TLS `VERSION` to allow: 1.2 or 1.3 (default: both)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (plain HTTP, /metrics; keep it off the devices' network)")
@@ -92,8 +89,6 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "bound on reading a whole request, a `DURATION`")
 	writeTimeout := fs.Duration("write-timeout", 10*time.Minute, "bound on writing a response, a `DURATION` (a modem needs minutes for an image)")
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "how long, a `DURATION`, a keep-alive connection may wait for its next request")
-	ticketKeys := fs.String("ticket-keys", "", "session-ticket keys shared with the other edges of a fleet, a `FILE` of base64 keys, newest first")
-	ticketPoll := fs.Duration("ticket-keys-poll", time.Second, "how often, a `DURATION`, to check --ticket-keys for a change (0: only on SIGHUP)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long, a `DURATION`, downloads in progress may take to end")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -116,8 +111,8 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 			return usagef("timeouts must be above zero")
 		}
 	}
-	if *ticketPoll < 0 {
-		return usagef("--ticket-keys-poll must not be negative")
+	if err := st.check(); err != nil {
+		return err
 	}
 	size, err := parseSize(*cacheSize)
 	if err != nil {
@@ -150,41 +145,16 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 	for _, s := range edge.CipherSuites() {
 		r.CipherSuites = append(r.CipherSuites, tls.CipherSuiteName(s))
 	}
-	var leaf *x509.Certificate
-	switch {
-	case *certFile != "" || *keyFile != "":
-		if *certFile == "" || *keyFile == "" {
-			return usagef("--cert and --key go together")
-		}
-		if *writeCA != "" {
-			return usagef("--write-ca is for the throw-away certificate, not with --cert")
-		}
-		c, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-		if err != nil {
-			return err
-		}
-		tcfg.Certificates = []tls.Certificate{c}
-		leaf, _ = x509.ParseCertificate(c.Certificate[0])
-		r.Cert = *certFile
-	default:
-		ta, err := newThrowaway("127.0.0.1", "localhost")
-		if err != nil {
-			return err
-		}
-		tcfg.Certificates = []tls.Certificate{ta.Server}
-		leaf = ta.Server.Leaf
-		r.Cert = "throw-away, issued by " + ta.CA.Subject.String()
-		if *writeCA != "" {
-			if err := os.WriteFile(*writeCA, pemCert(ta.CA), 0o644); err != nil {
-				return err
-			}
-			r.CAFile = *writeCA
-		}
+	sc, err := st.certificate()
+	if err != nil {
+		return err
 	}
+	tcfg.Certificates = []tls.Certificate{sc.cert}
+	r.Cert, r.CAFile = sc.desc, sc.caFile
 	r.Hosts = hosts
-	if len(r.Hosts) == 0 && leaf != nil {
-		r.Hosts = append(r.Hosts, leaf.DNSNames...)
-		for _, ip := range leaf.IPAddresses {
+	if len(r.Hosts) == 0 {
+		r.Hosts = append(r.Hosts, sc.leaf.DNSNames...)
+		for _, ip := range sc.leaf.IPAddresses {
 			r.Hosts = append(r.Hosts, ip.String())
 		}
 	}
@@ -192,16 +162,12 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 		return usagef("the certificate names no host: give --host")
 	}
 	opts := tlsapp.ServerOptions{MaxRecord: *maxRecord}
-	if *ticketKeys != "" {
-		ring, err := ticketkey.Load(*ticketKeys)
-		if err != nil {
-			return err
-		}
-		opts.TicketKeys = ring
-		r.TicketKeys = describeTicketKeys(ring)
-		stop := reloadTicketKeys(ctx, ring, *ticketPoll, e.stderr)
-		defer stop()
+	tickets, stopTickets, err := st.tickets(ctx, e, &opts)
+	if err != nil {
+		return err
 	}
+	defer stopTickets()
+	r.TicketKeys = tickets
 	ed, err := edge.New(edge.Config{
 		Origin: *origin, OriginRoots: roots, Hosts: r.Hosts, CacheDir: *cacheDir, CacheBytes: size,
 		CacheOnlyWithinMaxAge: *cacheOnly, OriginTimeout: *originTimeout, OriginConns: *originConns,
@@ -245,11 +211,7 @@ first seals, all open; reread on SIGHUP and on change (--ticket-keys-poll).`)
 		fmt.Fprintf(e.stdout, "  cache      %s, at most %d bytes; cache-only within max-age: %v\n", r.CacheDir, r.CacheBytes, r.CacheOnly)
 		fmt.Fprintf(e.stdout, "  limits     %d connections\n", r.MaxConns)
 		if r.TicketKeys != "" {
-			when := "on SIGHUP and on change"
-			if *ticketPoll == 0 {
-				when = "on SIGHUP"
-			}
-			fmt.Fprintf(e.stdout, "  tickets    %s; reread %s\n", r.TicketKeys, when)
+			fmt.Fprintf(e.stdout, "  tickets    %s; reread %s\n", r.TicketKeys, st.rereads())
 		}
 		if r.MetricsURL != "" {
 			fmt.Fprintf(e.stdout, "  metrics    %s\n", r.MetricsURL)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/connlimit"
-	"github.com/tlsapp/tlsapp/ticketkey"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
@@ -62,9 +61,8 @@ and when it changes (checked every --ticket-keys-poll); a bad file keeps the
 keys loaded before, and each reload is logged on stderr.`)
 	dir := fs.String("dir", ".", "`DIR` to serve")
 	addr := fs.String("addr", "127.0.0.1:8443", "`ADDR` to listen on")
-	certFile := fs.String("cert", "", "server certificate chain `FILE` (PEM)")
-	keyFile := fs.String("key", "", "server private key `FILE` (PEM)")
-	writeCA := fs.String("write-ca", "", "with a throw-away certificate, write its CA to `FILE` (PEM)")
+	var st serverTLSFlags
+	st.register(fs, "server", "other servers")
 	maxRecord := fs.Int("max-record", 16384, "largest record content the server sends, `N` bytes (64 to 16384)")
 	version := fs.String("tls", "", "TLS `VERSION` to allow: 1.2 or 1.3 (default: both)")
 	maxConns := fs.Int("max-conns", 256, "most connections open at once, `N`")
@@ -74,8 +72,6 @@ keys loaded before, and each reload is logged on stderr.`)
 	readTimeout := fs.Duration("read-timeout", 30*time.Second, "bound on reading a whole request, a `DURATION`")
 	writeTimeout := fs.Duration("write-timeout", 10*time.Minute, "bound on writing a response, a `DURATION` (slow devices need minutes for large files)")
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "how long, a `DURATION`, a keep-alive connection may wait for its next request")
-	ticketKeys := fs.String("ticket-keys", "", "session-ticket keys shared with other servers, a `FILE` of base64 keys, newest first")
-	ticketPoll := fs.Duration("ticket-keys-poll", time.Second, "how often, a `DURATION`, to check --ticket-keys for a change (0: only on SIGHUP)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -94,8 +90,8 @@ keys loaded before, and each reload is logged on stderr.`)
 			return usagef("timeouts must be above zero")
 		}
 	}
-	if *ticketPoll < 0 {
-		return usagef("--ticket-keys-poll must not be negative")
+	if err := st.check(); err != nil {
+		return err
 	}
 	v, err := parseVersion(*version)
 	if err != nil {
@@ -114,45 +110,19 @@ keys loaded before, and each reload is logged on stderr.`)
 	if r.TLS == "" {
 		r.TLS = "1.2,1.3"
 	}
-	switch {
-	case *certFile != "" || *keyFile != "":
-		if *certFile == "" || *keyFile == "" {
-			return usagef("--cert and --key go together")
-		}
-		if *writeCA != "" {
-			return usagef("--write-ca is for the throw-away certificate, not with --cert")
-		}
-		c, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-		if err != nil {
-			return err
-		}
-		cfg.Certificates = []tls.Certificate{c}
-		r.Cert = *certFile
-	default:
-		ta, err := newThrowaway("127.0.0.1", "localhost")
-		if err != nil {
-			return err
-		}
-		cfg.Certificates = []tls.Certificate{ta.Server}
-		r.Cert = "throw-away, issued by " + ta.CA.Subject.String()
-		if *writeCA != "" {
-			if err := os.WriteFile(*writeCA, pemCert(ta.CA), 0o644); err != nil {
-				return err
-			}
-			r.CAFile = *writeCA
-		}
+	sc, err := st.certificate()
+	if err != nil {
+		return err
 	}
+	cfg.Certificates = []tls.Certificate{sc.cert}
+	r.Cert, r.CAFile = sc.desc, sc.caFile
 	opts := tlsapp.ServerOptions{MaxRecord: *maxRecord}
-	if *ticketKeys != "" {
-		ring, err := ticketkey.Load(*ticketKeys)
-		if err != nil {
-			return err
-		}
-		opts.TicketKeys = ring
-		r.TicketKeys = describeTicketKeys(ring)
-		stop := reloadTicketKeys(ctx, ring, *ticketPoll, e.stderr)
-		defer stop()
+	tickets, stopTickets, err := st.tickets(ctx, e, &opts)
+	if err != nil {
+		return err
 	}
+	defer stopTickets()
+	r.TicketKeys = tickets
 	inner, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -183,11 +153,7 @@ keys loaded before, and each reload is logged on stderr.`)
 		fmt.Fprintf(e.stdout, "  cert       %s\n", r.Cert)
 		fmt.Fprintf(e.stdout, "  limits     %d connections, %d ranges per request, dotfiles %s\n", r.MaxConns, r.MaxRanges, map[bool]string{false: "hidden", true: "served"}[r.Dotfiles])
 		if r.TicketKeys != "" {
-			when := "on SIGHUP and on change"
-			if *ticketPoll == 0 {
-				when = "on SIGHUP"
-			}
-			fmt.Fprintf(e.stdout, "  tickets    %s; reread %s\n", r.TicketKeys, when)
+			fmt.Fprintf(e.stdout, "  tickets    %s; reread %s\n", r.TicketKeys, st.rereads())
 		}
 		if r.CAFile != "" {
 			fmt.Fprintf(e.stdout, "  CA         written to %s (tlsapp get --ca %s %s)\n", r.CAFile, r.CAFile, r.URL)
