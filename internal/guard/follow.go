@@ -2,6 +2,7 @@ package guard
 
 import (
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -199,6 +200,8 @@ func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 		return n, nil
 	case typ == typeCompressedCertificate:
 		return 5, nil // algorithm and uncompressed_length
+	case typ == typeCertificateVerify:
+		return 2, nil // algorithm
 	}
 	return 0, nil
 }
@@ -229,6 +232,12 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 			return err
 		}
 		c.certAlg.Store(uint32(msg[0])<<8 | uint32(msg[1])) // checked: at least 5 bytes
+	case typeCertificateVerify:
+		// A shorter message is the stack's to refuse (decode_error).
+		if alg, ok := sigAlg(msg); ok && c.sigAlgs != nil && !slices.Contains(c.sigAlgs, alg) {
+			return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter,
+				Reason: fmt.Sprintf("the server signed its CertificateVerify with %#04x, which the client did not offer", alg)}
+		}
 	case typeFinished:
 		// The server's keys change after its Finished.
 		if len(rest) > 0 || !c.follow.idle() {
@@ -237,6 +246,13 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 		c.endServerEpoch()
 	}
 	return nil
+}
+
+// sigAlg reads the algorithm a CertificateVerify starts with.
+func sigAlg(msg []byte) (uint16, bool) {
+	var alg uint16
+	s := cryptobyte.String(msg)
+	return alg, s.ReadUint16(&alg)
 }
 
 // follow12Start and follow12Done read the plaintext part of a TLS 1.2
