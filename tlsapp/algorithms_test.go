@@ -229,22 +229,73 @@ func TestSignatureSchemesWithGoServer(t *testing.T) {
 	}
 }
 
-// TestServerSignatureOutsideOffer: a server that ignores the offer and
-// signs with ecdsa_secp256r1_sha256 (the scripted servers do, whatever the
-// client offers) is refused with illegal_parameter, which the server
-// receives, when the client did not offer that scheme; and accepted when
-// it did. In TLS 1.3 utls checks the scheme only against those it
-// implements: the guard holds the server to the offer (before it did, the
-// TLS 1.3 handshake below succeeded). In TLS 1.2 utls checks the
-// ServerKeyExchange against the ClientHello itself.
-func TestServerSignatureOutsideOffer(t *testing.T) {
+// ignoringServers are scripted servers that ignore the client's offer:
+// they sign with ecdsa_secp256r1_sha256 and use X25519, whatever the
+// client offers.
+func ignoringServers(t *testing.T) map[string]func(*scripted.Session) error {
 	chain := newTestPKI(t).Server
 	key := chain.PrivateKey.(crypto.Signer)
-	servers := map[string]func(*scripted.Session) error{
+	return map[string]func(*scripted.Session) error{
 		"TLS 1.3": scripted.CertServer(chain.Certificate, key, scripted.Zstd, func(s *scripted.Session) error { return s.SendApp([]byte("ok")) }),
 		"TLS 1.2": (&scripted.Server12{Chain: chain.Certificate, Key: key, Body: []byte("ok")}).Serve,
 	}
-	for name, serve := range servers {
+}
+
+// dialScripted runs serve against a client with cfg and returns the
+// client's error and, when the handshake failed, the alert the server
+// received.
+func dialScripted(t *testing.T, serve func(*scripted.Session) error, cfg Config) (clientErr error, alert recordlimit.Alert, alertErr error) {
+	t.Helper()
+	got := make(chan struct{})
+	failed := make(chan bool, 1)
+	addr := scripted.Serve(t, func(s *scripted.Session) error {
+		defer close(got)
+		err := serve(s)
+		var ar *scripted.AlertReceived
+		switch {
+		case errors.As(err, &ar):
+			alert = ar.Alert
+		case err == nil && <-failed:
+			alert, alertErr = s.ReadAlert()
+		default:
+			alertErr = err
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg.ServerName, cfg.RootCAs = "localhost", newTestPKI(t).Pool
+	c, err := Dial(ctx, "tcp", addr, &cfg)
+	failed <- err != nil
+	if err == nil {
+		c.Close()
+	}
+	<-got
+	return err, alert, alertErr
+}
+
+// checkRefused checks that the client sent illegal_parameter and the
+// server received it.
+func checkRefused(t *testing.T, clientErr error, alert recordlimit.Alert, alertErr error) {
+	t.Helper()
+	var ae *AlertError
+	if !errors.As(clientErr, &ae) || ae.Remote || ae.Alert != recordlimit.AlertIllegalParameter {
+		t.Errorf("client error %v, want illegal_parameter sent", clientErr)
+	}
+	if alertErr != nil || alert != recordlimit.AlertIllegalParameter {
+		t.Errorf("the server received alert %v (%v), want illegal_parameter", alert, alertErr)
+	}
+}
+
+// TestServerSignatureOutsideOffer: a server that ignores the offer and
+// signs with ecdsa_secp256r1_sha256 is refused with illegal_parameter,
+// which the server receives, when the client did not offer that scheme;
+// and accepted when it did. In TLS 1.3 utls checks the scheme only against
+// those it implements: the guard holds the server to the offer (before it
+// did, the TLS 1.3 handshake below succeeded). In TLS 1.2 utls checks the
+// ServerKeyExchange against the ClientHello itself.
+func TestServerSignatureOutsideOffer(t *testing.T) {
+	for name, serve := range ignoringServers(t) {
 		for _, tc := range []struct {
 			name  string
 			offer []uint16
@@ -254,44 +305,49 @@ func TestServerSignatureOutsideOffer(t *testing.T) {
 			{"not offered", []uint16{uint16(tls.PSSWithSHA256), uint16(tls.ECDSAWithP384AndSHA384), uint16(tls.Ed25519)}, false},
 		} {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
-				var alert recordlimit.Alert
-				var alertErr error
-				got := make(chan struct{})
-				addr := scripted.Serve(t, func(s *scripted.Session) error {
-					defer close(got)
-					err := serve(s)
-					var ar *scripted.AlertReceived
-					switch {
-					case errors.As(err, &ar):
-						alert = ar.Alert
-					case err == nil && !tc.ok:
-						alert, alertErr = s.ReadAlert()
-					default:
-						alertErr = err
-					}
-					return nil
-				})
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				c, err := Dial(ctx, "tcp", addr, &Config{ServerName: "localhost", RootCAs: newTestPKI(t).Pool,
-					SignatureSchemes: tc.offer})
-				if err == nil {
-					c.Close()
-				}
-				<-got
+				err, alert, alertErr := dialScripted(t, serve, Config{SignatureSchemes: tc.offer})
 				if tc.ok {
 					if err != nil {
 						t.Fatalf("client: %v", err)
 					}
 					return
 				}
-				var ae *AlertError
-				if !errors.As(err, &ae) || ae.Remote || ae.Alert != recordlimit.AlertIllegalParameter {
-					t.Errorf("client error %v, want illegal_parameter sent", err)
+				checkRefused(t, err, alert, alertErr)
+			})
+		}
+	}
+}
+
+// TestServerGroupOutsideOffer: a server that ignores the offer and uses
+// X25519 is refused with illegal_parameter, which the server receives,
+// when the client did not offer X25519; and accepted when it did. In TLS
+// 1.2 utls takes any group it implements from a ServerKeyExchange (crypto/tls
+// checks the offer): the guard holds the server to the offer (before it
+// did, the TLS 1.2 handshake below succeeded). (In TLS 1.3 utls refuses a
+// key share for a group it sent none for; the scripted server cannot send
+// one, and BoGo's UnsupportedCurve-ServerHello-TLS13 shows it.)
+func TestServerGroupOutsideOffer(t *testing.T) {
+	for name, serve := range ignoringServers(t) {
+		if name != "TLS 1.2" {
+			continue
+		}
+		for _, tc := range []struct {
+			name  string
+			offer []uint16
+			ok    bool
+		}{
+			{"offered", []uint16{uint16(tls.X25519), uint16(tls.CurveP256)}, true},
+			{"not offered", []uint16{uint16(tls.CurveP256), uint16(tls.CurveP521)}, false},
+		} {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				err, alert, alertErr := dialScripted(t, serve, Config{CurvePreferences: tc.offer})
+				if tc.ok {
+					if err != nil {
+						t.Fatalf("client: %v", err)
+					}
+					return
 				}
-				if alertErr != nil || alert != recordlimit.AlertIllegalParameter {
-					t.Errorf("the server received alert %v (%v), want illegal_parameter", alert, alertErr)
-				}
+				checkRefused(t, err, alert, alertErr)
 			})
 		}
 	}

@@ -92,6 +92,9 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 	// against the schemes it implements: the guard holds the server to
 	// the offer.
 	c.guard.SetSignatureSchemes(sigAlgs)
+	// Nor does it check a TLS 1.2 ServerKeyExchange's group against the
+	// offer.
+	c.guard.SetGroups(groups)
 	uc := &utls.Config{
 		ServerName:                  cfg.ServerName,
 		RootCAs:                     cfg.RootCAs,

@@ -256,8 +256,9 @@ func sigAlg(msg []byte) (uint16, bool) {
 }
 
 // follow12Start and follow12Done read the plaintext part of a TLS 1.2
-// server flight for the key exchange group only; they never fail: the
-// stack judges the flight.
+// server flight for the key exchange group only; they fail only on a group
+// the client did not offer (utls takes any it implements): the stack
+// judges the rest of the flight.
 func (c *Conn) follow12Start(typ uint8, n int) (int, error) {
 	if typ == typeServerKeyExchange {
 		return 3, nil // curve_type, named_curve
@@ -267,8 +268,13 @@ func (c *Conn) follow12Start(typ uint8, n int) (int, error) {
 
 func (c *Conn) follow12Done(typ uint8, msg, _ []byte) error {
 	if typ == typeServerKeyExchange && len(msg) == 3 && msg[0] == 3 { // named_curve
+		g := uint16(msg[1])<<8 | uint16(msg[2])
+		if c.groups != nil && !slices.Contains(c.groups, g) {
+			return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter,
+				Reason: fmt.Sprintf("the server's ServerKeyExchange uses group %d, which the client did not offer", g)}
+		}
 		c.mu.Lock()
-		c.group = uint16(msg[1])<<8 | uint16(msg[2])
+		c.group = g
 		c.mu.Unlock()
 	}
 	return nil
