@@ -231,13 +231,47 @@ func TestSignatureSchemesWithGoServer(t *testing.T) {
 
 // ignoringServers are scripted servers that ignore the client's offer:
 // they sign with ecdsa_secp256r1_sha256 and use X25519, whatever the
-// client offers.
+// client offers; the TLS 1.3 ones send the flight a message per record,
+// whole in one record, or cut into records of one and three bytes (the
+// CertificateVerify's algorithm then spans records).
 func ignoringServers(t *testing.T) map[string]func(*scripted.Session) error {
 	chain := newTestPKI(t).Server
 	key := chain.PrivateKey.(crypto.Signer)
+	// flight13 sends the TLS 1.3 flight in records of n bytes (0: the
+	// whole flight in one record).
+	flight13 := func(n int) func(*scripted.Session) error {
+		return func(s *scripted.Session) error {
+			if err := s.ReadClientHello(); err != nil {
+				return err
+			}
+			if err := s.SendServerHello13(); err != nil {
+				return err
+			}
+			msgs, err := s.Flight13(scripted.EncryptedExtensions(), chain.Certificate, key, nil)
+			if err != nil {
+				return err
+			}
+			flight := slices.Concat(msgs...)
+			if n == 0 {
+				n = len(flight)
+			}
+			for b := range slices.Chunk(flight, n) {
+				if err := s.SendEncrypted(recordlimit.TypeHandshake, b, 0); err != nil {
+					return err
+				}
+			}
+			if err := s.Complete13(); err != nil {
+				return err
+			}
+			return s.SendApp([]byte("ok"))
+		}
+	}
 	return map[string]func(*scripted.Session) error{
-		"TLS 1.3": scripted.CertServer(chain.Certificate, key, scripted.Zstd, func(s *scripted.Session) error { return s.SendApp([]byte("ok")) }),
-		"TLS 1.2": (&scripted.Server12{Chain: chain.Certificate, Key: key, Body: []byte("ok")}).Serve,
+		"TLS 1.3":                         scripted.CertServer(chain.Certificate, key, scripted.Zstd, func(s *scripted.Session) error { return s.SendApp([]byte("ok")) }),
+		"TLS 1.3, flight in one record":   flight13(0),
+		"TLS 1.3, one byte per record":    flight13(1),
+		"TLS 1.3, three bytes per record": flight13(3),
+		"TLS 1.2":                         (&scripted.Server12{Chain: chain.Certificate, Key: key, Body: []byte("ok")}).Serve,
 	}
 }
 
