@@ -90,8 +90,10 @@ var (
 // at most Limits().Send bytes per write, with dynamic record sizing disabled.
 type Conn struct {
 	net.Conn
-	offer  recordlimit.Offer
-	device DeviceLimit // set before the first Read
+	offer   recordlimit.Offer
+	device  DeviceLimit // set before the first Read
+	sigAlgs []uint16    // the signature schemes offered; set before the first Read
+	groups  []uint16    // the key exchange groups offered; set before the first Read
 
 	mu     sync.Mutex // guards the fields below
 	phase  readPhase
@@ -203,6 +205,19 @@ func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 // SetDeviceLimit makes the guard refuse the records d does not allow. It
 // must be called before the first Read.
 func (c *Conn) SetDeviceLimit(d DeviceLimit) { c.device = d }
+
+// SetSignatureSchemes tells the guard the signature algorithms the client
+// offered: a TLS 1.3 CertificateVerify signed with any other ends the
+// connection with illegal_parameter (RFC 8446, Section 4.4.3), before the
+// stack reads it. Nil checks nothing. It must be called before the first
+// Read.
+func (c *Conn) SetSignatureSchemes(offered []uint16) { c.sigAlgs = offered }
+
+// SetGroups tells the guard the key exchange groups the client offered: a
+// TLS 1.2 ServerKeyExchange on any other ends the connection with
+// illegal_parameter (RFC 8422, Section 5.4), before the stack reads it.
+// Nil checks nothing. It must be called before the first Read.
+func (c *Conn) SetGroups(offered []uint16) { c.groups = offered }
 
 // KeyLogWriter returns the writer to install as the TLS stack's key log
 // writer. It keeps the TLS 1.3 handshake traffic secrets for this connection

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 
@@ -199,6 +200,8 @@ func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 		return n, nil
 	case typ == typeCompressedCertificate:
 		return 5, nil // algorithm and uncompressed_length
+	case typ == typeCertificateVerify:
+		return 2, nil // algorithm
 	}
 	return 0, nil
 }
@@ -229,6 +232,12 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 			return err
 		}
 		c.certAlg.Store(uint32(msg[0])<<8 | uint32(msg[1])) // checked: at least 5 bytes
+	case typeCertificateVerify:
+		// A shorter message is the stack's to refuse (decode_error).
+		if alg, ok := sigAlg(msg); ok && c.sigAlgs != nil && !slices.Contains(c.sigAlgs, alg) {
+			return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter,
+				Reason: fmt.Sprintf("the server signed its CertificateVerify with %#04x, which the client did not offer", alg)}
+		}
 	case typeFinished:
 		// The server's keys change after its Finished.
 		if len(rest) > 0 || !c.follow.idle() {
@@ -239,9 +248,17 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 	return nil
 }
 
+// sigAlg reads the algorithm a CertificateVerify starts with.
+func sigAlg(msg []byte) (uint16, bool) {
+	var alg uint16
+	s := cryptobyte.String(msg)
+	return alg, s.ReadUint16(&alg)
+}
+
 // follow12Start and follow12Done read the plaintext part of a TLS 1.2
-// server flight for the key exchange group only; they never fail: the
-// stack judges the flight.
+// server flight for the key exchange group only; they fail only on a group
+// the client did not offer (utls takes any it implements): the stack
+// judges the rest of the flight.
 func (c *Conn) follow12Start(typ uint8, n int) (int, error) {
 	if typ == typeServerKeyExchange {
 		return 3, nil // curve_type, named_curve
@@ -251,8 +268,13 @@ func (c *Conn) follow12Start(typ uint8, n int) (int, error) {
 
 func (c *Conn) follow12Done(typ uint8, msg, _ []byte) error {
 	if typ == typeServerKeyExchange && len(msg) == 3 && msg[0] == 3 { // named_curve
+		g := uint16(msg[1])<<8 | uint16(msg[2])
+		if c.groups != nil && !slices.Contains(c.groups, g) {
+			return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter,
+				Reason: fmt.Sprintf("the server's ServerKeyExchange uses group %d, which the client did not offer", g)}
+		}
 		c.mu.Lock()
-		c.group = uint16(msg[1])<<8 | uint16(msg[2])
+		c.group = g
 		c.mu.Unlock()
 	}
 	return nil

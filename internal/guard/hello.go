@@ -16,6 +16,7 @@ const (
 	typeEncryptedExtensions uint8 = 8
 	typeCertificate         uint8 = 11
 	typeServerKeyExchange   uint8 = 12
+	typeCertificateVerify   uint8 = 15
 	typeFinished            uint8 = 20
 	// typeCompressedCertificate is RFC 8879's compressed_certificate.
 	typeCompressedCertificate uint8 = 25
