@@ -120,7 +120,7 @@ type Conn struct {
 	rr, rw     int
 	left       int    // bytes of the current record still to hand to the stack
 	signal     []byte // when set, what the stack gets in place of the current record
-	follow     msgFollower
+	follow     follower
 	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	pastHello  bool // TLS 1.2: the record being inspected continues past the ServerHello
 	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
@@ -136,7 +136,7 @@ type Conn struct {
 	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
 	compatCCS  bool // TLS 1.3: the stack's middlebox-compatibility ChangeCipherSpec has been sent
 	epochDone  bool // TLS 1.3: the client handshake epoch has been written
-	cliFollow  msgFollower
+	cliFollow  follower
 }
 
 // DeviceLimit bounds the records a client accepts the way a device's own TLS

@@ -8,67 +8,6 @@ import (
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
-// msgFollower follows handshake messages across and within records with
-// bounded memory: it keeps a message's 4-byte header and at most the first
-// keep bytes of its body, and counts the rest.
-type msgFollower struct {
-	hdr  [4]byte
-	nhdr int    // header bytes seen of the current message
-	typ  uint8  // the current message's type, once its header is whole
-	n    int    // its declared body length
-	got  int    // body bytes seen
-	keep int    // body bytes to keep
-	body []byte // the kept bytes; reused, never more than 64 KiB
-	// scratch is a reused buffer for the content of a decrypted record.
-	scratch []byte
-}
-
-// idle reports whether the follower sits at a message boundary.
-func (f *msgFollower) idle() bool { return f.nhdr == 0 }
-
-func (f *msgFollower) reset() {
-	f.nhdr, f.got, f.n, f.keep = 0, 0, 0, 0
-	f.body, f.scratch = nil, nil
-}
-
-// feed walks b. For each message header it calls start, which returns how
-// many body bytes to keep or an error; for each whole message it calls done
-// with the kept bytes and what is left of b after the message.
-func (f *msgFollower) feed(b []byte, start func(typ uint8, n int) (int, error), done func(typ uint8, body, rest []byte) error) error {
-	for len(b) > 0 {
-		if f.nhdr < 4 {
-			k := copy(f.hdr[f.nhdr:], b)
-			f.nhdr += k
-			b = b[k:]
-			if f.nhdr < 4 {
-				return nil
-			}
-			f.typ = f.hdr[0]
-			f.n = int(f.hdr[1])<<16 | int(f.hdr[2])<<8 | int(f.hdr[3])
-			f.got = 0
-			keep, err := start(f.typ, f.n)
-			if err != nil {
-				return err
-			}
-			f.keep = min(keep, f.n)
-			f.body = f.body[:0]
-		}
-		k := min(len(b), f.n-f.got)
-		if want := f.keep - len(f.body); want > 0 {
-			f.body = append(f.body, b[:min(k, want)]...)
-		}
-		f.got += k
-		b = b[k:]
-		if f.got == f.n {
-			f.nhdr = 0
-			if err := done(f.typ, f.body, b); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 func unexpected(format string, args ...any) *recordlimit.ProtocolError {
 	return &recordlimit.ProtocolError{Desc: recordlimit.AlertUnexpectedMessage, Reason: fmt.Sprintf(format, args...)}
 }
@@ -112,9 +51,6 @@ func (c *Conn) msgDone(typ uint8, body, rest []byte) error {
 func (c *Conn) helloStart(typ uint8, n int) (int, error) {
 	if typ != typeServerHello {
 		return 0, unexpected("handshake message %d where the ServerHello belongs", typ)
-	}
-	if n > maxHandshakeMessage {
-		return 0, tooLarge(typ, n, maxHandshakeMessage)
 	}
 	return n, nil
 }
@@ -183,13 +119,6 @@ func keyShareGroup(exts []recordlimit.Extension) uint16 {
 // EncryptedExtensions first, then anything up to Finished, each within its
 // bound.
 func (c *Conn) flightStart(typ uint8, n int) (int, error) {
-	limit := maxHandshakeMessage
-	if typ == typeCertificate {
-		limit = recordlimit.MaxCertificateMessage
-	}
-	if n > limit {
-		return 0, tooLarge(typ, n, limit)
-	}
 	switch {
 	case !c.eeSeen && typ != typeEncryptedExtensions:
 		return 0, unexpected("handshake message %d before EncryptedExtensions", typ)
@@ -240,8 +169,8 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 }
 
 // follow12Start and follow12Done read the plaintext part of a TLS 1.2
-// server flight for the key exchange group only; they never fail: the
-// stack judges the flight.
+// server flight for the key exchange group only; beyond the follower's
+// bounds they never fail: the stack judges the flight.
 func (c *Conn) follow12Start(typ uint8, n int) (int, error) {
 	if typ == typeServerKeyExchange {
 		return 3, nil // curve_type, named_curve

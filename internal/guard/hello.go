@@ -139,35 +139,3 @@ func findExtension(exts []recordlimit.Extension, typ uint16) ([]byte, bool) {
 	}
 	return nil, false
 }
-
-// maxHandshakeMessage bounds the hello and EncryptedExtensions messages this
-// package reassembles.
-const maxHandshakeMessage = 1 << 16
-
-// handshakeBuffer reassembles handshake messages from record fragments.
-type handshakeBuffer struct {
-	buf []byte
-}
-
-// add appends a fragment.
-func (h *handshakeBuffer) add(b []byte) { h.buf = append(h.buf, b...) }
-
-// next returns the next complete message (type and body), or ok false if more
-// bytes are needed. A message above maxHandshakeMessage is an error.
-func (h *handshakeBuffer) next() (typ uint8, body []byte, ok bool, err error) {
-	s := cryptobyte.String(h.buf)
-	var n uint32
-	if !s.ReadUint8(&typ) || !s.ReadUint24(&n) {
-		return 0, nil, false, nil
-	}
-	if n > maxHandshakeMessage {
-		return 0, nil, false, negErr(0, recordlimit.AlertDecodeError, "handshake message of %d bytes is too large", n)
-	}
-	if !s.ReadBytes(&body, int(n)) {
-		return 0, nil, false, nil
-	}
-	h.buf = h.buf[4+int(n):]
-	return typ, body, true, nil
-}
-
-func (h *handshakeBuffer) reset() { h.buf = nil }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 
+	"golang.org/x/crypto/cryptobyte"
+
 	"github.com/tlsapp/tlsapp/internal/extlist"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
@@ -41,7 +43,11 @@ type ServerConn struct {
 	haveOffer bool
 	version   uint16
 	suite     uint16
-	serverHS  []byte
+	// The TLS 1.3 handshake traffic secrets, kept while the guard needs
+	// them: the server's to re-encrypt its flight, the client's to follow
+	// the client's.
+	serverHS, clientHS []byte
+	gerr               error // the guard's own error that ended the connection
 
 	// Read side. While a client streams (a transport read filled the
 	// buffer it was given: ahead), the guard reads ahead into rbuf, a
@@ -52,7 +58,7 @@ type ServerConn struct {
 	// that an idle connection holds no buffer here. rerr is a transport
 	// error that came with read-ahead bytes, for after them.
 	//
-	// The ClientHello is reassembled in hello as its records pass, each
+	// The ClientHello is reassembled by hello as its records pass, each
 	// byte looked at once: hdr holds a record header being read (hdrN bytes
 	// of it), remain the bytes left of the current record's body. refused
 	// is set when the hello's record-size requests break the RFCs: every
@@ -72,12 +78,27 @@ type ServerConn struct {
 	hdrN     int
 	remain   int
 	skip     bool // the current record is a ChangeCipherSpec, passed over
-	hello    []byte
+	hello    follower
 	first    *recordExtensions // the first hello's, once read
 	scanDone bool
 	refused  error
 	pending  error // a second hello's refusal, for when the stack answers it (guarded by mu)
 	retried  bool  // the stack sent a HelloRetryRequest (guarded by mu)
+
+	// Once the server has sent its ServerHello, the client's flight is read
+	// record by record (flight): each record is whole in rbuf before the
+	// stack gets its first byte, and its handshake messages are followed
+	// (in TLS 1.3 decrypted with the client's handshake secret) up to the
+	// client's ChangeCipherSpec (TLS 1.2) or Finished (TLS 1.3), so that a
+	// message above its bound is refused before the stack reads its header.
+	// left is what the stack has still to get of the current record, or of
+	// signal, the record it gets in its place; ferr ends every Read after it.
+	flight, flightEnd, flightDone bool
+	left                          int
+	signal                        []byte
+	ferr                          error
+	cliFollow                     follower
+	cliEpoch                      *Epoch
 
 	// Write side, guarded by batcher.mu. Once steady (TLS 1.2: after the
 	// server's ChangeCipherSpec; TLS 1.3: after the record carrying its
@@ -89,7 +110,7 @@ type ServerConn struct {
 	epochIn     *Epoch
 	epochOut    *Epoch
 	epochDone   bool
-	epochFrames handshakeBuffer
+	epochFollow follower
 }
 
 // NewServerConn returns a guard for the server side of transport. maxRecord,
@@ -107,11 +128,36 @@ func NewServerConn(transport net.Conn, maxRecord int) *ServerConn {
 func (c *ServerConn) KeyLogWriter(next io.Writer) io.Writer { return keyLog{sink: c, next: next} }
 
 func (c *ServerConn) setSecret(label string, secret []byte) {
-	if label != labelServerHandshake {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var p *[]byte
+	switch label {
+	case labelServerHandshake:
+		p = &c.serverHS
+	case labelClientHandshake:
+		p = &c.clientHS
+	default:
+		clear(secret)
 		return
 	}
+	clear(*p)
+	*p = secret
+}
+
+// Err returns the guard's own error that ended the connection, if any: a
+// refused ClientHello, a client message above its bound, a record of the
+// server's the guard could not re-frame.
+func (c *ServerConn) Err() error {
 	c.mu.Lock()
-	c.serverHS = secret
+	defer c.mu.Unlock()
+	return c.gerr
+}
+
+func (c *ServerConn) setErr(err error) {
+	c.mu.Lock()
+	if c.gerr == nil {
+		c.gerr = err
+	}
 	c.mu.Unlock()
 }
 
@@ -167,6 +213,20 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 	if c.refused != nil {
 		return 0, c.refused
 	}
+	if !c.flight && !c.flightDone && c.first != nil && c.hdrN == 0 && c.remain == 0 && c.hello.idle() {
+		c.mu.Lock()
+		answered := c.version != 0
+		c.mu.Unlock()
+		if answered {
+			// The server has sent its ServerHello: what comes now is the
+			// client's flight.
+			c.stopScan()
+			c.flight = true
+		}
+	}
+	if c.flight {
+		return c.readFlight(p)
+	}
 	n, err := c.read(p)
 	if n > 0 && !c.scanDone {
 		if rerr := c.scanHello(p[:n]); rerr != nil {
@@ -215,6 +275,7 @@ func (c *ServerConn) releaseReadBuf() {
 // refuse sends the alert err carries and makes the connection fail with it.
 func (c *ServerConn) refuse(err error) {
 	c.refused = fmt.Errorf("recordlimit: ClientHello refused: %w", err)
+	c.setErr(c.refused)
 	a, _ := recordlimit.AlertOf(err)
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
@@ -245,7 +306,7 @@ func (c *ServerConn) scanHello(b []byte) error {
 			switch {
 			case err == nil && h.Type == recordlimit.TypeHandshake:
 				c.skip = false
-			case err == nil && h.Type == recordlimit.TypeChangeCipherSpec && c.first != nil && len(c.hello) == 0:
+			case err == nil && h.Type == recordlimit.TypeChangeCipherSpec && c.first != nil && c.hello.idle():
 				c.skip = true
 			default:
 				c.stopScan()
@@ -257,8 +318,15 @@ func (c *ServerConn) scanHello(b []byte) error {
 		k := min(c.remain, len(b))
 		c.remain -= k
 		if !c.skip {
-			if err := c.addHello(b[:k]); err != nil {
-				return err
+			if err := c.hello.feed(b[:k], c.helloStart, c.helloDone); err != nil {
+				if r, ok := err.(scanRefusal); ok {
+					c.stopScan()
+					return r.err
+				}
+				// Not a ClientHello, one above its bound, or the end of
+				// the scan: the stack judges the rest.
+				c.stopScan()
+				return nil
 			}
 		}
 		b = b[k:]
@@ -266,74 +334,59 @@ func (c *ServerConn) scanHello(b []byte) error {
 	return nil
 }
 
-// addHello appends a fragment of the ClientHello being reassembled (the
-// first, or the one after a HelloRetryRequest) and, once it is whole, reads
-// the client's offer from it.
-func (c *ServerConn) addHello(frag []byte) error {
-	for !c.scanDone {
-		want := 4
-		if len(c.hello) >= 4 {
-			if c.hello[0] != typeClientHello {
-				c.stopScan()
-				return nil
-			}
-			n := int(c.hello[1])<<16 | int(c.hello[2])<<8 | int(c.hello[3])
-			if n > maxHandshakeMessage {
-				c.stopScan()
-				return nil
-			}
-			want = 4 + n
-			if len(c.hello) == want {
-				return c.endScan()
-			}
-			c.hello = slices.Grow(c.hello, want-len(c.hello))
-		}
-		if len(frag) == 0 {
-			return nil
-		}
-		k := min(want-len(c.hello), len(frag))
-		c.hello = append(c.hello, frag[:k]...)
-		frag = frag[k:]
+// scanRefusal carries the error of a ClientHello the server must refuse
+// out of the hello follower.
+type scanRefusal struct{ err error }
+
+func (r scanRefusal) Error() string { return r.err.Error() }
+
+// errEndScan ends the hello scan without a refusal.
+var errEndScan = errors.New("guard: end of the ClientHello scan")
+
+// helloStart admits a ClientHello (the first, or the one after a
+// HelloRetryRequest), kept whole.
+func (c *ServerConn) helloStart(typ uint8, n int) (int, error) {
+	if typ != typeClientHello {
+		return 0, errEndScan
 	}
-	return nil
+	return n, nil
 }
 
-// endScan reads the offer from a complete ClientHello: the first one sets
+// helloDone reads the offer from a complete ClientHello: the first one sets
 // the offer; a second one must repeat the first's record-size extensions.
-func (c *ServerConn) endScan() error {
-	exts, ok := clientExtensions(c.hello[4:])
+func (c *ServerConn) helloDone(_ uint8, body, _ []byte) error {
+	exts, ok := clientExtensions(body)
 	if !ok {
-		c.stopScan()
-		return nil
+		return errEndScan
 	}
 	if c.first != nil {
-		c.stopScan()
 		if exts.equal(*c.first) {
-			return nil
+			return errEndScan
 		}
 		err := negErr(0, recordlimit.AlertIllegalParameter, "the ClientHello after HelloRetryRequest changes max_fragment_length or record_size_limit")
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.retried {
-			return err
+			return scanRefusal{err}
 		}
 		c.pending = err // sent before the HelloRetryRequest: refused when the stack answers
-		return nil
+		return errEndScan
 	}
 	o, err := exts.offer()
 	if err != nil {
-		c.stopScan()
-		return err
+		return scanRefusal{err}
 	}
 	c.mu.Lock()
 	c.offer, c.haveOffer = o, true
 	c.mu.Unlock()
 	c.first = &exts
-	c.hello = c.hello[:0] // on to a second hello, if the server asks for one
-	return nil
+	return nil // on to a second hello, if the server asks for one
 }
 
-func (c *ServerConn) stopScan() { c.hello, c.scanDone = nil, true }
+func (c *ServerConn) stopScan() {
+	c.hello.reset()
+	c.scanDone = true
+}
 
 // recordExtensions are the record-size extensions of a ClientHello, as sent.
 type recordExtensions struct {
@@ -449,6 +502,7 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 				c.batcher.send(appendAlertRecord(*out, r.alert))
 				err = r.err
 			}
+			c.setErr(err)
 			c.batcher.err = err
 			return 0, err
 		}
@@ -504,9 +558,9 @@ func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]by
 		if err := c.readServerHello(rec[recordlimit.HeaderLen:]); err != nil {
 			return out, err
 		}
-		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
+		return appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeHandshake && !(version == recordlimit.VersionTLS12 && c.srvCCS):
-		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
+		return appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeChangeCipherSpec:
 		c.srvCCS = true
 		// In TLS 1.2 what follows is protected and passes unchanged (the
@@ -532,10 +586,11 @@ func (r refusal) Error() string { return r.err.Error() }
 // ServerHello that answers a second ClientHello the guard refuses is a
 // refusal.
 func (c *ServerConn) readServerHello(body []byte) error {
-	var hs handshakeBuffer
-	hs.add(body)
-	typ, msg, ok, _ := hs.next()
-	if !ok || typ != typeServerHello {
+	// The stack writes its hello whole, first in its record.
+	s := cryptobyte.String(body)
+	var typ uint8
+	var msg cryptobyte.String
+	if !s.ReadUint8(&typ) || typ != typeServerHello || !s.ReadUint24LengthPrefixed(&msg) {
 		return nil
 	}
 	sh, err := recordlimit.ParseServerHello(msg)
@@ -566,36 +621,28 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 			return nil, recordlimit.ErrMissingSecret
 		}
 		var err error
-		if c.epochIn, err = NewEpoch(suite, secret); err != nil {
-			return nil, err
-		}
-		if c.epochOut, err = NewEpoch(suite, secret); err != nil {
+		if c.epochIn, c.epochOut, err = newEpochPair(suite, secret); err != nil {
 			return nil, err
 		}
 	}
-	content, typ, err := c.epochIn.Open(nil, rec)
+	f := &c.epochFollow
+	content, typ, err := c.epochIn.Open(f.scratch[:0], rec)
 	if err != nil {
 		return nil, err
 	}
-	n := c.Cap()
-	for m := content; ; {
-		k := min(len(m), n)
-		out = c.epochOut.Seal(out, typ, m[:k])
-		if m = m[k:]; len(m) == 0 {
-			break
-		}
-	}
+	f.scratch = content[:0]
+	out = appendFragments(out, c.epochOut, typ, 0, content, c.Cap())
 	if typ == recordlimit.TypeHandshake {
-		c.epochFrames.add(content)
-		for {
-			mtyp, _, ok, err := c.epochFrames.next()
-			if err != nil || !ok {
-				break
-			}
-			if mtyp == typeFinished {
-				c.endEpoch()
-				break
-			}
+		finished := false
+		err := f.feed(content, skipBodies, func(typ uint8, _, _ []byte) error {
+			finished = finished || typ == typeFinished
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if finished {
+			c.endEpoch()
 		}
 	}
 	return out, nil
@@ -605,9 +652,208 @@ func (c *ServerConn) endEpoch() {
 	c.epochDone = true
 	c.steady = true
 	c.epochIn, c.epochOut = nil, nil
-	c.epochFrames.reset()
+	c.epochFollow.reset()
 	c.mu.Lock()
 	clear(c.serverHS)
 	c.serverHS = nil
+	c.mu.Unlock()
+}
+
+// readFlight hands the stack the client's flight record by record; see the
+// read side of ServerConn.
+func (c *ServerConn) readFlight(p []byte) (int, error) {
+	if c.left == 0 {
+		if c.ferr != nil {
+			return 0, c.ferr
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		follow, err := c.nextClientRecord()
+		if err != nil {
+			return 0, err
+		}
+		if !follow {
+			// A record the guard does not read: the stack judges it and
+			// what comes after.
+			c.endClientFlight()
+			return c.read(p)
+		}
+	}
+	var n int
+	if c.signal != nil {
+		n = copy(p, c.signal)
+		c.signal = c.signal[n:]
+	} else {
+		n = copy(p[:min(len(p), c.left)], (*c.rbuf)[c.rr:c.rw])
+		c.rr += n
+	}
+	c.left -= n
+	if c.left == 0 {
+		c.signal = nil
+		if c.rbuf != nil && c.rr == c.rw {
+			c.releaseReadBuf()
+		}
+		if c.flightEnd && c.ferr == nil {
+			c.endClientFlight()
+		}
+	}
+	return n, nil
+}
+
+// nextClientRecord reads the next record of the client's flight whole and
+// follows it, setting c.left. follow is false for a record the guard leaves
+// to the stack unread (bad framing), which ends the following.
+func (c *ServerConn) nextClientRecord() (follow bool, err error) {
+	if err := c.fill(recordlimit.HeaderLen); err != nil {
+		return false, err
+	}
+	h, err := recordlimit.ParseHeader((*c.rbuf)[c.rr:c.rw])
+	if err != nil {
+		return false, nil
+	}
+	if err := c.fill(recordlimit.HeaderLen + h.Len); err != nil {
+		return false, err
+	}
+	rec := (*c.rbuf)[c.rr : c.rr+recordlimit.HeaderLen+h.Len]
+	last, err := c.followClient(h, rec)
+	switch {
+	case errors.Is(err, recordlimit.ErrMissingSecret):
+		c.ferr = err
+		c.setErr(err)
+		c.wipe()
+		return false, err
+	case err != nil:
+		// A message above its bound. The stack holds the keys its alert
+		// needs (in TLS 1.3 the server's application keys by now), so in
+		// place of the record it gets one that makes it send decode_error
+		// itself: a ChangeCipherSpec whose body is not 1.
+		if a, _ := recordlimit.AlertOf(err); a != recordlimit.AlertDecodeError {
+			panic("guard: internal error: the client's flight refused with " + a.String() + ", which no signal record conveys")
+		}
+		c.rr += len(rec)
+		c.signal, c.left = signalDecodeError[:], len(signalDecodeError)
+		c.ferr = err
+		c.setErr(err)
+		c.wipe()
+		return true, nil
+	}
+	c.left, c.flightEnd = len(rec), last
+	return true, nil
+}
+
+// fill makes at least n bytes available in the read buffer (n at most a
+// record's maximum). A transport error with bytes of an unfinished record
+// in the buffer is io.ErrUnexpectedEOF for io.EOF.
+func (c *ServerConn) fill(n int) error {
+	if c.rbuf == nil {
+		c.rbuf = readBufPool.Get().(*[]byte)
+		c.rr, c.rw = 0, 0
+	}
+	buf := *c.rbuf
+	if n > len(buf) {
+		panic("guard: internal error: fill beyond the read buffer")
+	}
+	if c.rr+n > len(buf) {
+		c.rw = copy(buf, buf[c.rr:c.rw])
+		c.rr = 0
+	}
+	for c.rw-c.rr < n {
+		err := c.rerr
+		c.rerr = nil
+		if err == nil {
+			var m int
+			m, err = c.Conn.Read(buf[c.rw:])
+			c.rw += m
+			if c.rw-c.rr >= n {
+				c.rerr = err
+				return nil
+			}
+		}
+		if err != nil {
+			if c.rw == c.rr {
+				c.releaseReadBuf()
+			} else if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// followClient follows rec, a whole record of the client's flight. last is
+// true when the record ends what the guard follows: the client's
+// ChangeCipherSpec in TLS 1.2, its Finished in TLS 1.3, or a record the
+// stack judges on its own (which it opens with the same keys the guard
+// would: a record that does not decrypt is its bad_record_mac).
+func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, err error) {
+	c.mu.Lock()
+	version, suite := c.version, c.suite
+	c.mu.Unlock()
+	f := &c.cliFollow
+	if version < recordlimit.VersionTLS13 {
+		switch h.Type {
+		case recordlimit.TypeHandshake:
+			return false, f.feed(rec[recordlimit.HeaderLen:], skipBodies, func(uint8, []byte, []byte) error { return nil })
+		case recordlimit.TypeAlert:
+			return false, nil
+		}
+		return true, nil
+	}
+	switch h.Type {
+	case recordlimit.TypeChangeCipherSpec:
+		return false, nil // middlebox compatibility
+	case recordlimit.TypeApplicationData:
+	default:
+		return true, nil
+	}
+	if c.cliEpoch == nil {
+		c.mu.Lock()
+		secret := c.clientHS
+		c.mu.Unlock()
+		if secret == nil {
+			return true, recordlimit.ErrMissingSecret
+		}
+		if c.cliEpoch, err = NewEpoch(suite, secret); err != nil {
+			return true, err
+		}
+	}
+	content, typ, err := c.cliEpoch.Open(f.scratch[:0], rec)
+	if err != nil {
+		return true, nil
+	}
+	f.scratch = content[:0]
+	if typ != recordlimit.TypeHandshake {
+		return true, nil
+	}
+	finished := false
+	err = f.feed(content, skipBodies, func(typ uint8, _, _ []byte) error {
+		finished = finished || typ == typeFinished
+		return nil
+	})
+	return finished, err
+}
+
+// endClientFlight stops following the client's flight and forgets the
+// client's handshake secret and keys.
+func (c *ServerConn) endClientFlight() {
+	c.flight, c.flightEnd, c.flightDone = false, false, true
+	c.cliFollow.reset()
+	c.cliEpoch = nil
+	c.mu.Lock()
+	clear(c.clientHS)
+	c.clientHS = nil
+	c.mu.Unlock()
+}
+
+// wipe forgets every handshake secret and key the guard holds.
+func (c *ServerConn) wipe() {
+	c.cliFollow.reset()
+	c.cliEpoch = nil
+	c.mu.Lock()
+	clear(c.clientHS)
+	clear(c.serverHS)
+	c.clientHS, c.serverHS = nil, nil
 	c.mu.Unlock()
 }

@@ -230,7 +230,7 @@ func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byt
 				return nil, err
 			}
 		case h.Type == recordlimit.TypeHandshake && !cliCCS && h.Len > send:
-			out = AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], send)
+			out = appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], send)
 		default:
 			if h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12 {
 				cliCCS = true
@@ -257,10 +257,7 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 			return nil, recordlimit.ErrMissingSecret
 		}
 		var err error
-		if in, err = NewEpoch(suite, secret); err != nil {
-			return nil, err
-		}
-		if sealer, err = NewEpoch(suite, secret); err != nil {
+		if in, sealer, err = newEpochPair(suite, secret); err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
@@ -275,12 +272,13 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	finished := false
 	switch typ {
 	case recordlimit.TypeHandshake:
-		c.cliFollow.feed(content,
-			func(uint8, int) (int, error) { return 0, nil },
-			func(typ uint8, _, _ []byte) error {
-				finished = finished || typ == typeFinished
-				return nil
-			})
+		err := c.cliFollow.feed(content, skipBodies, func(typ uint8, _, _ []byte) error {
+			finished = finished || typ == typeFinished
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	case recordlimit.TypeAlert:
 		c.noteAlert(content, false)
 	}
@@ -288,13 +286,7 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 		out = append(out, rec...)
 		sealer.seq++
 	} else {
-		for m := content; ; {
-			n := min(len(m), send)
-			out = sealer.Seal(out, typ, m[:n])
-			if m = m[n:]; len(m) == 0 {
-				break
-			}
-		}
+		out = appendFragments(out, sealer, typ, 0, content, send)
 	}
 	if finished {
 		// The records after the client's Finished belong to the
