@@ -153,6 +153,7 @@ func (c *ServerConn) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	c.guard.ForgetSecrets() // also on the paths the guard cannot see, a deadline
 	if gerr := c.guard.Err(); gerr != nil && !errors.Is(err, gerr) {
 		return fmt.Errorf("%w (the TLS stack: %w)", gerr, err)
 	}

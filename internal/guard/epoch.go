@@ -58,6 +58,9 @@ func NewEpoch(suite uint16, secret []byte) (*Epoch, error) {
 	return e, nil
 }
 
+// nonce returns the nonce of the record with the next sequence number
+// (RFC 8446, Section 5.3), which the caller advances once the record is
+// sealed or has opened.
 func (e *Epoch) nonce() []byte {
 	var n [12]byte
 	copy(n[:], e.iv[:])
@@ -66,7 +69,6 @@ func (e *Epoch) nonce() []byte {
 	for i := range seq {
 		n[4+i] ^= seq[i]
 	}
-	e.seq++
 	return n[:]
 }
 
@@ -84,6 +86,7 @@ func (e *Epoch) Open(dst, rec []byte) ([]byte, recordlimit.ContentType, error) {
 	if err != nil {
 		return dst, 0, errOpen
 	}
+	e.seq++
 	inner := out[start:]
 	i := len(inner) - 1
 	for i >= 0 && inner[i] == 0 {
@@ -103,5 +106,7 @@ func (e *Epoch) Seal(dst []byte, typ recordlimit.ContentType, content []byte) []
 	hdr := dst[start:]
 	plain := make([]byte, 0, len(content)+1)
 	plain = append(append(plain, content...), byte(typ))
-	return e.aead.Seal(dst, e.nonce(), plain, hdr[:recordlimit.HeaderLen])
+	dst = e.aead.Seal(dst, e.nonce(), plain, hdr[:recordlimit.HeaderLen])
+	e.seq++
+	return dst
 }

@@ -43,10 +43,16 @@ type ServerConn struct {
 	haveOffer bool
 	version   uint16
 	suite     uint16
-	// The TLS 1.3 handshake traffic secrets, kept while the guard needs
-	// them: the server's to re-encrypt its flight, the client's to follow
-	// the client's.
+	// The TLS 1.3 handshake traffic secrets and the keys derived from them,
+	// kept only while the guard needs them: the server's (srvIn, as the
+	// stack sealed its records, srvOut, as sent) to re-encrypt its flight,
+	// up to its Finished; the client's (cliEpoch) to follow the client's,
+	// up to the client's Finished; neither once the connection failed or
+	// closed (wiped).
 	serverHS, clientHS []byte
+	srvIn, srvOut      *Epoch
+	cliEpoch           *Epoch
+	wiped              bool
 	gerr               error // the guard's own error that ended the connection
 
 	// Read side. While a client streams (a transport read filled the
@@ -98,7 +104,6 @@ type ServerConn struct {
 	signal                        []byte
 	ferr                          error
 	cliFollow                     follower
-	cliEpoch                      *Epoch
 
 	// Write side, guarded by batcher.mu. Once steady (TLS 1.2: after the
 	// server's ChangeCipherSpec; TLS 1.3: after the record carrying its
@@ -107,8 +112,6 @@ type ServerConn struct {
 	sent        dirStats
 	steady      bool
 	srvCCS      bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
-	epochIn     *Epoch
-	epochOut    *Epoch
 	epochDone   bool
 	epochFollow follower
 }
@@ -142,6 +145,43 @@ func (c *ServerConn) setSecret(label string, secret []byte) {
 	}
 	clear(*p)
 	*p = secret
+	if c.wiped {
+		clear(secret)
+		*p = nil
+	}
+}
+
+// wipe forgets both handshake secrets and the keys derived from them, for
+// good: the connection failed or closed.
+func (c *ServerConn) wipe() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.clientHS)
+	clear(c.serverHS)
+	c.clientHS, c.serverHS = nil, nil
+	c.srvIn, c.srvOut, c.cliEpoch = nil, nil, nil
+	c.wiped = true
+}
+
+// ForgetSecrets drops the TLS 1.3 handshake traffic secrets the guard
+// holds and the keys derived from them, and refuses any logged later. The
+// guard does so itself once each flight is over, on its own errors, on a
+// transport error and on Close; tlsapp also calls it when the stack's
+// handshake fails.
+func (c *ServerConn) ForgetSecrets() { c.wipe() }
+
+// HoldsSecrets reports whether the guard still holds a handshake traffic
+// secret or a key derived from one.
+func (c *ServerConn) HoldsSecrets() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientHS != nil || c.serverHS != nil || c.srvIn != nil || c.srvOut != nil || c.cliEpoch != nil
+}
+
+// Close forgets the handshake secrets and closes the transport.
+func (c *ServerConn) Close() error {
+	c.wipe()
+	return c.Conn.Close()
 }
 
 // Err returns the guard's own error that ended the connection, if any: a
@@ -209,7 +249,12 @@ func (c *ServerConn) Stats() Stats {
 // RFC 6066 or RFC 8449 is refused before the stack sees it: the guard sends
 // the fatal alert (illegal_parameter or decode_error) and Read returns the
 // *recordlimit.NegotiationError, wrapped, from then on.
-func (c *ServerConn) Read(p []byte) (int, error) {
+func (c *ServerConn) Read(p []byte) (n int, err error) {
+	defer func() {
+		if err != nil && !isTimeout(err) {
+			c.wipe() // the connection is over
+		}
+	}()
 	if c.refused != nil {
 		return 0, c.refused
 	}
@@ -227,7 +272,7 @@ func (c *ServerConn) Read(p []byte) (int, error) {
 	if c.flight {
 		return c.readFlight(p)
 	}
-	n, err := c.read(p)
+	n, err = c.read(p)
 	if n > 0 && !c.scanDone {
 		if rerr := c.scanHello(p[:n]); rerr != nil {
 			c.refuse(rerr)
@@ -465,7 +510,12 @@ func clientOffer(body []byte) (o recordlimit.Offer, refuse error, ok bool) {
 // Write takes whole records from the server stack and sends them re-framed
 // within Cap. Once steady, the records pass unchanged: Write checks their
 // framing and hands b on, copying it only into a batch.
-func (c *ServerConn) Write(b []byte) (int, error) {
+func (c *ServerConn) Write(b []byte) (n int, err error) {
+	defer func() {
+		if err != nil && !isTimeout(err) {
+			c.wipe() // the connection is over
+		}
+	}()
 	c.batcher.mu.Lock()
 	defer c.batcher.mu.Unlock()
 	if c.batcher.err != nil {
@@ -613,25 +663,28 @@ func (c *ServerConn) readServerHello(body []byte) error {
 // reseal re-encrypts one record of the server's TLS 1.3 handshake epoch in
 // records within the cap; the epoch ends with the record carrying Finished.
 func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
-	if c.epochIn == nil {
-		c.mu.Lock()
-		secret, suite := c.serverHS, c.suite
-		c.mu.Unlock()
+	c.mu.Lock()
+	in, sealer, secret, suite := c.srvIn, c.srvOut, c.serverHS, c.suite
+	c.mu.Unlock()
+	if in == nil {
 		if secret == nil {
 			return nil, recordlimit.ErrMissingSecret
 		}
 		var err error
-		if c.epochIn, c.epochOut, err = newEpochPair(suite, secret); err != nil {
+		if in, sealer, err = newEpochPair(suite, secret); err != nil {
 			return nil, err
 		}
+		c.mu.Lock()
+		c.srvIn, c.srvOut = in, sealer
+		c.mu.Unlock()
 	}
 	f := &c.epochFollow
-	content, typ, err := c.epochIn.Open(f.scratch[:0], rec)
+	content, typ, err := in.Open(f.scratch[:0], rec)
 	if err != nil {
 		return nil, err
 	}
 	f.scratch = content[:0]
-	out = appendFragments(out, c.epochOut, typ, 0, content, c.Cap())
+	out = appendFragments(out, sealer, typ, 0, content, c.Cap())
 	if typ == recordlimit.TypeHandshake {
 		finished := false
 		err := f.feed(content, skipBodies, func(typ uint8, _, _ []byte) error {
@@ -651,11 +704,10 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 func (c *ServerConn) endEpoch() {
 	c.epochDone = true
 	c.steady = true
-	c.epochIn, c.epochOut = nil, nil
 	c.epochFollow.reset()
 	c.mu.Lock()
 	clear(c.serverHS)
-	c.serverHS = nil
+	c.serverHS, c.srvIn, c.srvOut = nil, nil, nil
 	c.mu.Unlock()
 }
 
@@ -808,18 +860,21 @@ func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, 
 	default:
 		return true, nil
 	}
-	if c.cliEpoch == nil {
-		c.mu.Lock()
-		secret := c.clientHS
-		c.mu.Unlock()
+	c.mu.Lock()
+	e, secret := c.cliEpoch, c.clientHS
+	c.mu.Unlock()
+	if e == nil {
 		if secret == nil {
 			return true, recordlimit.ErrMissingSecret
 		}
-		if c.cliEpoch, err = NewEpoch(suite, secret); err != nil {
+		if e, err = NewEpoch(suite, secret); err != nil {
 			return true, err
 		}
+		c.mu.Lock()
+		c.cliEpoch = e
+		c.mu.Unlock()
 	}
-	content, typ, err := c.cliEpoch.Open(f.scratch[:0], rec)
+	content, typ, err := e.Open(f.scratch[:0], rec)
 	if err != nil {
 		return true, nil
 	}
@@ -840,20 +895,15 @@ func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, 
 func (c *ServerConn) endClientFlight() {
 	c.flight, c.flightEnd, c.flightDone = false, false, true
 	c.cliFollow.reset()
-	c.cliEpoch = nil
 	c.mu.Lock()
 	clear(c.clientHS)
-	c.clientHS = nil
+	c.clientHS, c.cliEpoch = nil, nil
 	c.mu.Unlock()
 }
 
-// wipe forgets every handshake secret and key the guard holds.
-func (c *ServerConn) wipe() {
-	c.cliFollow.reset()
-	c.cliEpoch = nil
-	c.mu.Lock()
-	clear(c.clientHS)
-	clear(c.serverHS)
-	c.clientHS, c.serverHS = nil, nil
-	c.mu.Unlock()
+// isTimeout reports whether err is a transport's timeout, after which the
+// connection may go on.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
