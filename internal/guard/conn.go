@@ -331,8 +331,9 @@ func (c *Conn) Stats() Stats {
 }
 
 // Err returns the error that ended the connection on this layer, if any: a
-// recordlimit.RecordOverflowError, RecordHeaderError, NegotiationError or
-// ProtocolError, or a *DeviceError.
+// recordlimit.RecordOverflowError, RecordHeaderError or NegotiationError (an
+// answer RFC 6066 or RFC 8449 forbids), the guard's own *Error, or a
+// *DeviceError.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -618,8 +619,7 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentT
 		// With the handshake keys in force every record but a
 		// ChangeCipherSpec is deprotected, and one in the clear fails
 		// (RFC 8446, Section 5.2): the stack's answer, bad_record_mac.
-		return &recordlimit.ProtocolError{Desc: recordlimit.AlertBadRecordMAC,
-			Reason: fmt.Sprintf("%v record in the clear after the TLS 1.3 ServerHello", typ)}
+		return protocolErr(recordlimit.AlertBadRecordMAC, "%v record in the clear after the TLS 1.3 ServerHello", typ)
 	}
 	// TLS 1.2 before the server's ChangeCipherSpec.
 	if typ == recordlimit.TypeAlert {
@@ -726,11 +726,11 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 	c.mu.Unlock()
 	if e == nil {
 		if secret == nil {
-			return &recordlimit.NegotiationError{Desc: recordlimit.AlertInternalError, Reason: recordlimit.ErrMissingSecret.Error()}
+			return missingSecret("the server's handshake flight")
 		}
 		var err error
 		if e, err = NewEpoch(suite, secret); err != nil {
-			return &recordlimit.NegotiationError{Desc: recordlimit.AlertInternalError, Reason: err.Error()}
+			return internalErr(err)
 		}
 		c.mu.Lock()
 		c.srvEpoch = e
@@ -738,7 +738,7 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 	}
 	content, typ, err := e.Open(c.follow.scratch[:0], rec)
 	if err != nil {
-		return &recordlimit.ProtocolError{Desc: recordlimit.AlertBadRecordMAC, Reason: "a record of the server's handshake flight does not decrypt"}
+		return protocolErr(recordlimit.AlertBadRecordMAC, "a record of the server's handshake flight does not decrypt")
 	}
 	c.follow.scratch = content[:0]
 	switch typ {
@@ -773,11 +773,11 @@ func checkCompressedCertificate(msg []byte) error {
 	var alg uint16
 	var n uint32
 	if !s.ReadUint16(&alg) || !s.ReadUint24(&n) {
-		return &recordlimit.NegotiationError{Desc: recordlimit.AlertBadCertificate, Reason: "malformed compressed certificate"}
+		return protocolErr(recordlimit.AlertBadCertificate, "malformed compressed certificate")
 	}
 	if n > recordlimit.MaxCertificateSize {
-		return &recordlimit.NegotiationError{Desc: recordlimit.AlertBadCertificate,
-			Reason: fmt.Sprintf("compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, recordlimit.MaxCertificateSize)}
+		return protocolErr(recordlimit.AlertBadCertificate,
+			"compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, recordlimit.MaxCertificateSize)
 	}
 	return nil
 }
@@ -830,7 +830,10 @@ func (c *Conn) sendFatal(err error) {
 		// The client's records are protected from the ServerHello on: seal
 		// the alert with the next sequence number of its handshake epoch.
 		if e == nil && secret != nil {
-			e, _ = NewEpoch(suite, secret)
+			var err error
+			if e, err = NewEpoch(suite, secret); err != nil {
+				e = nil // a suite without keys here: the alert goes in the clear
+			}
 		}
 		if e != nil {
 			if !c.compatCCS {

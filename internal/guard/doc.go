@@ -35,4 +35,13 @@
 // (which it opens with another) rather than join them, so that no nonce
 // reaches the wire twice.
 // [AppendRecords] frames a body as records of a given size.
+//
+// Errors. What the guards refuse of a peer, and a secret they lack, is an
+// [*Error], prefixed "guard:", carrying the alert that ends the connection
+// (recordlimit.AlertOf finds it) and wrapping the sentinel it matches
+// (recordlimit.ErrProtocol, ErrMissingSecret); an answer to the record-size
+// extensions that RFC 6066 or RFC 8449 forbids is a
+// *recordlimit.NegotiationError, and a received record above the limit a
+// *recordlimit.RecordOverflowError. A broken invariant of the guard's own
+// panics with "guard: internal error: ...".
 package guard

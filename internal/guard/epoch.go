@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 
@@ -38,7 +37,7 @@ func NewEpoch(suite uint16, secret []byte) (*Epoch, error) {
 	case 0x1303:
 		h, keyLen = sha256.New, 32
 	default:
-		return nil, fmt.Errorf("recordlimit: TLS 1.3 cipher suite %#04x is not supported", suite)
+		return nil, fmt.Errorf("guard: TLS 1.3 cipher suite %#04x is not supported", suite)
 	}
 	key := tls13.ExpandLabel(h, secret, "key", nil, keyLen)
 	e := &Epoch{}
@@ -71,8 +70,6 @@ func (e *Epoch) nonce() []byte {
 	}
 	return n[:]
 }
-
-var errOpen = errors.New("recordlimit: record does not decrypt")
 
 // Open decrypts the protected record rec (header included) and appends its
 // content to dst. It returns the extended dst and the inner content type.

@@ -1,21 +1,10 @@
 package guard
 
 import (
-	"fmt"
-
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
-
-func unexpected(format string, args ...any) *recordlimit.ProtocolError {
-	return &recordlimit.ProtocolError{Desc: recordlimit.AlertUnexpectedMessage, Reason: fmt.Sprintf(format, args...)}
-}
-
-func tooLarge(typ uint8, n, limit int) *recordlimit.ProtocolError {
-	return &recordlimit.ProtocolError{Desc: recordlimit.AlertDecodeError,
-		Reason: fmt.Sprintf("handshake message %d of %d bytes is above the %d-byte bound", typ, n, limit)}
-}
 
 // msgStart and msgDone follow a message by the phase the read side is in
 // when it starts or ends: within one record a TLS 1.2 ServerHello is
@@ -96,7 +85,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		return nil
 	}
 	if c.hrr {
-		return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter, Reason: "a TLS 1.2 ServerHello after a HelloRetryRequest"}
+		return protocolErr(recordlimit.AlertIllegalParameter, "a TLS 1.2 ServerHello after a HelloRetryRequest")
 	}
 	c.setAgreement(a, negotiated)
 	// The bytes after the hello in its record are bound by the agreement

@@ -115,7 +115,7 @@ func FuzzParseClientHello(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ch, err := ParseClientHello(body)
 		if err != nil {
-			checkAlertErr(t, err, recordlimit.ErrNegotiation)
+			checkAlertErr(t, err, recordlimit.ErrProtocol)
 			return
 		}
 		checkNoDuplicates(t, ch.Extensions)

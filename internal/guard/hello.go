@@ -28,7 +28,8 @@ const (
 )
 
 // negErr returns a NegotiationError about extension ext (0 if about none or
-// both) carrying alert a.
+// both) carrying alert a: only for a refusal of the record-size extensions
+// (RFC 6066, RFC 8449).
 func negErr(ext uint16, a recordlimit.Alert, format string, args ...any) *recordlimit.NegotiationError {
 	return &recordlimit.NegotiationError{Extension: ext, Desc: a, Reason: fmt.Sprintf(format, args...)}
 }
@@ -60,11 +61,11 @@ func splitClientHello(body []byte) (clientHelloFields, error) {
 		!s.ReadUint8LengthPrefixed(&sessionID) ||
 		!s.ReadUint16LengthPrefixed(&f.suites) ||
 		!s.ReadUint8LengthPrefixed(&compression) {
-		return f, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello")
+		return f, protocolErr(recordlimit.AlertDecodeError, "malformed ClientHello")
 	}
 	if !s.Empty() {
 		if !s.ReadUint16LengthPrefixed(&f.extensions) || !s.Empty() {
-			return f, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello extensions")
+			return f, protocolErr(recordlimit.AlertDecodeError, "malformed ClientHello extensions")
 		}
 	}
 	return f, nil
@@ -79,7 +80,7 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 	}
 	ch.Random = f.random
 	if len(f.suites)%2 != 0 {
-		return ch, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello cipher suites")
+		return ch, protocolErr(recordlimit.AlertDecodeError, "malformed ClientHello cipher suites")
 	}
 	ch.Suites = make([]uint16, 0, len(f.suites)/2)
 	for suites := f.suites; !suites.Empty(); {
@@ -97,12 +98,12 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		d := cryptobyte.String(e.Data)
 		var list cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&list) || !d.Empty() {
-			return ch, negErr(0, recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
+			return ch, protocolErr(recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
 		}
 		for !list.Empty() {
 			var v uint16
 			if !list.ReadUint16(&v) {
-				return ch, negErr(0, recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
+				return ch, protocolErr(recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
 			}
 			ch.Versions = append(ch.Versions, v)
 		}
@@ -114,7 +115,8 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 }
 
 // parseExtensions parses an extension list, rejecting a malformed list and
-// duplicates (decode_error for both), as recordlimit's parsers do.
+// duplicates (decode_error for both, as a guard *Error matching
+// recordlimit.ErrProtocol).
 func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
 	var exts []recordlimit.Extension
 	err := extlist.Walk(s, func(typ uint16, data []byte) error {
@@ -123,9 +125,9 @@ func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
 	})
 	if le, ok := err.(*extlist.Error); ok {
 		if le.Duplicate {
-			return nil, negErr(le.Type, recordlimit.AlertDecodeError, "extension %d appears twice", le.Type)
+			return nil, protocolErr(recordlimit.AlertDecodeError, "extension %d appears twice", le.Type)
 		}
-		return nil, negErr(0, recordlimit.AlertDecodeError, "malformed extension list")
+		return nil, protocolErr(recordlimit.AlertDecodeError, "malformed extension list")
 	}
 	return exts, err
 }

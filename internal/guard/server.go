@@ -319,7 +319,7 @@ func (c *ServerConn) releaseReadBuf() {
 
 // refuse sends the alert err carries and makes the connection fail with it.
 func (c *ServerConn) refuse(err error) {
-	c.refused = fmt.Errorf("recordlimit: ClientHello refused: %w", err)
+	c.refused = fmt.Errorf("guard: ClientHello refused: %w", err)
 	c.setErr(c.refused)
 	a, _ := recordlimit.AlertOf(err)
 	c.batcher.mu.Lock()
@@ -636,16 +636,16 @@ func (r refusal) Error() string { return r.err.Error() }
 // ServerHello that answers a second ClientHello the guard refuses is a
 // refusal.
 func (c *ServerConn) readServerHello(body []byte) error {
-	// The stack writes its hello whole, first in its record.
+	// crypto/tls writes its hello whole, first in its record.
 	s := cryptobyte.String(body)
 	var typ uint8
 	var msg cryptobyte.String
 	if !s.ReadUint8(&typ) || typ != typeServerHello || !s.ReadUint24LengthPrefixed(&msg) {
-		return nil
+		return &Error{Desc: recordlimit.AlertInternalError, Reason: "internal error: the TLS stack's first handshake record does not start with a whole ServerHello"}
 	}
 	sh, err := recordlimit.ParseServerHello(msg)
 	if err != nil {
-		return nil
+		return &Error{Desc: recordlimit.AlertInternalError, Reason: "internal error: the TLS stack's ServerHello does not parse", Err: err}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -654,7 +654,7 @@ func (c *ServerConn) readServerHello(body []byte) error {
 		return nil
 	}
 	if c.retried && c.pending != nil {
-		return refusal{alert: recordlimit.AlertIllegalParameter, err: fmt.Errorf("recordlimit: ClientHello refused: %w", c.pending)}
+		return refusal{alert: recordlimit.AlertIllegalParameter, err: fmt.Errorf("guard: ClientHello refused: %w", c.pending)}
 	}
 	c.version, c.suite = sh.Version, sh.Suite
 	return nil
@@ -668,11 +668,11 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 	c.mu.Unlock()
 	if in == nil {
 		if secret == nil {
-			return nil, recordlimit.ErrMissingSecret
+			return nil, missingSecret("the server's handshake flight")
 		}
 		var err error
 		if in, sealer, err = newEpochPair(suite, secret); err != nil {
-			return nil, err
+			return nil, internalErr(err)
 		}
 		c.mu.Lock()
 		c.srvIn, c.srvOut = in, sealer
@@ -769,20 +769,19 @@ func (c *ServerConn) nextClientRecord() (follow bool, err error) {
 	}
 	rec := (*c.rbuf)[c.rr : c.rr+recordlimit.HeaderLen+h.Len]
 	last, err := c.followClient(h, rec)
-	switch {
-	case errors.Is(err, recordlimit.ErrMissingSecret):
+	if a, _ := recordlimit.AlertOf(err); err != nil && a != recordlimit.AlertDecodeError {
+		// A secret or key the guard lacks: no record makes the stack
+		// send internal_error, and the guard has not the keys to.
 		c.ferr = err
 		c.setErr(err)
 		c.wipe()
 		return false, err
-	case err != nil:
+	}
+	if err != nil {
 		// A message above its bound. The stack holds the keys its alert
 		// needs (in TLS 1.3 the server's application keys by now), so in
 		// place of the record it gets one that makes it send decode_error
 		// itself: a ChangeCipherSpec whose body is not 1.
-		if a, _ := recordlimit.AlertOf(err); a != recordlimit.AlertDecodeError {
-			panic("guard: internal error: the client's flight refused with " + a.String() + ", which no signal record conveys")
-		}
 		c.rr += len(rec)
 		c.signal, c.left = signalDecodeError[:], len(signalDecodeError)
 		c.ferr = err
@@ -865,10 +864,10 @@ func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, 
 	c.mu.Unlock()
 	if e == nil {
 		if secret == nil {
-			return true, recordlimit.ErrMissingSecret
+			return true, missingSecret("the client's handshake flight")
 		}
 		if e, err = NewEpoch(suite, secret); err != nil {
-			return true, err
+			return true, internalErr(err)
 		}
 		c.mu.Lock()
 		c.cliEpoch = e

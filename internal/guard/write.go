@@ -1,17 +1,12 @@
 package guard
 
 import (
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
-
-// errPartialRecord is returned when the stack writes something that is not a
-// sequence of whole records; the stacks this package serves never do.
-var errPartialRecord = errors.New("recordlimit: write is not a sequence of whole records")
 
 // A guard gathers the records of a write in a pooled buffer, the smallest
 // that holds them: one record's worth, two (writeBufPool), or the most a
@@ -220,7 +215,10 @@ func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byt
 	var out []byte
 	cliCCS := c.cliCCSSent
 	for len(b) > 0 {
-		h, _ := recordlimit.ParseHeader(b)
+		h, err := recordlimit.ParseHeader(b)
+		if err != nil || len(b) < recordlimit.HeaderLen+h.Len {
+			panic("guard: internal error: refragment given records Write did not check")
+		}
 		rec := b[:recordlimit.HeaderLen+h.Len]
 		b = b[recordlimit.HeaderLen+h.Len:]
 		switch {
@@ -254,11 +252,11 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	c.mu.Unlock()
 	if in == nil {
 		if secret == nil {
-			return nil, recordlimit.ErrMissingSecret
+			return nil, missingSecret("the client's handshake flight")
 		}
 		var err error
 		if in, sealer, err = newEpochPair(suite, secret); err != nil {
-			return nil, err
+			return nil, internalErr(err)
 		}
 		c.mu.Lock()
 		c.cliIn, c.cliOut = in, sealer
