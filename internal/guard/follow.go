@@ -60,7 +60,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		if _, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, sh.Suite, true, sh.Extensions); err != nil {
 			return err
 		}
-		if len(rest) > 0 || !c.follow.idle() {
+		if len(rest) > 0 || !c.in.follow.idle() {
 			return unexpected("a message after the HelloRetryRequest in its record")
 		}
 		c.mu.Lock()
@@ -75,7 +75,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 	if sh.Version >= recordlimit.VersionTLS13 {
 		// RFC 8446, Section 5.1: handshake messages may not span a key
 		// change, and the keys change right after the ServerHello.
-		if len(rest) > 0 || !c.follow.idle() {
+		if len(rest) > 0 || !c.in.follow.idle() {
 			return unexpected("a message after the TLS 1.3 ServerHello in its record")
 		}
 		c.mu.Lock()
@@ -90,7 +90,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 	c.setAgreement(a, negotiated)
 	// The bytes after the hello in its record are bound by the agreement
 	// (nextRecord checks the record's length once it is inspected).
-	c.pastHello = len(rest) > 0
+	c.in.pastHello = len(rest) > 0
 	return nil
 }
 
@@ -109,9 +109,9 @@ func keyShareGroup(exts []recordlimit.Extension) uint16 {
 // bound.
 func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 	switch {
-	case !c.eeSeen && typ != typeEncryptedExtensions:
+	case !c.in.eeSeen && typ != typeEncryptedExtensions:
 		return 0, unexpected("handshake message %d before EncryptedExtensions", typ)
-	case c.eeSeen && (typ == typeEncryptedExtensions || typ == typeServerHello):
+	case c.in.eeSeen && (typ == typeEncryptedExtensions || typ == typeServerHello):
 		return 0, unexpected("handshake message %d after EncryptedExtensions", typ)
 	case typ == typeEncryptedExtensions:
 		return n, nil
@@ -136,7 +136,7 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 		if err != nil {
 			return err
 		}
-		c.eeSeen = true
+		c.in.eeSeen = true
 		// The answer binds the records after this one.
 		c.setAgreement(agr, waitEncryptedExt)
 		c.mu.Lock()
@@ -149,7 +149,7 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 		c.certAlg.Store(uint32(msg[0])<<8 | uint32(msg[1])) // checked: at least 5 bytes
 	case typeFinished:
 		// The server's keys change after its Finished.
-		if len(rest) > 0 || !c.follow.idle() {
+		if len(rest) > 0 || !c.in.follow.idle() {
 			return unexpected("a message after the server's Finished in its record")
 		}
 		c.endServerEpoch()

@@ -55,27 +55,50 @@ type ServerConn struct {
 	wiped              bool
 	gerr               error // the guard's own error that ended the connection
 
-	// Read side. While a client streams (a transport read filled the
-	// buffer it was given: ahead), the guard reads ahead into rbuf, a
-	// pooled buffer of a full record's size, so that a client's small
-	// records do not cost the server a read call each; rbuf goes back to
-	// the pool once the stack has taken what it holds (rr to rw), and a
-	// read that finds the client quiet waits in the stack's own buffer, so
-	// that an idle connection holds no buffer here. rerr is a transport
-	// error that came with read-ahead bytes, for after them.
-	//
-	// The ClientHello is reassembled by hello as its records pass, each
-	// byte looked at once: hdr holds a record header being read (hdrN bytes
-	// of it), remain the bytes left of the current record's body. refused
-	// is set when the hello's record-size requests break the RFCs: every
-	// Read returns it.
-	//
-	// After the first ClientHello the scan goes on over ChangeCipherSpec
-	// records for one more handshake message: a second ClientHello, sent
-	// after a HelloRetryRequest, must keep the record-size extensions of the
-	// first byte for byte (RFC 8446, Section 4.1.2), or is refused with
-	// illegal_parameter: in Read if the HelloRetryRequest has been sent
-	// (retried), else when the stack sends its ServerHello (pending).
+	pending error // a second hello's refusal, for when the stack answers it
+	retried bool  // the stack sent a HelloRetryRequest
+
+	sent dirStats // read without a lock (one writer)
+
+	in  serverReadHalf  // Read's
+	out serverWriteHalf // Write's and Flush's
+}
+
+// serverReadHalf is the server guard's read path. Its mutex is held for the
+// whole of each Read (see the lock order in doc.go).
+//
+// While a client streams (a transport read filled the buffer it was given:
+// ahead), the guard reads ahead into rbuf, a pooled buffer of a full
+// record's size, so that a client's small records do not cost the server a
+// read call each; rbuf goes back to the pool once the stack has taken what
+// it holds (rr to rw), and a read that finds the client quiet waits in the
+// stack's own buffer, so that an idle connection holds no buffer here. rerr
+// is a transport error that came with read-ahead bytes, for after them.
+//
+// The ClientHello is reassembled by hello as its records pass, each byte
+// looked at once: hdr holds a record header being read (hdrN bytes of it),
+// remain the bytes left of the current record's body. refused is set when
+// the hello's record-size requests break the RFCs: every Read returns it.
+//
+// After the first ClientHello the scan goes on over ChangeCipherSpec
+// records for one more handshake message: a second ClientHello, sent after
+// a HelloRetryRequest, must keep the record-size extensions of the first
+// byte for byte (RFC 8446, Section 4.1.2), or is refused with
+// illegal_parameter: in Read if the HelloRetryRequest has been sent
+// (ServerConn.retried), else when the stack sends its ServerHello
+// (ServerConn.pending).
+//
+// Once the server has sent its ServerHello, the client's flight is read
+// record by record (flight): each record is whole in rbuf before the stack
+// gets its first byte, and its handshake messages are followed (in TLS 1.3
+// decrypted with the client's handshake secret) up to the client's
+// ChangeCipherSpec (TLS 1.2) or Finished (TLS 1.3), so that a message above
+// its bound is refused before the stack reads its header. left is what the
+// stack has still to get of the current record, or of signal, the record
+// it gets in its place; ferr, the half's sticky error, ends every Read
+// after it.
+type serverReadHalf struct {
+	mu       sync.Mutex
 	rbuf     *[]byte
 	rr, rw   int
 	rerr     error
@@ -88,28 +111,22 @@ type ServerConn struct {
 	first    *recordExtensions // the first hello's, once read
 	scanDone bool
 	refused  error
-	pending  error // a second hello's refusal, for when the stack answers it (guarded by mu)
-	retried  bool  // the stack sent a HelloRetryRequest (guarded by mu)
 
-	// Once the server has sent its ServerHello, the client's flight is read
-	// record by record (flight): each record is whole in rbuf before the
-	// stack gets its first byte, and its handshake messages are followed
-	// (in TLS 1.3 decrypted with the client's handshake secret) up to the
-	// client's ChangeCipherSpec (TLS 1.2) or Finished (TLS 1.3), so that a
-	// message above its bound is refused before the stack reads its header.
-	// left is what the stack has still to get of the current record, or of
-	// signal, the record it gets in its place; ferr ends every Read after it.
 	flight, flightEnd, flightDone bool
 	left                          int
 	signal                        []byte
 	ferr                          error
 	cliFollow                     follower
+}
 
-	// Write side, guarded by batcher.mu. Once steady (TLS 1.2: after the
-	// server's ChangeCipherSpec; TLS 1.3: after the record carrying its
-	// Finished) every record the stack writes passes unchanged.
+// serverWriteHalf is the server guard's write path. Its mutex (batcher.mu)
+// is held for the whole of each Write and Flush, and by a refusal of the
+// read half (the lock order in doc.go); its err (batcher.err), once set,
+// ends every Write. Once steady (TLS 1.2: after the server's
+// ChangeCipherSpec; TLS 1.3: after the record carrying its Finished) every
+// record the stack writes passes unchanged.
+type serverWriteHalf struct {
 	batcher
-	sent        dirStats
 	steady      bool
 	srvCCS      bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	epochDone   bool
@@ -122,7 +139,7 @@ type ServerConn struct {
 // client that streams, or records being gathered into one transport write.
 func NewServerConn(transport net.Conn, maxRecord int) *ServerConn {
 	c := &ServerConn{Conn: transport, maxRecord: maxRecord}
-	c.batcher.w = transport
+	c.out.w = transport
 	return c
 }
 
@@ -250,15 +267,17 @@ func (c *ServerConn) Stats() Stats {
 // the fatal alert (illegal_parameter or decode_error) and Read returns the
 // *recordlimit.NegotiationError, wrapped, from then on.
 func (c *ServerConn) Read(p []byte) (n int, err error) {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
 	defer func() {
 		if err != nil && !isTimeout(err) {
 			c.wipe() // the connection is over
 		}
 	}()
-	if c.refused != nil {
-		return 0, c.refused
+	if c.in.refused != nil {
+		return 0, c.in.refused
 	}
-	if !c.flight && !c.flightDone && c.first != nil && c.hdrN == 0 && c.remain == 0 && c.hello.idle() {
+	if !c.in.flight && !c.in.flightDone && c.in.first != nil && c.in.hdrN == 0 && c.in.remain == 0 && c.in.hello.idle() {
 		c.mu.Lock()
 		answered := c.version != 0
 		c.mu.Unlock()
@@ -266,17 +285,17 @@ func (c *ServerConn) Read(p []byte) (n int, err error) {
 			// The server has sent its ServerHello: what comes now is the
 			// client's flight.
 			c.stopScan()
-			c.flight = true
+			c.in.flight = true
 		}
 	}
-	if c.flight {
+	if c.in.flight {
 		return c.readFlight(p)
 	}
 	n, err = c.read(p)
-	if n > 0 && !c.scanDone {
+	if n > 0 && !c.in.scanDone {
 		if rerr := c.scanHello(p[:n]); rerr != nil {
 			c.refuse(rerr)
-			return 0, c.refused
+			return 0, c.in.refused
 		}
 	}
 	return n, err
@@ -285,48 +304,48 @@ func (c *ServerConn) Read(p []byte) (n int, err error) {
 // read fills p from the bytes read ahead or from the transport; see the
 // read side of ServerConn.
 func (c *ServerConn) read(p []byte) (int, error) {
-	if c.rbuf == nil {
-		if err := c.rerr; err != nil {
-			c.rerr = nil
+	if c.in.rbuf == nil {
+		if err := c.in.rerr; err != nil {
+			c.in.rerr = nil
 			return 0, err
 		}
-		if !c.ahead || len(p) >= recordlimit.MaxRecord {
+		if !c.in.ahead || len(p) >= recordlimit.MaxRecord {
 			n, err := c.Conn.Read(p)
-			c.ahead = err == nil && n == len(p)
+			c.in.ahead = err == nil && n == len(p)
 			return n, err
 		}
-		c.rbuf = readBufPool.Get().(*[]byte)
-		n, err := c.Conn.Read(*c.rbuf)
-		c.ahead = err == nil && n == len(*c.rbuf)
+		c.in.rbuf = readBufPool.Get().(*[]byte)
+		n, err := c.Conn.Read(*c.in.rbuf)
+		c.in.ahead = err == nil && n == len(*c.in.rbuf)
 		if n == 0 {
 			c.releaseReadBuf()
 			return 0, err
 		}
-		c.rr, c.rw, c.rerr = 0, n, err
+		c.in.rr, c.in.rw, c.in.rerr = 0, n, err
 	}
-	n := copy(p, (*c.rbuf)[c.rr:c.rw])
-	c.rr += n
-	if c.rr == c.rw {
+	n := copy(p, (*c.in.rbuf)[c.in.rr:c.in.rw])
+	c.in.rr += n
+	if c.in.rr == c.in.rw {
 		c.releaseReadBuf()
 	}
 	return n, nil
 }
 
 func (c *ServerConn) releaseReadBuf() {
-	readBufPool.Put(c.rbuf)
-	c.rbuf, c.rr, c.rw = nil, 0, 0
+	readBufPool.Put(c.in.rbuf)
+	c.in.rbuf, c.in.rr, c.in.rw = nil, 0, 0
 }
 
 // refuse sends the alert err carries and makes the connection fail with it.
 func (c *ServerConn) refuse(err error) {
-	c.refused = fmt.Errorf("guard: ClientHello refused: %w", err)
-	c.setErr(c.refused)
+	c.in.refused = fmt.Errorf("guard: ClientHello refused: %w", err)
+	c.setErr(c.in.refused)
 	a, _ := recordlimit.AlertOf(err)
-	c.batcher.mu.Lock()
-	defer c.batcher.mu.Unlock()
-	if c.batcher.err == nil {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	if c.out.err == nil {
 		c.Conn.Write(appendAlertRecord(nil, a))
-		c.batcher.err = c.refused
+		c.out.err = c.in.refused
 	}
 }
 
@@ -338,32 +357,32 @@ func (c *ServerConn) refuse(err error) {
 // the scan: the stack rejects it. It returns the error of an offer the
 // server must refuse.
 func (c *ServerConn) scanHello(b []byte) error {
-	for len(b) > 0 && !c.scanDone {
-		if c.remain == 0 {
-			k := copy(c.hdr[c.hdrN:], b)
-			c.hdrN += k
+	for len(b) > 0 && !c.in.scanDone {
+		if c.in.remain == 0 {
+			k := copy(c.in.hdr[c.in.hdrN:], b)
+			c.in.hdrN += k
 			b = b[k:]
-			if c.hdrN < recordlimit.HeaderLen {
+			if c.in.hdrN < recordlimit.HeaderLen {
 				return nil
 			}
-			c.hdrN = 0
-			h, err := recordlimit.ParseHeader(c.hdr[:])
+			c.in.hdrN = 0
+			h, err := recordlimit.ParseHeader(c.in.hdr[:])
 			switch {
 			case err == nil && h.Type == recordlimit.TypeHandshake:
-				c.skip = false
-			case err == nil && h.Type == recordlimit.TypeChangeCipherSpec && c.first != nil && c.hello.idle():
-				c.skip = true
+				c.in.skip = false
+			case err == nil && h.Type == recordlimit.TypeChangeCipherSpec && c.in.first != nil && c.in.hello.idle():
+				c.in.skip = true
 			default:
 				c.stopScan()
 				return nil
 			}
-			c.remain = h.Len
+			c.in.remain = h.Len
 			continue
 		}
-		k := min(c.remain, len(b))
-		c.remain -= k
-		if !c.skip {
-			if err := c.hello.feed(b[:k], c.helloStart, c.helloDone); err != nil {
+		k := min(c.in.remain, len(b))
+		c.in.remain -= k
+		if !c.in.skip {
+			if err := c.in.hello.feed(b[:k], c.helloStart, c.helloDone); err != nil {
 				if r, ok := err.(scanRefusal); ok {
 					c.stopScan()
 					return r.err
@@ -404,8 +423,8 @@ func (c *ServerConn) helloDone(_ uint8, body, _ []byte) error {
 	if !ok {
 		return errEndScan
 	}
-	if c.first != nil {
-		if exts.equal(*c.first) {
+	if c.in.first != nil {
+		if exts.equal(*c.in.first) {
 			return errEndScan
 		}
 		err := negErr(0, recordlimit.AlertIllegalParameter, "the ClientHello after HelloRetryRequest changes max_fragment_length or record_size_limit")
@@ -424,13 +443,13 @@ func (c *ServerConn) helloDone(_ uint8, body, _ []byte) error {
 	c.mu.Lock()
 	c.offer, c.haveOffer = o, true
 	c.mu.Unlock()
-	c.first = &exts
+	c.in.first = &exts
 	return nil // on to a second hello, if the server asks for one
 }
 
 func (c *ServerConn) stopScan() {
-	c.hello.reset()
-	c.scanDone = true
+	c.in.hello.reset()
+	c.in.scanDone = true
 }
 
 // recordExtensions are the record-size extensions of a ClientHello, as sent.
@@ -516,18 +535,18 @@ func (c *ServerConn) Write(b []byte) (n int, err error) {
 			c.wipe() // the connection is over
 		}
 	}()
-	c.batcher.mu.Lock()
-	defer c.batcher.mu.Unlock()
-	if c.batcher.err != nil {
-		return 0, c.batcher.err
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	if c.out.err != nil {
+		return 0, c.out.err
 	}
-	if c.steady {
+	if c.out.steady {
 		var sum recordSum
 		if !sum.scan(b) {
 			return 0, errPartialRecord
 		}
 		c.sent.addSum(sum)
-		if err := c.batcher.send(b); err != nil {
+		if err := c.out.send(b); err != nil {
 			return 0, err
 		}
 		return len(b), nil
@@ -549,16 +568,16 @@ func (c *ServerConn) Write(b []byte) (n int, err error) {
 			var r refusal
 			if errors.As(err, &r) {
 				// Instead of the stack's answer: what came before it, and the alert.
-				c.batcher.send(appendAlertRecord(*out, r.alert))
+				c.out.send(appendAlertRecord(*out, r.alert))
 				err = r.err
 			}
 			c.setErr(err)
-			c.batcher.err = err
+			c.out.err = err
 			return 0, err
 		}
 	}
 	c.sent.addRecords(*out)
-	if err := c.batcher.send(*out); err != nil {
+	if err := c.out.send(*out); err != nil {
 		return 0, err
 	}
 	return len(b), nil
@@ -609,15 +628,15 @@ func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]by
 			return out, err
 		}
 		return appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
-	case h.Type == recordlimit.TypeHandshake && !(version == recordlimit.VersionTLS12 && c.srvCCS):
+	case h.Type == recordlimit.TypeHandshake && !(version == recordlimit.VersionTLS12 && c.out.srvCCS):
 		return appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeChangeCipherSpec:
-		c.srvCCS = true
+		c.out.srvCCS = true
 		// In TLS 1.2 what follows is protected and passes unchanged (the
 		// stack's Finished, then application data); TLS 1.3's
 		// ChangeCipherSpec (middlebox compatibility) protects nothing.
-		c.steady = version == recordlimit.VersionTLS12
-	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.epochDone:
+		c.out.steady = version == recordlimit.VersionTLS12
+	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.out.epochDone:
 		return c.reseal(out, rec)
 	}
 	return append(out, rec...), nil
@@ -678,7 +697,7 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 		c.srvIn, c.srvOut = in, sealer
 		c.mu.Unlock()
 	}
-	f := &c.epochFollow
+	f := &c.out.epochFollow
 	content, typ, err := in.Open(f.scratch[:0], rec)
 	if err != nil {
 		return nil, err
@@ -702,9 +721,9 @@ func (c *ServerConn) reseal(out, rec []byte) ([]byte, error) {
 }
 
 func (c *ServerConn) endEpoch() {
-	c.epochDone = true
-	c.steady = true
-	c.epochFollow.reset()
+	c.out.epochDone = true
+	c.out.steady = true
+	c.out.epochFollow.reset()
 	c.mu.Lock()
 	clear(c.serverHS)
 	c.serverHS, c.srvIn, c.srvOut = nil, nil, nil
@@ -714,9 +733,9 @@ func (c *ServerConn) endEpoch() {
 // readFlight hands the stack the client's flight record by record; see the
 // read side of ServerConn.
 func (c *ServerConn) readFlight(p []byte) (int, error) {
-	if c.left == 0 {
-		if c.ferr != nil {
-			return 0, c.ferr
+	if c.in.left == 0 {
+		if c.in.ferr != nil {
+			return 0, c.in.ferr
 		}
 		if len(p) == 0 {
 			return 0, nil
@@ -733,20 +752,20 @@ func (c *ServerConn) readFlight(p []byte) (int, error) {
 		}
 	}
 	var n int
-	if c.signal != nil {
-		n = copy(p, c.signal)
-		c.signal = c.signal[n:]
+	if c.in.signal != nil {
+		n = copy(p, c.in.signal)
+		c.in.signal = c.in.signal[n:]
 	} else {
-		n = copy(p[:min(len(p), c.left)], (*c.rbuf)[c.rr:c.rw])
-		c.rr += n
+		n = copy(p[:min(len(p), c.in.left)], (*c.in.rbuf)[c.in.rr:c.in.rw])
+		c.in.rr += n
 	}
-	c.left -= n
-	if c.left == 0 {
-		c.signal = nil
-		if c.rbuf != nil && c.rr == c.rw {
+	c.in.left -= n
+	if c.in.left == 0 {
+		c.in.signal = nil
+		if c.in.rbuf != nil && c.in.rr == c.in.rw {
 			c.releaseReadBuf()
 		}
-		if c.flightEnd && c.ferr == nil {
+		if c.in.flightEnd && c.in.ferr == nil {
 			c.endClientFlight()
 		}
 	}
@@ -754,25 +773,25 @@ func (c *ServerConn) readFlight(p []byte) (int, error) {
 }
 
 // nextClientRecord reads the next record of the client's flight whole and
-// follows it, setting c.left. follow is false for a record the guard leaves
+// follows it, setting c.in.left. follow is false for a record the guard leaves
 // to the stack unread (bad framing), which ends the following.
 func (c *ServerConn) nextClientRecord() (follow bool, err error) {
 	if err := c.fill(recordlimit.HeaderLen); err != nil {
 		return false, err
 	}
-	h, err := recordlimit.ParseHeader((*c.rbuf)[c.rr:c.rw])
+	h, err := recordlimit.ParseHeader((*c.in.rbuf)[c.in.rr:c.in.rw])
 	if err != nil {
 		return false, nil
 	}
 	if err := c.fill(recordlimit.HeaderLen + h.Len); err != nil {
 		return false, err
 	}
-	rec := (*c.rbuf)[c.rr : c.rr+recordlimit.HeaderLen+h.Len]
+	rec := (*c.in.rbuf)[c.in.rr : c.in.rr+recordlimit.HeaderLen+h.Len]
 	last, err := c.followClient(h, rec)
 	if a, _ := recordlimit.AlertOf(err); err != nil && a != recordlimit.AlertDecodeError {
 		// A secret or key the guard lacks: no record makes the stack
 		// send internal_error, and the guard has not the keys to.
-		c.ferr = err
+		c.in.ferr = err
 		c.setErr(err)
 		c.wipe()
 		return false, err
@@ -782,14 +801,14 @@ func (c *ServerConn) nextClientRecord() (follow bool, err error) {
 		// needs (in TLS 1.3 the server's application keys by now), so in
 		// place of the record it gets one that makes it send decode_error
 		// itself: a ChangeCipherSpec whose body is not 1.
-		c.rr += len(rec)
-		c.signal, c.left = signalDecodeError[:], len(signalDecodeError)
-		c.ferr = err
+		c.in.rr += len(rec)
+		c.in.signal, c.in.left = signalDecodeError[:], len(signalDecodeError)
+		c.in.ferr = err
 		c.setErr(err)
 		c.wipe()
 		return true, nil
 	}
-	c.left, c.flightEnd = len(rec), last
+	c.in.left, c.in.flightEnd = len(rec), last
 	return true, nil
 }
 
@@ -797,32 +816,32 @@ func (c *ServerConn) nextClientRecord() (follow bool, err error) {
 // record's maximum). A transport error with bytes of an unfinished record
 // in the buffer is io.ErrUnexpectedEOF for io.EOF.
 func (c *ServerConn) fill(n int) error {
-	if c.rbuf == nil {
-		c.rbuf = readBufPool.Get().(*[]byte)
-		c.rr, c.rw = 0, 0
+	if c.in.rbuf == nil {
+		c.in.rbuf = readBufPool.Get().(*[]byte)
+		c.in.rr, c.in.rw = 0, 0
 	}
-	buf := *c.rbuf
+	buf := *c.in.rbuf
 	if n > len(buf) {
 		panic("guard: internal error: fill beyond the read buffer")
 	}
-	if c.rr+n > len(buf) {
-		c.rw = copy(buf, buf[c.rr:c.rw])
-		c.rr = 0
+	if c.in.rr+n > len(buf) {
+		c.in.rw = copy(buf, buf[c.in.rr:c.in.rw])
+		c.in.rr = 0
 	}
-	for c.rw-c.rr < n {
-		err := c.rerr
-		c.rerr = nil
+	for c.in.rw-c.in.rr < n {
+		err := c.in.rerr
+		c.in.rerr = nil
 		if err == nil {
 			var m int
-			m, err = c.Conn.Read(buf[c.rw:])
-			c.rw += m
-			if c.rw-c.rr >= n {
-				c.rerr = err
+			m, err = c.Conn.Read(buf[c.in.rw:])
+			c.in.rw += m
+			if c.in.rw-c.in.rr >= n {
+				c.in.rerr = err
 				return nil
 			}
 		}
 		if err != nil {
-			if c.rw == c.rr {
+			if c.in.rw == c.in.rr {
 				c.releaseReadBuf()
 			} else if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -842,7 +861,7 @@ func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, 
 	c.mu.Lock()
 	version, suite := c.version, c.suite
 	c.mu.Unlock()
-	f := &c.cliFollow
+	f := &c.in.cliFollow
 	if version < recordlimit.VersionTLS13 {
 		switch h.Type {
 		case recordlimit.TypeHandshake:
@@ -892,8 +911,8 @@ func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, 
 // endClientFlight stops following the client's flight and forgets the
 // client's handshake secret and keys.
 func (c *ServerConn) endClientFlight() {
-	c.flight, c.flightEnd, c.flightDone = false, false, true
-	c.cliFollow.reset()
+	c.in.flight, c.in.flightEnd, c.in.flightDone = false, false, true
+	c.in.cliFollow.reset()
 	c.mu.Lock()
 	clear(c.clientHS)
 	c.clientHS, c.cliEpoch = nil, nil
@@ -906,3 +925,14 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// BeginBatch makes the following writes gather in a buffer until Flush;
+// size is about how many bytes of records the batch will gather.
+func (c *ServerConn) BeginBatch(size int) { c.out.BeginBatch(size) }
+
+// Buffered returns the number of bytes gathered since BeginBatch.
+func (c *ServerConn) Buffered() int { return c.out.Buffered() }
+
+// Flush sends what was gathered in one transport write. When end is true it
+// also ends the batch.
+func (c *ServerConn) Flush(end bool) error { return c.out.Flush(end) }
