@@ -21,8 +21,10 @@
 // wipes them on every exit. [ServerConn], the server's, reads the client's
 // requests from its ClientHello ([ParseClientHello] parses one whole) in time
 // linear in the hello, and keeps every record the server sends within them,
-// re-encrypting the server's TLS 1.3 handshake flight in smaller records;
-// after the flight the stack's records pass unchanged, without an allocation
+// re-encrypting the server's TLS 1.3 handshake flight in smaller records,
+// and follows the client's flight up to its Finished with the same bounds
+// the client's guard applies to the server's; after the flights the stack's
+// records pass unchanged, without an allocation
 // per record, and it holds a buffer only while it has bytes in it (read
 // ahead from a client that streams, or the records of one application write
 // being gathered), so that an idle connection costs the server little more

@@ -30,7 +30,14 @@ import (
 //     Certificate, CertificateVerify, Finished) in smaller records with the
 //     server handshake secret the stack logs through KeyLogWriter, up to the
 //     record carrying Finished. Records after it belong to the application
-//     epoch and pass unchanged.
+//     epoch and pass unchanged;
+//   - once its ServerHello is out, it follows the client's flight record by
+//     record (in TLS 1.3 decrypting a copy with the client handshake secret)
+//     up to the client's ChangeCipherSpec or Finished, and refuses a message
+//     above its bound (a Certificate above 256 KiB) with decode_error, which
+//     it makes the stack send (see Err);
+//   - it holds the handshake secrets only while a flight needs them, and
+//     wipes them on every error, on Close and when told (ForgetSecrets).
 //
 // Application data is not split here: the caller must hand the stack at most
 // Cap() bytes per write, with dynamic record sizing disabled.
