@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tlsapp/tlsapp/internal/guard"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -37,7 +38,7 @@ func (m *memConn) Close() error { return nil }
 // it, over a transport that returns at most chunk bytes per read (0: no
 // limit).
 func guardFor(mfl byte, rsl uint16, secret []byte, chunk int, stream []byte) (*guard.Conn, *memConn) {
-	o := recordlimit.Offer{MaxFragmentLength: recordlimit.MaxFragmentLength(mfl % 5), RecordSizeLimit: int(rsl)}
+	o := recordlimit.Offer{MaxFragmentLength: recordlimit.MaxFragmentCode(mfl % 5), RecordSizeLimit: int(rsl)}
 	if o.Validate() != nil {
 		o.RecordSizeLimit = 0
 	}
@@ -84,10 +85,10 @@ func drain(t *testing.T, c *guard.Conn, streamLen, readSize int) received {
 			t.Fatalf("Read returned %d", n)
 		}
 		r.data = append(r.data, p[:n]...)
-		for len(r.data)-next >= recordlimit.HeaderLen {
+		for len(r.data)-next >= wire.HeaderLen {
 			ln := int(r.data[next+3])<<8 | int(r.data[next+4])
 			if ln > bound {
-				if ln != 0xffff || len(r.data) != next+recordlimit.HeaderLen {
+				if ln != 0xffff || len(r.data) != next+wire.HeaderLen {
 					t.Fatalf("record of %d bytes handed over under a limit of %d", ln, bound)
 				}
 				// The overflow signal: the header alone, with an
@@ -99,11 +100,11 @@ func drain(t *testing.T, c *guard.Conn, streamLen, readSize int) received {
 				r.err, r.overflow = err, true
 				return r
 			}
-			if len(r.data) < next+recordlimit.HeaderLen+ln {
+			if len(r.data) < next+wire.HeaderLen+ln {
 				break
 			}
 			r.last = next
-			next += recordlimit.HeaderLen + ln
+			next += wire.HeaderLen + ln
 			r.records++
 		}
 		if err != nil {
@@ -143,7 +144,7 @@ func FuzzReceivePath(f *testing.F) {
 		// Byte-identical pass-through, up to the overflow header.
 		want := stream[:len(r.data)]
 		if r.overflow {
-			k := len(r.data) - recordlimit.HeaderLen
+			k := len(r.data) - wire.HeaderLen
 			if !bytes.Equal(r.data[:k+3], want[:k+3]) {
 				t.Fatal("bytes changed before the overflow signal")
 			}

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -69,12 +70,12 @@ func (f *msgFollower) feed(b []byte, start func(typ uint8, n int) (int, error), 
 	return nil
 }
 
-func unexpected(format string, args ...any) *recordlimit.ProtocolError {
-	return &recordlimit.ProtocolError{Desc: recordlimit.AlertUnexpectedMessage, Reason: fmt.Sprintf(format, args...)}
+func unexpected(format string, args ...any) *wire.ProtocolError {
+	return &wire.ProtocolError{Desc: recordlimit.AlertUnexpectedMessage, Reason: fmt.Sprintf(format, args...)}
 }
 
-func tooLarge(typ uint8, n, limit int) *recordlimit.ProtocolError {
-	return &recordlimit.ProtocolError{Desc: recordlimit.AlertDecodeError,
+func tooLarge(typ uint8, n, limit int) *wire.ProtocolError {
+	return &wire.ProtocolError{Desc: recordlimit.AlertDecodeError,
 		Reason: fmt.Sprintf("handshake message %d of %d bytes is above the %d-byte bound", typ, n, limit)}
 }
 
@@ -122,7 +123,7 @@ func (c *Conn) helloStart(typ uint8, n int) (int, error) {
 // helloDone applies a ServerHello or HelloRetryRequest. rest is what its
 // record holds after it.
 func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
-	sh, err := recordlimit.ParseServerHello(msg)
+	sh, err := wire.ParseServerHello(msg)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		}
 		// A HelloRetryRequest may not answer either extension; the real
 		// ServerHello follows the second ClientHello, which it answers.
-		if _, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, sh.Suite, true, sh.Extensions); err != nil {
+		if _, err := wire.NegotiateServerHello(c.offer, wire.VersionTLS13, sh.Suite, sh.Extensions); err != nil {
 			return err
 		}
 		if len(rest) > 0 || !c.follow.idle() {
@@ -143,11 +144,11 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		c.mu.Unlock()
 		return nil
 	}
-	a, err := recordlimit.Negotiate(c.offer, sh.Version, sh.Suite, true, sh.Extensions)
+	a, err := wire.NegotiateServerHello(c.offer, sh.Version, sh.Suite, sh.Extensions)
 	if err != nil {
 		return err
 	}
-	if sh.Version >= recordlimit.VersionTLS13 {
+	if sh.Version >= wire.VersionTLS13 {
 		// RFC 8446, Section 5.1: handshake messages may not span a key
 		// change, and the keys change right after the ServerHello.
 		if len(rest) > 0 || !c.follow.idle() {
@@ -160,7 +161,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		return nil
 	}
 	if c.hrr {
-		return &recordlimit.ProtocolError{Desc: recordlimit.AlertIllegalParameter, Reason: "a TLS 1.2 ServerHello after a HelloRetryRequest"}
+		return &wire.ProtocolError{Desc: recordlimit.AlertIllegalParameter, Reason: "a TLS 1.2 ServerHello after a HelloRetryRequest"}
 	}
 	c.setAgreement(a, negotiated)
 	// The bytes after the hello in its record are bound by the agreement
@@ -170,8 +171,8 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 }
 
 // keyShareGroup returns the group of a TLS 1.3 ServerHello's key_share, or 0.
-func keyShareGroup(exts []recordlimit.Extension) uint16 {
-	d, ok := findExtension(exts, extKeyShare)
+func keyShareGroup(exts []wire.Extension) uint16 {
+	d, ok := wire.FindExtension(exts, extKeyShare)
 	var g uint16
 	if s := cryptobyte.String(d); ok && s.ReadUint16(&g) {
 		return g
@@ -185,7 +186,7 @@ func keyShareGroup(exts []recordlimit.Extension) uint16 {
 func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 	limit := maxHandshakeMessage
 	if typ == typeCertificate {
-		limit = recordlimit.MaxCertificateMessage
+		limit = wire.MaxCertificateMessage
 	}
 	if n > limit {
 		return 0, tooLarge(typ, n, limit)
@@ -207,14 +208,14 @@ func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 	switch typ {
 	case typeEncryptedExtensions:
-		exts, err := recordlimit.ParseEncryptedExtensions(msg)
+		exts, err := wire.ParseEncryptedExtensions(msg)
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
 		suite := c.agr.Suite
 		c.mu.Unlock()
-		agr, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, suite, false, exts)
+		agr, err := wire.NegotiateEncryptedExtensions(c.offer, suite, exts)
 		if err != nil {
 			return err
 		}

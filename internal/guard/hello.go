@@ -5,7 +5,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
-	"github.com/tlsapp/tlsapp/internal/extlist"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -39,7 +39,7 @@ type ClientHello struct {
 	Random     []byte
 	Versions   []uint16 // supported_versions, or the legacy version alone
 	Suites     []uint16
-	Extensions []recordlimit.Extension
+	Extensions []wire.Extension
 }
 
 // clientHelloFields is a ClientHello split into its parts, unparsed.
@@ -87,7 +87,7 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		suites.ReadUint16(&id)
 		ch.Suites = append(ch.Suites, id)
 	}
-	if ch.Extensions, err = parseExtensions(f.extensions); err != nil {
+	if ch.Extensions, err = wire.ParseExtensions(f.extensions); err != nil {
 		return ch, err
 	}
 	for _, e := range ch.Extensions {
@@ -111,33 +111,6 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		ch.Versions = []uint16{f.legacy}
 	}
 	return ch, nil
-}
-
-// parseExtensions parses an extension list, rejecting a malformed list and
-// duplicates (decode_error for both), as recordlimit's parsers do.
-func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
-	var exts []recordlimit.Extension
-	err := extlist.Walk(s, func(typ uint16, data []byte) error {
-		exts = append(exts, recordlimit.Extension{Type: typ, Data: data})
-		return nil
-	})
-	if le, ok := err.(*extlist.Error); ok {
-		if le.Duplicate {
-			return nil, negErr(le.Type, recordlimit.AlertDecodeError, "extension %d appears twice", le.Type)
-		}
-		return nil, negErr(0, recordlimit.AlertDecodeError, "malformed extension list")
-	}
-	return exts, err
-}
-
-// findExtension returns the body of extension typ and whether it is present.
-func findExtension(exts []recordlimit.Extension, typ uint16) ([]byte, bool) {
-	for _, e := range exts {
-		if e.Type == typ {
-			return e.Data, true
-		}
-	}
-	return nil, false
 }
 
 // maxHandshakeMessage bounds the hello and EncryptedExtensions messages this

@@ -1,6 +1,9 @@
 package guard
 
-import "github.com/tlsapp/tlsapp/recordlimit"
+import (
+	"github.com/tlsapp/tlsapp/internal/wire"
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
 
 // AppendRecords appends body as records of type typ and version vers, each
 // carrying at most max bytes. An empty body yields one empty record.
@@ -10,7 +13,7 @@ func AppendRecords(b []byte, typ recordlimit.ContentType, vers uint16, body []by
 	}
 	for {
 		n := min(len(body), max)
-		b = recordlimit.Header{Type: typ, Version: vers, Len: n}.Append(b)
+		b = wire.Header{Type: typ, Version: vers, Len: n}.Append(b)
 		b = append(b, body[:n]...)
 		body = body[n:]
 		if len(body) == 0 {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/tlsapp/tlsapp/internal/extlist"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -68,7 +69,7 @@ type ServerConn struct {
 	rr, rw   int
 	rerr     error
 	ahead    bool
-	hdr      [recordlimit.HeaderLen]byte
+	hdr      [wire.HeaderLen]byte
 	hdrN     int
 	remain   int
 	skip     bool // the current record is a ChangeCipherSpec, passed over
@@ -143,7 +144,7 @@ func (c *ServerConn) capLocked() int {
 	case l >= recordlimit.MinRecordSizeLimit:
 		// RFC 8449 section 5: with both extensions offered,
 		// record_size_limit governs and max_fragment_length is ignored.
-		if c.version != recordlimit.VersionTLS12 {
+		if c.version != wire.VersionTLS12 {
 			l-- // TLS 1.3 counts the inner content-type byte
 		}
 		n = min(n, l)
@@ -185,7 +186,7 @@ func (c *ServerConn) read(p []byte) (int, error) {
 			c.rerr = nil
 			return 0, err
 		}
-		if !c.ahead || len(p) >= recordlimit.MaxRecord {
+		if !c.ahead || len(p) >= wire.MaxRecord {
 			n, err := c.Conn.Read(p)
 			c.ahead = err == nil && n == len(p)
 			return n, err
@@ -237,11 +238,11 @@ func (c *ServerConn) scanHello(b []byte) error {
 			k := copy(c.hdr[c.hdrN:], b)
 			c.hdrN += k
 			b = b[k:]
-			if c.hdrN < recordlimit.HeaderLen {
+			if c.hdrN < wire.HeaderLen {
 				return nil
 			}
 			c.hdrN = 0
-			h, err := recordlimit.ParseHeader(c.hdr[:])
+			h, err := wire.ParseHeader(c.hdr[:])
 			switch {
 			case err == nil && h.Type == recordlimit.TypeHandshake:
 				c.skip = false
@@ -377,18 +378,18 @@ func clientExtensions(body []byte) (e recordExtensions, ok bool) {
 func (e recordExtensions) offer() (recordlimit.Offer, error) {
 	var o recordlimit.Offer
 	if e.haveRSL {
-		l, err := recordlimit.ParseRecordSizeLimit(e.rsl)
+		l, err := wire.ParseRecordSizeLimit(e.rsl)
 		if err != nil {
 			return o, err
 		}
 		o.RecordSizeLimit = min(l, recordlimit.MaxRecordSizeLimitTLS13)
-		if m, err := recordlimit.ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
+		if m, err := wire.ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
 			o.MaxFragmentLength = m
 		}
 		return o, nil
 	}
 	if e.haveMFL {
-		m, err := recordlimit.ParseMaxFragmentLength(e.mfl)
+		m, err := wire.ParseMaxFragmentLength(e.mfl)
 		if err != nil {
 			return o, err
 		}
@@ -432,16 +433,16 @@ func (c *ServerConn) Write(b []byte) (int, error) {
 	out := getBuf(len(b))
 	defer func() { putBuf(out) }()
 	for s := b; len(s) > 0; {
-		h, err := recordlimit.ParseHeader(s)
-		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
+		h, err := wire.ParseHeader(s)
+		if err != nil || len(s) < wire.HeaderLen+h.Len {
 			return 0, errPartialRecord
 		}
-		rec := s[:recordlimit.HeaderLen+h.Len]
-		s = s[recordlimit.HeaderLen+h.Len:]
+		rec := s[:wire.HeaderLen+h.Len]
+		s = s[wire.HeaderLen+h.Len:]
 		// Room for rec cut into records of at least 63 bytes (the smallest
 		// cap), each with a header, an AEAD tag and a content type, and for
 		// an alert after it.
-		out = growBuf(out, len(rec)+(h.Len/63+1)*(recordlimit.HeaderLen+17)+7)
+		out = growBuf(out, len(rec)+(h.Len/63+1)*(wire.HeaderLen+17)+7)
 		if *out, err = c.reframe(*out, h, rec); err != nil {
 			var r refusal
 			if errors.As(err, &r) {
@@ -470,14 +471,14 @@ type recordSum struct {
 // records with valid headers.
 func (r *recordSum) scan(b []byte) bool {
 	for len(b) > 0 {
-		h, err := recordlimit.ParseHeader(b)
-		if err != nil || len(b) < recordlimit.HeaderLen+h.Len {
+		h, err := wire.ParseHeader(b)
+		if err != nil || len(b) < wire.HeaderLen+h.Len {
 			return false
 		}
 		r.records++
-		r.bytes += int64(recordlimit.HeaderLen + h.Len)
+		r.bytes += int64(wire.HeaderLen + h.Len)
 		r.largest = max(r.largest, h.Len)
-		b = b[recordlimit.HeaderLen+h.Len:]
+		b = b[wire.HeaderLen+h.Len:]
 	}
 	return true
 }
@@ -495,25 +496,25 @@ func (d *dirStats) addSum(r recordSum) {
 }
 
 // reframe appends rec to out, split or re-encrypted to fit the cap.
-func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]byte, error) {
+func (c *ServerConn) reframe(out []byte, h wire.Header, rec []byte) ([]byte, error) {
 	c.mu.Lock()
 	version := c.version
 	c.mu.Unlock()
 	switch {
 	case h.Type == recordlimit.TypeHandshake && version == 0:
-		if err := c.readServerHello(rec[recordlimit.HeaderLen:]); err != nil {
+		if err := c.readServerHello(rec[wire.HeaderLen:]); err != nil {
 			return out, err
 		}
-		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
-	case h.Type == recordlimit.TypeHandshake && !(version == recordlimit.VersionTLS12 && c.srvCCS):
-		return AppendRecords(out, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
+		return AppendRecords(out, h.Type, h.Version, rec[wire.HeaderLen:], c.Cap()), nil
+	case h.Type == recordlimit.TypeHandshake && !(version == wire.VersionTLS12 && c.srvCCS):
+		return AppendRecords(out, h.Type, h.Version, rec[wire.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeChangeCipherSpec:
 		c.srvCCS = true
 		// In TLS 1.2 what follows is protected and passes unchanged (the
 		// stack's Finished, then application data); TLS 1.3's
 		// ChangeCipherSpec (middlebox compatibility) protects nothing.
-		c.steady = version == recordlimit.VersionTLS12
-	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.epochDone:
+		c.steady = version == wire.VersionTLS12
+	case h.Type == recordlimit.TypeApplicationData && version >= wire.VersionTLS13 && !c.epochDone:
 		return c.reseal(out, rec)
 	}
 	return append(out, rec...), nil
@@ -538,7 +539,7 @@ func (c *ServerConn) readServerHello(body []byte) error {
 	if !ok || typ != typeServerHello {
 		return nil
 	}
-	sh, err := recordlimit.ParseServerHello(msg)
+	sh, err := wire.ParseServerHello(msg)
 	if err != nil {
 		return nil
 	}

@@ -1,0 +1,111 @@
+package wire
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
+)
+
+func TestLimits(t *testing.T) {
+	const (
+		gcm12    = 0xc02b
+		chacha12 = 0xcca8
+		aes13    = 0x1301
+	)
+	tests := []struct {
+		name  string
+		offer recordlimit.Offer
+		agr   Agreement
+		want  Limits
+	}{
+		{"none 1.3", recordlimit.Offer{RecordSizeLimit: 512}, Agreement{Version: VersionTLS13, Suite: aes13}, Limits{16384, 16640, 16384}},
+		{"none 1.2", recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}, Agreement{Version: VersionTLS12, Suite: gcm12}, Limits{16384, 18432, 16384}},
+		{"mfl 512 1.2 gcm", recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}, Agreement{Version: VersionTLS12, Suite: gcm12, Kind: recordlimit.KindMFL, MaxFragmentLength: recordlimit.MFL512}, Limits{512, 536, 512}},
+		{"mfl 512 1.2 chacha", recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}, Agreement{Version: VersionTLS12, Suite: chacha12, Kind: recordlimit.KindMFL, MaxFragmentLength: recordlimit.MFL512}, Limits{512, 528, 512}},
+		{"mfl 512 1.3", recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: recordlimit.KindMFL, MaxFragmentLength: recordlimit.MFL512}, Limits{512, 529, 512}},
+		{"mfl 4096 1.3", recordlimit.Offer{MaxFragmentLength: recordlimit.MFL4096}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: recordlimit.KindMFL, MaxFragmentLength: recordlimit.MFL4096}, Limits{4096, 4113, 4096}},
+		// RSL: the server's value bounds sending, ours bounds receiving; in
+		// TLS 1.3 both count the content-type byte.
+		{"rsl 1.3", recordlimit.Offer{RecordSizeLimit: 2048}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: recordlimit.KindRSL, PeerRecordSizeLimit: 512}, Limits{511, 2064, 16384}},
+		{"rsl 64 1.3", recordlimit.Offer{RecordSizeLimit: 64}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: recordlimit.KindRSL, PeerRecordSizeLimit: 64}, Limits{63, 80, 16384}},
+		{"rsl 16385 1.3", recordlimit.Offer{RecordSizeLimit: 16385}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: recordlimit.KindRSL, PeerRecordSizeLimit: 16385}, Limits{16384, 16401, 16384}},
+		{"rsl 1.2 gcm", recordlimit.Offer{RecordSizeLimit: 2048}, Agreement{Version: VersionTLS12, Suite: gcm12, Kind: recordlimit.KindRSL, PeerRecordSizeLimit: 1024}, Limits{1024, 2072, 16384}},
+		{"rsl 16385 offered, 1.2", recordlimit.Offer{RecordSizeLimit: 16385}, Agreement{Version: VersionTLS12, Suite: chacha12, Kind: recordlimit.KindRSL, PeerRecordSizeLimit: 16384}, Limits{16384, 16400, 16384}},
+	}
+	for _, tt := range tests {
+		if got := tt.agr.Limits(tt.offer); got != tt.want {
+			t.Errorf("%s: Limits = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	mfl := func(c byte) Extension { return Extension{recordlimit.ExtMaxFragmentLength, []byte{c}} }
+	rsl := func(v int) Extension { return Extension{recordlimit.ExtRecordSizeLimit, []byte{byte(v >> 8), byte(v)}} }
+	both := recordlimit.Offer{MaxFragmentLength: recordlimit.MFL1024, RecordSizeLimit: 1024}
+	tests := []struct {
+		name    string
+		offer   recordlimit.Offer
+		version uint16
+		inSH    bool
+		exts    []Extension
+		kind    recordlimit.Kind
+		alert   recordlimit.Alert
+	}{
+		{"no answer", both, VersionTLS13, false, nil, recordlimit.KindNone, 0},
+		{"mfl echo", both, VersionTLS12, true, []Extension{mfl(2)}, recordlimit.KindMFL, 0},
+		{"rsl answer", both, VersionTLS13, false, []Extension{rsl(16385)}, recordlimit.KindRSL, 0},
+		{"rsl 16385 in 1.2", both, VersionTLS12, true, []Extension{rsl(16385)}, 0, recordlimit.AlertIllegalParameter},
+		{"mfl differs", both, VersionTLS12, true, []Extension{mfl(1)}, 0, recordlimit.AlertIllegalParameter},
+		{"mfl unsolicited", recordlimit.Offer{RecordSizeLimit: 64}, VersionTLS12, true, []Extension{mfl(1)}, 0, recordlimit.AlertUnsupportedExtension},
+		{"rsl unsolicited", recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}, VersionTLS13, false, []Extension{rsl(64)}, 0, recordlimit.AlertUnsupportedExtension},
+		{"rsl in 1.3 ServerHello", both, VersionTLS13, true, []Extension{rsl(64)}, 0, recordlimit.AlertIllegalParameter},
+		{"both", both, VersionTLS13, false, []Extension{rsl(512), mfl(2)}, 0, recordlimit.AlertIllegalParameter},
+		{"rsl 63", both, VersionTLS13, false, []Extension{rsl(63)}, 0, recordlimit.AlertIllegalParameter},
+		{"rsl 3 bytes", both, VersionTLS13, false, []Extension{{recordlimit.ExtRecordSizeLimit, []byte{0, 1, 0}}}, 0, recordlimit.AlertDecodeError},
+	}
+	for _, tt := range tests {
+		a, err := negotiateIn(tt.offer, tt.version, 0x1301, tt.inSH, tt.exts)
+		if tt.alert != 0 {
+			var ne *recordlimit.NegotiationError
+			if !errors.As(err, &ne) || ne.Alert() != tt.alert {
+				t.Errorf("%s: error %v, want alert %v", tt.name, err, tt.alert)
+			}
+			continue
+		}
+		if err != nil || a.Kind != tt.kind {
+			t.Errorf("%s: kind %v, err %v; want %v", tt.name, a.Kind, err, tt.kind)
+		}
+	}
+}
+
+// TestLimitsCBC checks the TLS 1.2 AES-CBC receive bound against the suite's
+// own name: the fragment, an explicit IV of 16, the MAC its name gives, and
+// up to 256 bytes of padding (RFC 5246, Section 6.2.3.2).
+func TestLimitsCBC(t *testing.T) {
+	macs := map[string]int{"SHA": 20, "SHA256": 32, "SHA384": 48}
+	// IANA's names for the suites crypto/tls does not implement.
+	iana := map[uint16]string{
+		0x003d: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+		0xc024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+		0xc028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+	}
+	for _, s := range []uint16{0xc009, 0xc00a, 0xc013, 0xc014, 0x002f, 0x0035, 0xc023, 0xc027, 0x003c, 0x003d, 0xc024, 0xc028} {
+		name, ok := iana[s]
+		if !ok {
+			name = tls.CipherSuiteName(s)
+		}
+		i := strings.LastIndex(name, "_")
+		mac, ok := macs[name[i+1:]]
+		if !strings.Contains(name, "_CBC_") || !ok {
+			t.Fatalf("%#04x (%s) is not an AES-CBC suite", s, name)
+		}
+		a := Agreement{Version: VersionTLS12, Suite: s, Kind: recordlimit.KindMFL, MaxFragmentLength: recordlimit.MFL2048}
+		if got, want := a.Limits(recordlimit.Offer{MaxFragmentLength: recordlimit.MFL2048}).Receive, 2048+16+mac+256; got != want {
+			t.Errorf("%s: MFL 2048 receive bound %d, want %d", name, got, want)
+		}
+	}
+}
