@@ -157,7 +157,7 @@ func (c *ServerConn) Offer() (recordlimit.Offer, bool) { return c.guard.Offer() 
 func (c *ServerConn) Read(b []byte) (int, error) { return c.tc.Read(b) }
 
 // Write writes b in records of at most Cap bytes, gathering the records of
-// up to BatchSize bytes into one transport write.
+// up to 64 KiB into one transport write.
 func (c *ServerConn) Write(b []byte) (int, error) {
 	if err := c.tc.Handshake(); err != nil {
 		return 0, err
