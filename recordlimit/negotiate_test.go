@@ -6,15 +6,80 @@ import (
 	"testing"
 )
 
+// TestOfferValidate checks both sides of every bound an Offer has: the four
+// RFC 6066 codes, and RFC 8449's 64..2^14+1.
 func TestOfferValidate(t *testing.T) {
-	for _, o := range []Offer{{}, {MaxFragmentLength: MFL4096}, {RecordSizeLimit: 64}, {RecordSizeLimit: 16385}} {
-		if err := o.Validate(); err != nil {
-			t.Errorf("%+v: %v", o, err)
+	tests := []struct {
+		offer Offer
+		ok    bool
+	}{
+		{Offer{}, true},
+		{Offer{MaxFragmentLength: MFL512}, true},
+		{Offer{MaxFragmentLength: MFL4096}, true},
+		{Offer{MaxFragmentLength: 5}, false},
+		{Offer{MaxFragmentLength: 255}, false},
+		{Offer{RecordSizeLimit: 64}, true},
+		{Offer{RecordSizeLimit: 63}, false},
+		{Offer{RecordSizeLimit: 1}, false},
+		{Offer{RecordSizeLimit: -1}, false},
+		{Offer{RecordSizeLimit: 16385}, true},
+		{Offer{RecordSizeLimit: 16386}, false},
+		{Offer{MaxFragmentLength: MFL2048, RecordSizeLimit: 2048}, true},
+		{Offer{MaxFragmentLength: 5, RecordSizeLimit: 2048}, false},
+		{Offer{MaxFragmentLength: MFL2048, RecordSizeLimit: 16386}, false},
+	}
+	for _, tt := range tests {
+		err := tt.offer.Validate()
+		if (err == nil) != tt.ok {
+			t.Errorf("%+v: Validate() = %v, want ok %v", tt.offer, err, tt.ok)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "recordlimit: ") {
+			t.Errorf("%+v: error %q lacks the package prefix", tt.offer, err)
 		}
 	}
-	for _, o := range []Offer{{MaxFragmentLength: 5}, {RecordSizeLimit: 63}, {RecordSizeLimit: 16386}} {
-		if err := o.Validate(); err == nil {
-			t.Errorf("%+v accepted", o)
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{KindNone: "none", KindMFL: "max_fragment_length", KindRSL: "record_size_limit", 3: "none"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", uint8(k), got, want)
+		}
+	}
+}
+
+// TestExpansion checks each group of suites, in the version it belongs to
+// and in the other (where the protocol's allowance applies), against the
+// record layouts: RFC 8446, Section 5.2 (TLS 1.3 AEAD: the 16-byte tag;
+// up to 256 bytes for an unknown suite), RFC 5288 (TLS 1.2 AES-GCM: 8-byte
+// explicit nonce and tag), RFC 7905 (TLS 1.2 ChaCha20-Poly1305: the tag) and
+// RFC 5246, Section 6.2.3 (up to 2048 bytes).
+func TestExpansion(t *testing.T) {
+	tests := []struct {
+		version, suite uint16
+		want           int
+	}{
+		{tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, 16},
+		{tls.VersionTLS13, tls.TLS_AES_256_GCM_SHA384, 16},
+		{tls.VersionTLS13, tls.TLS_CHACHA20_POLY1305_SHA256, 16},
+		{tls.VersionTLS13, 0x1304, 256}, // TLS_AES_128_CCM_SHA256: not known
+		{tls.VersionTLS13, 0x1300, 256},
+		{tls.VersionTLS13, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 256},
+		{tls.VersionTLS13 + 1, tls.TLS_AES_128_GCM_SHA256, 16}, // a later version is treated as 1.3
+		{tls.VersionTLS12, tls.TLS_AES_128_GCM_SHA256, 2048},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, 24},
+		{tls.VersionTLS12, tls.TLS_RSA_WITH_AES_128_GCM_SHA256, 24},
+		{tls.VersionTLS12, tls.TLS_RSA_WITH_AES_256_GCM_SHA384, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, 16},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 16},
+		{tls.VersionTLS12, 0x00ff, 2048}, // the renegotiation SCSV: no suite
+		{tls.VersionTLS11, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 24},
+	}
+	for _, tt := range tests {
+		if got := Expansion(tt.version, tt.suite); got != tt.want {
+			t.Errorf("Expansion(%#04x, %#04x) = %d, want %d", tt.version, tt.suite, got, tt.want)
 		}
 	}
 }
@@ -43,5 +108,16 @@ func TestExpansionCBC(t *testing.T) {
 		if got, want := Expansion(tls.VersionTLS12, s), 16+mac+256; got != want {
 			t.Errorf("%s: expansion %d, want %d", name, got, want)
 		}
+		if got := Expansion(tls.VersionTLS13, s); got != 256 {
+			t.Errorf("%s in TLS 1.3: expansion %d, want the protocol's 256", name, got)
+		}
+	}
+}
+
+// TestRecordSizeLimitBounds pins RFC 8449's numbers, which the constants
+// spell as arithmetic.
+func TestRecordSizeLimitBounds(t *testing.T) {
+	if MinRecordSizeLimit != 64 || MaxRecordSizeLimitTLS12 != 1<<14 || MaxRecordSizeLimitTLS13 != 1<<14+1 || MaxPlaintext != 1<<14 {
+		t.Errorf("bounds %d, %d, %d, %d", MinRecordSizeLimit, MaxRecordSizeLimitTLS12, MaxRecordSizeLimitTLS13, MaxPlaintext)
 	}
 }
