@@ -27,6 +27,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/internal/testnet"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -176,7 +177,7 @@ func captureAll(t *testing.T) []capture {
 		if err := s.SendServerHello13(); err != nil {
 			return err
 		}
-		rsl := recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}
+		rsl := wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}
 		if err := s.SendEncrypted(recordlimit.TypeHandshake, scripted.EncryptedExtensions(rsl), 0); err != nil {
 			return err
 		}
@@ -234,13 +235,13 @@ func writeSeed(t *testing.T, dir, name string, vals ...any) {
 }
 
 func mflCode(n int) byte {
-	m, _ := recordlimit.MaxFragmentLengthFor(n)
+	m, _ := recordlimit.MaxFragmentCodeFor(n)
 	return byte(m)
 }
 
 // TestGenerateSeeds captures real handshakes and rewrites the seed corpora
 // of this package's targets, of internal/guard's FuzzConnRead and of
-// recordlimit's FuzzParseServerHello. It runs only with -update.
+// internal/wire's FuzzParseServerHello. It runs only with -update.
 func TestGenerateSeeds(t *testing.T) {
 	if !*update {
 		t.Skip("run with -update to capture handshakes and rewrite the seeds")
@@ -259,9 +260,9 @@ func TestGenerateSeeds(t *testing.T) {
 				mflCode(c.mfl), uint16(c.rsl), byte(7), uint16(300), c.stream)
 		}
 		// The server's first handshake message, for the parser targets.
-		if h, err := recordlimit.ParseHeader(c.stream); err == nil && len(c.stream) >= recordlimit.HeaderLen+h.Len && h.Len > 4 {
-			msg := c.stream[recordlimit.HeaderLen+4 : recordlimit.HeaderLen+h.Len]
-			writeSeed(t, "../recordlimit/testdata/fuzz/FuzzParseServerHello", c.name, msg)
+		if h, err := wire.ParseHeader(c.stream); err == nil && len(c.stream) >= wire.HeaderLen+h.Len && h.Len > 4 {
+			msg := c.stream[wire.HeaderLen+4 : wire.HeaderLen+h.Len]
+			writeSeed(t, "../internal/wire/testdata/fuzz/FuzzParseServerHello", c.name, msg)
 		}
 	}
 }

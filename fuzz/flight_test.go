@@ -9,6 +9,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/internal/testpki"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -25,16 +26,16 @@ var flightOffers = []tlsapp.Config{
 // sel&3 picks a max_fragment_length answer (none, 512, 1024, 4096) and
 // sel>>2&7 a record_size_limit one (none, 64, 512, 2048, 16385, and the
 // illegal 63, 16386 and a 1-byte body).
-func flightEE(sel uint8) []recordlimit.Extension {
-	var exts []recordlimit.Extension
+func flightEE(sel uint8) []wire.Extension {
+	var exts []wire.Extension
 	if m := []byte{0, 1, 2, 4}[sel&3]; m != 0 {
-		exts = append(exts, recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{m}})
+		exts = append(exts, wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{m}})
 	}
 	switch v := []int{0, 64, 512, 2048, 16385, 63, 16386, -1}[sel>>2&7]; {
 	case v > 0:
-		exts = append(exts, recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{byte(v >> 8), byte(v)}})
+		exts = append(exts, wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{byte(v >> 8), byte(v)}})
 	case v < 0:
-		exts = append(exts, recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1}})
+		exts = append(exts, wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1}})
 	}
 	return exts
 }
@@ -78,7 +79,7 @@ func FuzzServerFlight(f *testing.F) {
 		}
 		cfg := flightOffers[int(offerSel)%len(flightOffers)]
 		offer := recordlimit.Offer{RecordSizeLimit: cfg.RecordSizeLimit}
-		offer.MaxFragmentLength, _ = recordlimit.MaxFragmentLengthFor(cfg.MaxFragmentLength)
+		offer.MaxFragmentLength, _ = recordlimit.MaxFragmentCodeFor(cfg.MaxFragmentLength)
 		ee := flightEE(eeSel)
 		small := true // every record after the ServerHello within every limit an answer can set
 		for _, b := range plan {
@@ -107,7 +108,7 @@ func FuzzServerFlight(f *testing.F) {
 		st := c.RecordState()
 		c.Close()
 
-		want, nerr := recordlimit.Negotiate(offer, recordlimit.VersionTLS13, scripted.Suite13, false, ee)
+		want, nerr := wire.NegotiateEncryptedExtensions(offer, scripted.Suite13, ee)
 		t.Logf("handshake: %v; agreed %v; EncryptedExtensions: %v", herr, st.Agreed, nerr)
 		if herr == nil {
 			if nerr != nil {
@@ -140,7 +141,7 @@ const restChunk = 4
 // serveFlight sends the server's side of the handshake framed as flags and
 // plan say, then, if the client finishes, one application record. Errors
 // are the client's doing (it hung up) and end the script.
-func serveFlight(s *scripted.Session, flags byte, plan []byte, ee []recordlimit.Extension, chain [][]byte, leaf *testpki.Cert) {
+func serveFlight(s *scripted.Session, flags byte, plan []byte, ee []wire.Extension, chain [][]byte, leaf *testpki.Cert) {
 	var hrr []byte
 	if flags&(planRetry|planRetryWithHello) != 0 {
 		hrr = s.HelloRetryRequestCookie13()

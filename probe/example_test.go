@@ -25,13 +25,3 @@ func ExampleReport_Verdict() {
 	// works (capped without answering)
 	// fails
 }
-
-func ExampleRecordBound() {
-	fmt.Println(probe.RecordBound(tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 2048))
-	fmt.Println(probe.RecordBound(tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 2048))
-	fmt.Println(probe.RecordBound(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, 2048))
-	// Output:
-	// 2072
-	// 2064
-	// 2065
-}

@@ -599,11 +599,11 @@ func (o *Options) limitCase(ctx context.Context, c *Connection) {
 	}
 }
 
-// RecordBound is the longest record on the wire that carries at most limit
+// recordBound is the longest record on the wire that carries at most limit
 // content bytes in the given version and cipher suite: TLS 1.3 adds the
 // inner content-type byte and the tag, TLS 1.2 the explicit nonce (AES-GCM)
 // and the tag.
-func RecordBound(version, suite uint16, limit int) int {
+func recordBound(version, suite uint16, limit int) int {
 	exp := recordlimit.Expansion(version, suite)
 	if version == tls.VersionTLS13 {
 		return limit + 1 + exp
@@ -614,7 +614,7 @@ func RecordBound(version, suite uint16, limit int) int {
 // caseBound is the bound of a record-size case: in TLS 1.3 a
 // record_size_limit counts the inner content-type byte.
 func caseBound(version, suite uint16, ext string, limit int) int {
-	b := RecordBound(version, suite, limit)
+	b := recordBound(version, suite, limit)
 	if ext == ExtRecordSizeLimit && version == tls.VersionTLS13 {
 		b--
 	}

@@ -80,7 +80,7 @@ func TestRunCappedServer(t *testing.T) {
 		t.Fatalf("failure %+v", r.Failure)
 	}
 	for _, c := range r.Versions {
-		b := RecordBound(c.VersionCode, c.SuiteCode, 2048)
+		b := recordBound(c.VersionCode, c.SuiteCode, 2048)
 		if c.Result != ResultOK || c.LargestReceived > b || c.LargestReceived < b-64 {
 			t.Errorf("%s: %s, largest %d, bound %d", c.Version, c.Result, c.LargestReceived, b)
 		}

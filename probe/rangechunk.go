@@ -256,7 +256,7 @@ func (m *ranger) dial(ctx context.Context) error {
 	m.conn = c.(*tlsapp.Conn)
 	rs := m.conn.RecordState()
 	m.res.Version, m.res.Suite = versionName(rs.Version), suiteName(rs.CipherSuite)
-	m.res.Bound = RecordBound(rs.Version, rs.CipherSuite, m.o.DeviceLimit)
+	m.res.Bound = recordBound(rs.Version, rs.CipherSuite, m.o.DeviceLimit)
 	return nil
 }
 

@@ -185,14 +185,14 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 	var v Verdict
 	if r.Failure != nil {
 		v.Kind = Fails
-		v.Summary = "no TLS 1.2 or 1.3 connection could be made: " + failureText(r.Failure)
+		v.Summary = "no TLS 1.2 or 1.3 connection could be made: " + r.Failure.String()
 		if r.Failure.Verification() && !r.Insecure {
-			v.Summary = "could not verify the server's certificate (" + failureText(r.Failure) + "): nothing else was probed"
+			v.Summary = "could not verify the server's certificate (" + r.Failure.String() + "): nothing else was probed"
 			v.Recommend = "give the right CA with --ca or --store, or rerun with --insecure to probe anyway"
 		}
 		return v
 	}
-	mk := func(c Connection) row { return row{c: c, bound: RecordBound(c.VersionCode, c.SuiteCode, L)} }
+	mk := func(c Connection) row { return row{c: c, bound: recordBound(c.VersionCode, c.SuiteCode, L)} }
 	var plain, cases, above []row
 	for _, c := range r.Versions {
 		if c.Result == ResultOK {
@@ -390,7 +390,7 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 			why := ""
 			for _, w := range cases {
 				if w.c.Failure != nil {
-					why = fmt.Sprintf(" (%s: %s)", w.name(), failureText(w.c.Failure))
+					why = fmt.Sprintf(" (%s: %s)", w.name(), w.c.Failure.String())
 					break
 				}
 			}
@@ -448,7 +448,11 @@ func (r *Report) remedies(L int, above []row) []Remedy {
 	return rem
 }
 
-func failureText(f *Failure) string {
+// String describes f in a sentence for people ("" for a nil f).
+func (f *Failure) String() string {
+	if f == nil {
+		return ""
+	}
 	switch f.Kind {
 	case FailExpired:
 		who := "a CA certificate"
@@ -469,6 +473,3 @@ func failureText(f *Failure) string {
 	}
 	return string(f.Kind) + ": " + f.Message
 }
-
-// FailureText describes f in a sentence for people.
-func FailureText(f *Failure) string { return failureText(f) }

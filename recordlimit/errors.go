@@ -16,7 +16,8 @@ var (
 	ErrNegotiation = errors.New("recordlimit: bad record-size negotiation")
 	// ErrProtocol matches a server's record or handshake message that
 	// tlsapp's record guard cannot follow: one out of its place, across a
-	// key change, or above the size bound of its kind.
+	// key change, or above the size bound of its kind. The guard's own error
+	// type, which carries the alert, is internal.
 	ErrProtocol = errors.New("recordlimit: server handshake the guard cannot follow")
 	// ErrMissingSecret is returned when a TLS 1.3 handshake secret needed to
 	// read or re-fragment a record was never logged by the TLS stack.
@@ -48,7 +49,7 @@ func (e *RecordOverflowError) Is(target error) bool { return target == ErrRecord
 
 // RecordHeaderError reports a record header that is not valid TLS framing.
 type RecordHeaderError struct {
-	Header [HeaderLen]byte
+	Header [5]byte // the record header as received
 	Reason string
 }
 
@@ -85,27 +86,3 @@ func (e *NegotiationError) Alert() Alert { return e.Desc }
 
 // Is reports whether target is ErrNegotiation.
 func (e *NegotiationError) Is(target error) bool { return target == ErrNegotiation }
-
-func negErr(ext uint16, a Alert, format string, args ...any) *NegotiationError {
-	return &NegotiationError{Extension: ext, Desc: a, Reason: fmt.Sprintf(format, args...)}
-}
-
-// ProtocolError reports a record or handshake message from the server that
-// tlsapp's record guard cannot follow (RFC 8446, Sections 4 and 5): an unexpected record
-// type or message, a message sharing a record across a key change, a record
-// of the handshake flight that does not decrypt, a message above its size
-// bound. It carries the alert the client sends.
-type ProtocolError struct {
-	Desc   Alert
-	Reason string
-}
-
-func (e *ProtocolError) Error() string {
-	return fmt.Sprintf("recordlimit: %s (%v)", e.Reason, e.Desc)
-}
-
-// Alert returns the alert the client sends for this error.
-func (e *ProtocolError) Alert() Alert { return e.Desc }
-
-// Is reports whether target is ErrProtocol.
-func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }

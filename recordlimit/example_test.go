@@ -1,34 +1,47 @@
 package recordlimit_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
-// A client offers record_size_limit 2048; a TLS 1.3 server answers 512 in
-// EncryptedExtensions. The client may then send 511 content bytes per record
-// (the limit counts the inner content-type byte) and accepts protected
-// records of up to 2048+16 bytes.
-func ExampleNegotiate() {
-	offer := recordlimit.Offer{RecordSizeLimit: 2048}
-	answer := []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0x02, 0x00}}}
-	a, err := recordlimit.Negotiate(offer, recordlimit.VersionTLS13, 0x1301, false, answer)
+// A client that wants 2048-byte fragments offers the max_fragment_length
+// code for 2048 bytes; a server that echoes it binds both directions.
+func ExampleMaxFragmentCodeFor() {
+	code, err := recordlimit.MaxFragmentCodeFor(2048)
 	if err != nil {
 		panic(err)
 	}
-	l := a.Limits(offer)
-	fmt.Println(a.Kind, "send", l.Send, "receive", l.Receive)
-	// Output: record_size_limit send 511 receive 2064
+	fmt.Println(uint8(code), code.Bytes())
+	_, err = recordlimit.MaxFragmentCodeFor(2303)
+	fmt.Println(err)
+	// Output:
+	// 3 2048
+	// recordlimit: max_fragment_length must be 512, 1024, 2048 or 4096, not 2303
 }
 
-// A server that echoes a different max_fragment_length breaks RFC 6066: the
-// client must end the handshake with illegal_parameter.
-func ExampleNegotiate_mismatch() {
-	offer := recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}
-	answer := []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{4}}}
-	_, err := recordlimit.Negotiate(offer, recordlimit.VersionTLS12, 0xc02b, true, answer)
+// A modem that holds records of at most 2303 bytes on the wire can take, in
+// TLS 1.3 with AES-128-GCM, 2303 - 5 (header) - 16 (tag) = 2282 bytes of
+// inner plaintext: the record_size_limit to offer, which counts the inner
+// content-type byte.
+func ExampleExpansion() {
+	const wire = 2303
+	exp := recordlimit.Expansion(tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256)
+	fmt.Println(exp, wire-5-exp)
+	// Output: 16 2282
+}
+
+// An error from a connection whose server broke RFC 6066 matches
+// ErrNegotiation and carries the alert the client sent.
+func ExampleAlertOf() {
+	err := fmt.Errorf("handshake: %w", &recordlimit.NegotiationError{
+		Extension: recordlimit.ExtMaxFragmentLength,
+		Desc:      recordlimit.AlertIllegalParameter,
+		Reason:    "server echoed max_fragment_length 4096, offered 512",
+	})
 	alert, _ := recordlimit.AlertOf(err)
 	fmt.Println(errors.Is(err, recordlimit.ErrNegotiation), alert)
 	// Output: true illegal_parameter

@@ -1,82 +1,65 @@
 package recordlimit
 
-import (
-	"errors"
-	"testing"
-)
+import "testing"
 
-func TestMaxFragmentLengthCodec(t *testing.T) {
+// TestMaxFragmentCode checks each code against RFC 6066, Section 4: 1 to 4
+// stand for 2^9 to 2^12 bytes, and nothing else is a code, on both sides of
+// each end of the range.
+func TestMaxFragmentCode(t *testing.T) {
 	tests := []struct {
-		body  []byte
-		want  MaxFragmentLength
-		alert Alert // 0: no error
+		code  MaxFragmentCode
+		valid bool
+		bytes int
+		str   string
 	}{
-		{[]byte{1}, MFL512, 0},
-		{[]byte{2}, MFL1024, 0},
-		{[]byte{3}, MFL2048, 0},
-		{[]byte{4}, MFL4096, 0},
-		{[]byte{0}, 0, AlertIllegalParameter},
-		{[]byte{5}, 0, AlertIllegalParameter}, // wolfSSL-only code, not RFC 6066
-		{[]byte{6}, 0, AlertIllegalParameter},
-		{nil, 0, AlertDecodeError},
-		{[]byte{1, 1}, 0, AlertDecodeError},
+		{0, false, 0, "max_fragment_length(code 0)"},
+		{MFL512, true, 512, "512"},
+		{MFL1024, true, 1024, "1024"},
+		{MFL2048, true, 2048, "2048"},
+		{MFL4096, true, 4096, "4096"},
+		{5, false, 0, "max_fragment_length(code 5)"}, // wolfSSL's 8192, not RFC 6066
+		{255, false, 0, "max_fragment_length(code 255)"},
 	}
 	for _, tt := range tests {
-		got, err := ParseMaxFragmentLength(tt.body)
-		if tt.alert != 0 {
-			if a, ok := AlertOf(err); !ok || a != tt.alert || !errors.Is(err, ErrNegotiation) {
-				t.Errorf("ParseMaxFragmentLength(%x) error %v, want alert %v", tt.body, err, tt.alert)
-			}
-			continue
+		if got := tt.code.Valid(); got != tt.valid {
+			t.Errorf("MaxFragmentCode(%d).Valid() = %v, want %v", uint8(tt.code), got, tt.valid)
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("ParseMaxFragmentLength(%x) = %v, %v; want %v", tt.body, got, err, tt.want)
+		if got := tt.code.Bytes(); got != tt.bytes {
+			t.Errorf("MaxFragmentCode(%d).Bytes() = %d, want %d", uint8(tt.code), got, tt.bytes)
 		}
-		if enc := AppendMaxFragmentLength(nil, got); string(enc) != string(tt.body) {
-			t.Errorf("AppendMaxFragmentLength(%v) = %x, want %x", got, enc, tt.body)
-		}
-	}
-	for n, want := range map[int]MaxFragmentLength{0: 0, 512: MFL512, 1024: MFL1024, 2048: MFL2048, 4096: MFL4096} {
-		if got, err := MaxFragmentLengthFor(n); err != nil || got != want || (want != 0 && got.Bytes() != n) {
-			t.Errorf("MaxFragmentLengthFor(%d) = %v, %v", n, got, err)
-		}
-	}
-	for _, n := range []int{1, 511, 513, 8192, 16384, -1} {
-		if _, err := MaxFragmentLengthFor(n); err == nil {
-			t.Errorf("MaxFragmentLengthFor(%d) accepted", n)
+		if got := tt.code.String(); got != tt.str {
+			t.Errorf("MaxFragmentCode(%d).String() = %q, want %q", uint8(tt.code), got, tt.str)
 		}
 	}
 }
 
-func TestRecordSizeLimitCodec(t *testing.T) {
+func TestMaxFragmentCodeFor(t *testing.T) {
 	tests := []struct {
-		body  []byte
-		want  int
-		alert Alert
+		n    int
+		want MaxFragmentCode
+		ok   bool
 	}{
-		{[]byte{0, 64}, 64, 0},
-		{[]byte{0x08, 0x00}, 2048, 0},
-		{[]byte{0x40, 0x01}, 16385, 0},
-		{[]byte{0xff, 0xff}, 65535, 0}, // the version maximum is Negotiate's business
-		{[]byte{0, 63}, 0, AlertIllegalParameter},
-		{[]byte{0, 0}, 0, AlertIllegalParameter},
-		{nil, 0, AlertDecodeError},
-		{[]byte{2}, 0, AlertDecodeError},
-		{[]byte{0, 64, 0}, 0, AlertDecodeError},
+		{0, 0, true},
+		{512, MFL512, true},
+		{1024, MFL1024, true},
+		{2048, MFL2048, true},
+		{4096, MFL4096, true},
+		{-1, 0, false},
+		{1, 0, false},
+		{511, 0, false},
+		{513, 0, false},
+		{2303, 0, false},
+		{4097, 0, false},
+		{8192, 0, false},
+		{16384, 0, false},
 	}
 	for _, tt := range tests {
-		got, err := ParseRecordSizeLimit(tt.body)
-		if tt.alert != 0 {
-			if a, ok := AlertOf(err); !ok || a != tt.alert {
-				t.Errorf("ParseRecordSizeLimit(%x) error %v, want alert %v", tt.body, err, tt.alert)
-			}
-			continue
+		got, err := MaxFragmentCodeFor(tt.n)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("MaxFragmentCodeFor(%d) = %v, %v; want %v, ok %v", tt.n, got, err, tt.want, tt.ok)
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("ParseRecordSizeLimit(%x) = %d, %v; want %d", tt.body, got, err, tt.want)
-		}
-		if enc := AppendRecordSizeLimit(nil, uint16(got)); string(enc) != string(tt.body) {
-			t.Errorf("AppendRecordSizeLimit(%d) = %x", got, enc)
+		if tt.ok && tt.n != 0 && got.Bytes() != tt.n {
+			t.Errorf("MaxFragmentCodeFor(%d).Bytes() = %d", tt.n, got.Bytes())
 		}
 	}
 }

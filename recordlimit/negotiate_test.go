@@ -2,101 +2,91 @@ package recordlimit
 
 import (
 	"crypto/tls"
-	"errors"
 	"strings"
 	"testing"
 )
 
-func TestLimits(t *testing.T) {
-	const (
-		gcm12    = 0xc02b
-		chacha12 = 0xcca8
-		aes13    = 0x1301
-	)
-	tests := []struct {
-		name  string
-		offer Offer
-		agr   Agreement
-		want  Limits
-	}{
-		{"none 1.3", Offer{RecordSizeLimit: 512}, Agreement{Version: VersionTLS13, Suite: aes13}, Limits{16384, 16640, 16384}},
-		{"none 1.2", Offer{MaxFragmentLength: MFL512}, Agreement{Version: VersionTLS12, Suite: gcm12}, Limits{16384, 18432, 16384}},
-		{"mfl 512 1.2 gcm", Offer{MaxFragmentLength: MFL512}, Agreement{Version: VersionTLS12, Suite: gcm12, Kind: KindMFL, MaxFragmentLength: MFL512}, Limits{512, 536, 512}},
-		{"mfl 512 1.2 chacha", Offer{MaxFragmentLength: MFL512}, Agreement{Version: VersionTLS12, Suite: chacha12, Kind: KindMFL, MaxFragmentLength: MFL512}, Limits{512, 528, 512}},
-		{"mfl 512 1.3", Offer{MaxFragmentLength: MFL512}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: KindMFL, MaxFragmentLength: MFL512}, Limits{512, 529, 512}},
-		{"mfl 4096 1.3", Offer{MaxFragmentLength: MFL4096}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: KindMFL, MaxFragmentLength: MFL4096}, Limits{4096, 4113, 4096}},
-		// RSL: the server's value bounds sending, ours bounds receiving; in
-		// TLS 1.3 both count the content-type byte.
-		{"rsl 1.3", Offer{RecordSizeLimit: 2048}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: KindRSL, PeerRecordSizeLimit: 512}, Limits{511, 2064, 16384}},
-		{"rsl 64 1.3", Offer{RecordSizeLimit: 64}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: KindRSL, PeerRecordSizeLimit: 64}, Limits{63, 80, 16384}},
-		{"rsl 16385 1.3", Offer{RecordSizeLimit: 16385}, Agreement{Version: VersionTLS13, Suite: aes13, Kind: KindRSL, PeerRecordSizeLimit: 16385}, Limits{16384, 16401, 16384}},
-		{"rsl 1.2 gcm", Offer{RecordSizeLimit: 2048}, Agreement{Version: VersionTLS12, Suite: gcm12, Kind: KindRSL, PeerRecordSizeLimit: 1024}, Limits{1024, 2072, 16384}},
-		{"rsl 16385 offered, 1.2", Offer{RecordSizeLimit: 16385}, Agreement{Version: VersionTLS12, Suite: chacha12, Kind: KindRSL, PeerRecordSizeLimit: 16384}, Limits{16384, 16400, 16384}},
-	}
-	for _, tt := range tests {
-		if got := tt.agr.Limits(tt.offer); got != tt.want {
-			t.Errorf("%s: Limits = %+v, want %+v", tt.name, got, tt.want)
-		}
-	}
-}
-
-func TestNegotiate(t *testing.T) {
-	mfl := func(c byte) Extension { return Extension{ExtMaxFragmentLength, []byte{c}} }
-	rsl := func(v int) Extension { return Extension{ExtRecordSizeLimit, []byte{byte(v >> 8), byte(v)}} }
-	both := Offer{MaxFragmentLength: MFL1024, RecordSizeLimit: 1024}
-	tests := []struct {
-		name    string
-		offer   Offer
-		version uint16
-		inSH    bool
-		exts    []Extension
-		kind    Kind
-		alert   Alert
-	}{
-		{"no answer", both, VersionTLS13, false, nil, KindNone, 0},
-		{"mfl echo", both, VersionTLS12, true, []Extension{mfl(2)}, KindMFL, 0},
-		{"rsl answer", both, VersionTLS13, false, []Extension{rsl(16385)}, KindRSL, 0},
-		{"rsl 16385 in 1.2", both, VersionTLS12, true, []Extension{rsl(16385)}, 0, AlertIllegalParameter},
-		{"mfl differs", both, VersionTLS12, true, []Extension{mfl(1)}, 0, AlertIllegalParameter},
-		{"mfl unsolicited", Offer{RecordSizeLimit: 64}, VersionTLS12, true, []Extension{mfl(1)}, 0, AlertUnsupportedExtension},
-		{"rsl unsolicited", Offer{MaxFragmentLength: MFL512}, VersionTLS13, false, []Extension{rsl(64)}, 0, AlertUnsupportedExtension},
-		{"rsl in 1.3 ServerHello", both, VersionTLS13, true, []Extension{rsl(64)}, 0, AlertIllegalParameter},
-		{"both", both, VersionTLS13, false, []Extension{rsl(512), mfl(2)}, 0, AlertIllegalParameter},
-		{"rsl 63", both, VersionTLS13, false, []Extension{rsl(63)}, 0, AlertIllegalParameter},
-		{"rsl 3 bytes", both, VersionTLS13, false, []Extension{{ExtRecordSizeLimit, []byte{0, 1, 0}}}, 0, AlertDecodeError},
-	}
-	for _, tt := range tests {
-		a, err := Negotiate(tt.offer, tt.version, 0x1301, tt.inSH, tt.exts)
-		if tt.alert != 0 {
-			var ne *NegotiationError
-			if !errors.As(err, &ne) || ne.Alert() != tt.alert {
-				t.Errorf("%s: error %v, want alert %v", tt.name, err, tt.alert)
-			}
-			continue
-		}
-		if err != nil || a.Kind != tt.kind {
-			t.Errorf("%s: kind %v, err %v; want %v", tt.name, a.Kind, err, tt.kind)
-		}
-	}
-}
-
+// TestOfferValidate checks both sides of every bound an Offer has: the four
+// RFC 6066 codes, and RFC 8449's 64..2^14+1.
 func TestOfferValidate(t *testing.T) {
-	for _, o := range []Offer{{}, {MaxFragmentLength: MFL4096}, {RecordSizeLimit: 64}, {RecordSizeLimit: 16385}} {
-		if err := o.Validate(); err != nil {
-			t.Errorf("%+v: %v", o, err)
+	tests := []struct {
+		offer Offer
+		ok    bool
+	}{
+		{Offer{}, true},
+		{Offer{MaxFragmentLength: MFL512}, true},
+		{Offer{MaxFragmentLength: MFL4096}, true},
+		{Offer{MaxFragmentLength: 5}, false},
+		{Offer{MaxFragmentLength: 255}, false},
+		{Offer{RecordSizeLimit: 64}, true},
+		{Offer{RecordSizeLimit: 63}, false},
+		{Offer{RecordSizeLimit: 1}, false},
+		{Offer{RecordSizeLimit: -1}, false},
+		{Offer{RecordSizeLimit: 16385}, true},
+		{Offer{RecordSizeLimit: 16386}, false},
+		{Offer{MaxFragmentLength: MFL2048, RecordSizeLimit: 2048}, true},
+		{Offer{MaxFragmentLength: 5, RecordSizeLimit: 2048}, false},
+		{Offer{MaxFragmentLength: MFL2048, RecordSizeLimit: 16386}, false},
+	}
+	for _, tt := range tests {
+		err := tt.offer.Validate()
+		if (err == nil) != tt.ok {
+			t.Errorf("%+v: Validate() = %v, want ok %v", tt.offer, err, tt.ok)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "recordlimit: ") {
+			t.Errorf("%+v: error %q lacks the package prefix", tt.offer, err)
 		}
 	}
-	for _, o := range []Offer{{MaxFragmentLength: 5}, {RecordSizeLimit: 63}, {RecordSizeLimit: 16386}} {
-		if err := o.Validate(); err == nil {
-			t.Errorf("%+v accepted", o)
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{KindNone: "none", KindMFL: "max_fragment_length", KindRSL: "record_size_limit", 3: "none"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kind(%d).String() = %q, want %q", uint8(k), got, want)
+		}
+	}
+}
+
+// TestExpansion checks each group of suites, in the version it belongs to
+// and in the other (where the protocol's allowance applies), against the
+// record layouts: RFC 8446, Section 5.2 (TLS 1.3 AEAD: the 16-byte tag;
+// up to 256 bytes for an unknown suite), RFC 5288 (TLS 1.2 AES-GCM: 8-byte
+// explicit nonce and tag), RFC 7905 (TLS 1.2 ChaCha20-Poly1305: the tag) and
+// RFC 5246, Section 6.2.3 (up to 2048 bytes).
+func TestExpansion(t *testing.T) {
+	tests := []struct {
+		version, suite uint16
+		want           int
+	}{
+		{tls.VersionTLS13, tls.TLS_AES_128_GCM_SHA256, 16},
+		{tls.VersionTLS13, tls.TLS_AES_256_GCM_SHA384, 16},
+		{tls.VersionTLS13, tls.TLS_CHACHA20_POLY1305_SHA256, 16},
+		{tls.VersionTLS13, 0x1304, 256}, // TLS_AES_128_CCM_SHA256: not known
+		{tls.VersionTLS13, 0x1300, 256},
+		{tls.VersionTLS13, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 256},
+		{tls.VersionTLS13 + 1, tls.TLS_AES_128_GCM_SHA256, 16}, // a later version is treated as 1.3
+		{tls.VersionTLS12, tls.TLS_AES_128_GCM_SHA256, 2048},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, 24},
+		{tls.VersionTLS12, tls.TLS_RSA_WITH_AES_128_GCM_SHA256, 24},
+		{tls.VersionTLS12, tls.TLS_RSA_WITH_AES_256_GCM_SHA384, 24},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, 16},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 16},
+		{tls.VersionTLS12, 0x00ff, 2048}, // the renegotiation SCSV: no suite
+		{tls.VersionTLS11, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 24},
+	}
+	for _, tt := range tests {
+		if got := Expansion(tt.version, tt.suite); got != tt.want {
+			t.Errorf("Expansion(%#04x, %#04x) = %d, want %d", tt.version, tt.suite, got, tt.want)
 		}
 	}
 }
 
 // TestExpansionCBC checks the TLS 1.2 AES-CBC allowance against the suite's
 // own name: an explicit IV of 16, the MAC its name gives, and up to 256
-// bytes of padding (RFC 5246, Section 6.2.3.2); and that the MFL bound
-// follows from it.
+// bytes of padding (RFC 5246, Section 6.2.3.2).
 func TestExpansionCBC(t *testing.T) {
 	macs := map[string]int{"SHA": 20, "SHA256": 32, "SHA384": 48}
 	// IANA's names for the suites crypto/tls does not implement.
@@ -115,12 +105,19 @@ func TestExpansionCBC(t *testing.T) {
 		if !strings.Contains(name, "_CBC_") || !ok {
 			t.Fatalf("%#04x (%s) is not an AES-CBC suite", s, name)
 		}
-		if got, want := Expansion(VersionTLS12, s), 16+mac+256; got != want {
+		if got, want := Expansion(tls.VersionTLS12, s), 16+mac+256; got != want {
 			t.Errorf("%s: expansion %d, want %d", name, got, want)
 		}
-		a := Agreement{Version: VersionTLS12, Suite: s, Kind: KindMFL, MaxFragmentLength: MFL2048}
-		if got, want := a.Limits(Offer{MaxFragmentLength: MFL2048}).Receive, 2048+16+mac+256; got != want {
-			t.Errorf("%s: MFL 2048 receive bound %d, want %d", name, got, want)
+		if got := Expansion(tls.VersionTLS13, s); got != 256 {
+			t.Errorf("%s in TLS 1.3: expansion %d, want the protocol's 256", name, got)
 		}
+	}
+}
+
+// TestRecordSizeLimitBounds pins RFC 8449's numbers, which the constants
+// spell as arithmetic.
+func TestRecordSizeLimitBounds(t *testing.T) {
+	if MinRecordSizeLimit != 64 || MaxRecordSizeLimitTLS12 != 1<<14 || MaxRecordSizeLimitTLS13 != 1<<14+1 || MaxPlaintext != 1<<14 {
+		t.Errorf("bounds %d, %d, %d, %d", MinRecordSizeLimit, MaxRecordSizeLimitTLS12, MaxRecordSizeLimitTLS13, MaxPlaintext)
 	}
 }

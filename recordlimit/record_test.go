@@ -1,42 +1,30 @@
 package recordlimit
 
-import (
-	"errors"
-	"testing"
-)
+import "testing"
 
-func TestParseHeader(t *testing.T) {
+// TestContentType checks the four content types of TLS 1.2 and 1.3 and the
+// values on either side of them.
+func TestContentType(t *testing.T) {
 	tests := []struct {
-		in   []byte
-		want Header
-		err  error
+		t     ContentType
+		known bool
+		str   string
 	}{
-		{[]byte{22, 3, 1, 0, 5}, Header{TypeHandshake, 0x0301, 5}, nil},
-		{[]byte{23, 3, 3, 0x48, 0x00}, Header{TypeApplicationData, 0x0303, 18432}, nil},
-		{[]byte{23, 3, 3, 0x48, 0x01}, Header{}, ErrRecordOverflow},
-		{[]byte{24, 3, 3, 0, 1}, Header{}, ErrBadRecord},
-		{[]byte{19, 3, 3, 0, 1}, Header{}, ErrBadRecord},
-		{[]byte{22, 2, 0, 0, 1}, Header{}, ErrBadRecord},
-		{[]byte{0x80, 0x2c, 0x01, 0x03, 0x01}, Header{}, ErrBadRecord}, // SSLv2-style hello
-		{[]byte{22, 3, 3, 0}, Header{}, ErrBadRecord},
+		{0, false, "content_type(0)"},
+		{19, false, "content_type(19)"},
+		{TypeChangeCipherSpec, true, "change_cipher_spec"},
+		{TypeAlert, true, "alert"},
+		{TypeHandshake, true, "handshake"},
+		{TypeApplicationData, true, "application_data"},
+		{24, false, "content_type(24)"}, // heartbeat (RFC 6520): not used
+		{255, false, "content_type(255)"},
 	}
 	for _, tt := range tests {
-		h, err := ParseHeader(tt.in)
-		if tt.err != nil {
-			if !errors.Is(err, tt.err) {
-				t.Errorf("ParseHeader(% x) error %v, want %v", tt.in, err, tt.err)
-			}
-			continue
+		if got := tt.t.Known(); got != tt.known {
+			t.Errorf("ContentType(%d).Known() = %v, want %v", uint8(tt.t), got, tt.known)
 		}
-		if err != nil || h != tt.want {
-			t.Errorf("ParseHeader(% x) = %+v, %v", tt.in, h, err)
+		if got := tt.t.String(); got != tt.str {
+			t.Errorf("ContentType(%d).String() = %q, want %q", uint8(tt.t), got, tt.str)
 		}
-		if enc := h.Append(nil); string(enc) != string(tt.in) {
-			t.Errorf("Append = % x, want % x", enc, tt.in)
-		}
-	}
-	var he *RecordHeaderError
-	if _, err := ParseHeader([]byte{24, 3, 3, 0, 1}); !errors.As(err, &he) || he.Alert() != AlertUnexpectedMessage {
-		t.Errorf("unknown type: %v", err)
 	}
 }

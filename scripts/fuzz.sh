@@ -16,7 +16,7 @@ dur=${1:-20s}
 shift || true
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-	pkgs=(./recordlimit ./internal/guard ./internal/wiretrace ./fuzz ./credstore ./download ./ticketkey ./edge)
+	pkgs=(./recordlimit ./internal/wire ./internal/guard ./internal/wiretrace ./fuzz ./credstore ./download ./ticketkey ./edge)
 fi
 par=()
 if [ -n "${FUZZ_PARALLEL:-}" ]; then

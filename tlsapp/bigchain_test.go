@@ -23,6 +23,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/testnet"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -229,8 +230,8 @@ func TestListenerServesLargeChain(t *testing.T) {
 func TestCertificateMessageBound(t *testing.T) {
 	p := newTestPKI(t)
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
-		for _, n := range []int{recordlimit.MaxCertificateMessage, recordlimit.MaxCertificateMessage + 1} {
-			ok := n <= recordlimit.MaxCertificateMessage
+		for _, n := range []int{wire.MaxCertificateMessage, wire.MaxCertificateMessage + 1} {
+			ok := n <= wire.MaxCertificateMessage
 			t.Run(fmt.Sprintf("client guard/%s/%d", versionName(v), n), func(t *testing.T) {
 				leakCheck(t)
 				cert := chainOfSize(t, v, p.Server, n)

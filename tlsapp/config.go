@@ -165,7 +165,7 @@ var ErrConfig = errors.New("tlsapp: invalid config")
 
 // offer validates the record-size settings and returns the offer.
 func (c *Config) offer() (recordlimit.Offer, error) {
-	mfl, err := recordlimit.MaxFragmentLengthFor(c.MaxFragmentLength)
+	mfl, err := recordlimit.MaxFragmentCodeFor(c.MaxFragmentLength)
 	if err != nil {
 		return recordlimit.Offer{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

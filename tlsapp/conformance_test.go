@@ -11,28 +11,29 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/scripted"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 var (
-	extMFL = func(code ...byte) recordlimit.Extension {
-		return recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: code}
+	extMFL = func(code ...byte) wire.Extension {
+		return wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: code}
 	}
-	extRSL = func(v int) recordlimit.Extension {
-		return recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{byte(v >> 8), byte(v)}}
+	extRSL = func(v int) wire.Extension {
+		return wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{byte(v >> 8), byte(v)}}
 	}
-	extRaw = func(typ uint16, data ...byte) recordlimit.Extension {
-		return recordlimit.Extension{Type: typ, Data: data}
+	extRaw = func(typ uint16, data ...byte) wire.Extension {
+		return wire.Extension{Type: typ, Data: data}
 	}
 )
 
 // sh12 answers with a TLS 1.2 ServerHello carrying exts.
-func sh12(exts ...recordlimit.Extension) func(*scripted.Session) error {
+func sh12(exts ...wire.Extension) func(*scripted.Session) error {
 	return func(s *scripted.Session) error { return s.SendServerHello12(exts...) }
 }
 
 // ee13 answers with a TLS 1.3 ServerHello and EncryptedExtensions carrying exts.
-func ee13(exts ...recordlimit.Extension) func(*scripted.Session) error {
+func ee13(exts ...wire.Extension) func(*scripted.Session) error {
 	return func(s *scripted.Session) error {
 		if err := s.SendServerHello13(); err != nil {
 			return err
@@ -156,15 +157,15 @@ func TestNegotiationRules(t *testing.T) {
 			},
 			record(recordlimit.TypeApplicationData, 529)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
 		// No answer: the protocol maximum holds.
-		{"no answer, 16641-byte record/1.3", rsl512, then(ee13(), record(recordlimit.TypeApplicationData, recordlimit.MaxCiphertextTLS13+1)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
+		{"no answer, 16641-byte record/1.3", rsl512, then(ee13(), record(recordlimit.TypeApplicationData, wire.MaxCiphertextTLS13+1)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
 		{"no answer, 16385-byte plaintext record/1.2", rsl512, then(sh12(), record(recordlimit.TypeHandshake, recordlimit.MaxPlaintext+1)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
 		// A compressed Certificate (RFC 8879) declaring 16 MiB: refused
 		// before the TLS stack would allocate it.
 		{"compressed certificate declares 16 MiB/1.3", rsl512, then(ee13(), compressedCert(0xffffff)), recordlimit.ErrProtocol, recordlimit.AlertBadCertificate},
-		{"compressed certificate declares 64 KiB + 1/1.3", rsl512, then(ee13(), compressedCert(recordlimit.MaxCertificateSize+1)), recordlimit.ErrProtocol, recordlimit.AlertBadCertificate},
+		{"compressed certificate declares 64 KiB + 1/1.3", rsl512, then(ee13(), compressedCert(wire.MaxCertificateSize+1)), recordlimit.ErrProtocol, recordlimit.AlertBadCertificate},
 		// Malformed framing.
 		{"unknown record type", rsl512, record(24, 10), recordlimit.ErrBadRecord, 0},
-		{"record longer than any version allows", rsl512, record(recordlimit.TypeHandshake, recordlimit.MaxCiphertextTLS12+1), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
+		{"record longer than any version allows", rsl512, record(recordlimit.TypeHandshake, wire.MaxCiphertextTLS12+1), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +205,7 @@ func TestWithinLimitAccepted(t *testing.T) {
 		{"rsl 16385 accepted/1.3", Config{RecordSizeLimit: 16385}, then(ee13(extRSL(16385)), record(recordlimit.TypeApplicationData, 16385+16))},
 		// RSL does not bind unprotected TLS 1.2 records.
 		{"rsl 512, 16384-byte plaintext record/1.2", Config{RecordSizeLimit: 512}, then(sh12(extRSL(1024)), record(recordlimit.TypeHandshake, 16384))},
-		{"no answer, 16640-byte record/1.3", Config{RecordSizeLimit: 512}, then(ee13(), record(recordlimit.TypeApplicationData, recordlimit.MaxCiphertextTLS13))},
+		{"no answer, 16640-byte record/1.3", Config{RecordSizeLimit: 512}, then(ee13(), record(recordlimit.TypeApplicationData, wire.MaxCiphertextTLS13))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,10 +18,10 @@ import (
 	"github.com/tlsapp/tlsapp/trust"
 )
 
-// BatchSize is how many wire bytes of records a Write gathers before handing
-// them to the transport in one write call. A Write of up to about this much
-// data costs one transport write; a larger one, one per BatchSize.
-const BatchSize = 64 << 10
+// batchSize is how many wire bytes of records a Write gathers before handing
+// them to the transport in one write call (64 KiB). A Write of up to about
+// this much data costs one transport write; a larger one, one per batchSize.
+const batchSize = 64 << 10
 
 // Conn is a client TLS connection that honours and enforces the record size
 // agreed with the server. It is a net.Conn; Read and Write may be called
@@ -317,7 +317,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 }
 
 // Write writes b as records of at most the send limit each, gathering the
-// records of up to BatchSize bytes into one transport write.
+// records of up to 64 KiB into one transport write.
 func (c *Conn) Write(b []byte) (int, error) {
 	if err := c.HandshakeContext(context.Background()); err != nil {
 		return 0, err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/guard"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -98,15 +99,15 @@ func (r *recordTap) Read(p []byte) (int, error) {
 }
 
 func (r *recordTap) firstProtected() []byte {
-	for s := r.buf; len(s) >= recordlimit.HeaderLen; {
-		h, err := recordlimit.ParseHeader(s)
-		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
+	for s := r.buf; len(s) >= wire.HeaderLen; {
+		h, err := wire.ParseHeader(s)
+		if err != nil || len(s) < wire.HeaderLen+h.Len {
 			return nil
 		}
 		if h.Type == recordlimit.TypeApplicationData {
-			return s[:recordlimit.HeaderLen+h.Len]
+			return s[:wire.HeaderLen+h.Len]
 		}
-		s = s[recordlimit.HeaderLen+h.Len:]
+		s = s[wire.HeaderLen+h.Len:]
 	}
 	return nil
 }
@@ -252,7 +253,7 @@ func TestIgnoringServer(t *testing.T) {
 		t.Fatalf("read %d, %v", n, err)
 	}
 	st := c.RecordState()
-	if st.Agreed != recordlimit.KindNone || st.LargestReceived <= 4096 || st.ReceiveLimit != recordlimit.MaxCiphertextTLS13 {
+	if st.Agreed != recordlimit.KindNone || st.LargestReceived <= 4096 || st.ReceiveLimit != wire.MaxCiphertextTLS13 {
 		t.Errorf("state %+v", st)
 	}
 	if len(st.Anchors) != 1 || st.Anchors[0].Subject != "CN=tlsapp test CA" {

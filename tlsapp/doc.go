@@ -14,7 +14,7 @@
 // ClientHello (a plain, standards-following hello: no browser imitation),
 // wires recordlimit between utls and the transport, and splits application
 // writes so that each record stays within the limit. The records of one Write
-// (up to BatchSize bytes) reach the transport in a single write call, which
+// (up to 64 KiB of records) reach the transport in a single write call, which
 // matters on a modem socket where every call costs a round of AT commands.
 //
 // Certificate verification is on by default, against Config.RootCAs (the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/scripted"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -135,7 +136,7 @@ func TestFaultAfterHandshake(t *testing.T) {
 				c.Write([]byte("hello"))
 				time.Sleep(time.Second)
 			})
-			return startFaultRelay(t, srv, func(c net.Conn, idx int, h recordlimit.Header, rec []byte) bool {
+			return startFaultRelay(t, srv, func(c net.Conn, idx int, h wire.Header, rec []byte) bool {
 				forward(c, idx, h, rec)
 				if h.Type == recordlimit.TypeApplicationData && h.Len == len("hello")+17 {
 					c.Write(bad) // right after the record carrying "hello"

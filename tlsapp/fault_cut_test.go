@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -33,7 +34,7 @@ func TestFaultCutMidHandshake(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", versionName(v), cut.name), func(t *testing.T) {
 				leakCheck(t)
 				srv := startGoServer(t, &tls.Config{MinVersion: v, MaxVersion: v}, echo)
-				addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h recordlimit.Header, rec []byte) bool {
+				addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h wire.Header, rec []byte) bool {
 					if idx == cut.record {
 						c.Write(rec[:min(cut.keep, len(rec)-1)])
 						return false
@@ -84,7 +85,7 @@ func TestFaultCutMidRecord(t *testing.T) {
 				dataLen = chunk + 24
 			}
 			seen := 0
-			addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h recordlimit.Header, rec []byte) bool {
+			addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h wire.Header, rec []byte) bool {
 				if h.Type == recordlimit.TypeApplicationData && h.Len == dataLen {
 					if seen++; seen == 5 {
 						c.Write(rec[:len(rec)/2])
@@ -158,7 +159,7 @@ func TestFaultTruncationIsUnexpectedEOF(t *testing.T) {
 	} {
 		t.Run(cut.name, func(t *testing.T) {
 			srv := startGoServer(t, &tls.Config{MinVersion: tls.VersionTLS13}, echo)
-			addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h recordlimit.Header, rec []byte) bool {
+			addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h wire.Header, rec []byte) bool {
 				if idx == cut.record {
 					c.Write(rec[:cut.keep])
 					return false

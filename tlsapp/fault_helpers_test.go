@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -39,7 +40,7 @@ func within(t *testing.T, what string, d, limit time.Duration) {
 // the client's bytes as they come and hands the server's bytes, one record
 // at a time, to onRecord, which writes what it likes to the client and
 // returns false to end the connection (both sides are then closed).
-func startFaultRelay(t *testing.T, target string, onRecord func(client net.Conn, idx int, h recordlimit.Header, rec []byte) bool) string {
+func startFaultRelay(t *testing.T, target string, onRecord func(client net.Conn, idx int, h wire.Header, rec []byte) bool) string {
 	t.Helper()
 	return testnet.Relay(t, target, 60*time.Second, func(c, s net.Conn) {
 		done := make(chan struct{})
@@ -50,17 +51,17 @@ func startFaultRelay(t *testing.T, target string, onRecord func(client net.Conn,
 		}()
 		defer func() { c.Close(); s.Close(); <-done }()
 		for idx := 0; ; idx++ {
-			hdr := make([]byte, recordlimit.HeaderLen)
+			hdr := make([]byte, wire.HeaderLen)
 			if _, err := io.ReadFull(s, hdr); err != nil {
 				return
 			}
-			h, err := recordlimit.ParseHeader(hdr)
+			h, err := wire.ParseHeader(hdr)
 			if err != nil {
 				return
 			}
-			rec := make([]byte, recordlimit.HeaderLen+h.Len)
+			rec := make([]byte, wire.HeaderLen+h.Len)
 			copy(rec, hdr)
-			if _, err := io.ReadFull(s, rec[recordlimit.HeaderLen:]); err != nil {
+			if _, err := io.ReadFull(s, rec[wire.HeaderLen:]); err != nil {
 				return
 			}
 			if !onRecord(c, idx, h, rec) {
@@ -71,7 +72,7 @@ func startFaultRelay(t *testing.T, target string, onRecord func(client net.Conn,
 }
 
 // forward passes every record on unchanged.
-func forward(c net.Conn, _ int, _ recordlimit.Header, rec []byte) bool {
+func forward(c net.Conn, _ int, _ wire.Header, rec []byte) bool {
 	_, err := c.Write(rec)
 	return err == nil
 }

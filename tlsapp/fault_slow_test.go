@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/internal/wire"
 )
 
 // slack is what the time bounds allow beyond a timeout on a loaded 2-core
@@ -27,7 +27,7 @@ func TestFaultTrickle(t *testing.T) {
 		t.Run(versionName(v), func(t *testing.T) {
 			srv := startGoServer(t, &tls.Config{MinVersion: v, MaxVersion: v}, echo)
 			var writes atomic.Int64
-			addr := startFaultRelay(t, srv, func(c net.Conn, _ int, _ recordlimit.Header, rec []byte) bool {
+			addr := startFaultRelay(t, srv, func(c net.Conn, _ int, _ wire.Header, rec []byte) bool {
 				for i := range rec {
 					if _, err := c.Write(rec[i : i+1]); err != nil {
 						return false
@@ -85,7 +85,7 @@ func TestFaultStallHandshake(t *testing.T) {
 		return func(t *testing.T) string {
 			srv := startGoServer(t, &tls.Config{MinVersion: tls.VersionTLS13}, echo)
 			stop := make(chan struct{})
-			addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h recordlimit.Header, rec []byte) bool {
+			addr := startFaultRelay(t, srv, func(c net.Conn, idx int, h wire.Header, rec []byte) bool {
 				if idx >= records {
 					select { // stall until the test ends
 					case <-stop:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/scripted"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/trust"
 )
@@ -26,7 +27,7 @@ import (
 // flightOf returns the scripted server's TLS 1.3 flight after its
 // ServerHello, with EncryptedExtensions carrying ee, for the test PKI's
 // server certificate.
-func flightOf(t *testing.T, s *scripted.Session, ee ...recordlimit.Extension) [][]byte {
+func flightOf(t *testing.T, s *scripted.Session, ee ...wire.Extension) [][]byte {
 	p := newTestPKI(t)
 	msgs, err := s.Flight13(scripted.EncryptedExtensions(ee...), p.Server.Certificate, p.Server.PrivateKey.(crypto.Signer), nil)
 	if err != nil {
@@ -128,9 +129,9 @@ func complete(s *scripted.Session) error {
 // received by the server; before the fix each of the first five handshakes
 // succeeded with no agreement and the 1000-byte record was accepted.
 func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
-	rsl64 := []recordlimit.Extension{extRSL(64)}
-	both := []recordlimit.Extension{extMFL(1), extRSL(64)}
-	encryptedCCS := func(ee []recordlimit.Extension) func(*scripted.Session) error {
+	rsl64 := []wire.Extension{extRSL(64)}
+	both := []wire.Extension{extMFL(1), extRSL(64)}
+	encryptedCCS := func(ee []wire.Extension) func(*scripted.Session) error {
 		return func(s *scripted.Session) error {
 			if err := s.SendServerHello13(); err != nil {
 				return err
@@ -144,7 +145,7 @@ func TestGuardRefusesWhatItCannotFollow(t *testing.T) {
 			return complete(s)
 		}
 	}
-	eeInHelloRecord := func(ee []recordlimit.Extension) func(*scripted.Session) error {
+	eeInHelloRecord := func(ee []wire.Extension) func(*scripted.Session) error {
 		return func(s *scripted.Session) error {
 			sh, err := s.ServerHello13()
 			if err != nil {
@@ -452,7 +453,7 @@ func TestLargeCertificateMessage(t *testing.T) {
 	})
 	t.Run("256 KiB + 1 refused", func(t *testing.T) {
 		leakCheck(t)
-		n := recordlimit.MaxCertificateMessage + 1
+		n := wire.MaxCertificateMessage + 1
 		err, alert, alertErr := runScript(t, Config{}, then(ee13(), func(s *scripted.Session) error {
 			return s.SendEncrypted(recordlimit.TypeHandshake, []byte{11, byte(n >> 16), byte(n >> 8), byte(n), 0, 0}, 0)
 		}))
@@ -469,8 +470,8 @@ type recordWriter struct{ net.Conn }
 func (w recordWriter) Write(b []byte) (int, error) {
 	done := 0
 	for len(b) > 0 {
-		n := recordlimit.HeaderLen
-		if len(b) >= recordlimit.HeaderLen {
+		n := wire.HeaderLen
+		if len(b) >= wire.HeaderLen {
 			n += int(b[3])<<8 | int(b[4])
 		}
 		n = min(n, len(b))

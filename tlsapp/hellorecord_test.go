@@ -12,6 +12,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/testnet"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -55,7 +56,7 @@ func TestHelloRecordOverMFL(t *testing.T) {
 		defer s.Close()
 		var flight []byte // handshake bytes of the records held back
 		for {
-			hdr := make([]byte, recordlimit.HeaderLen)
+			hdr := make([]byte, wire.HeaderLen)
 			if _, err := io.ReadFull(s, hdr); err != nil {
 				return
 			}
@@ -146,8 +147,8 @@ func endsWithHelloDone(b []byte) bool {
 // rec.
 func endsWithRecord(b, rec []byte) bool {
 	var last []byte
-	for len(b) >= recordlimit.HeaderLen {
-		n := recordlimit.HeaderLen + (int(b[3])<<8 | int(b[4]))
+	for len(b) >= wire.HeaderLen {
+		n := wire.HeaderLen + (int(b[3])<<8 | int(b[4]))
 		if len(b) < n {
 			return false
 		}

@@ -181,7 +181,7 @@ func (c *ServerConn) Read(b []byte) (int, error) {
 }
 
 // Write writes b in records of at most Cap bytes, gathering the records of
-// up to BatchSize bytes into one transport write.
+// up to 64 KiB into one transport write.
 func (c *ServerConn) Write(b []byte) (int, error) {
 	if err := c.tc.Handshake(); err != nil {
 		return 0, c.mapErr(err)

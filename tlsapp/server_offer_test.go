@@ -322,7 +322,7 @@ func TestServerRefusesChangedRetryHello(t *testing.T) {
 // one byte, 64 records per TCP segment: the server must read the offer
 // from it and keep every record of its flight, up to ServerHelloDone,
 // within the 256 bytes asked for, as seen on the wire. (The cost of the
-// scan is measured by recordlimit's BenchmarkServerHelloScan and bounded by
+// scan is measured by internal/guard's BenchmarkServerHelloScan and bounded by
 // TestServerHelloScanAllocations, one record per read: here the kernel
 // coalesces the segments into large reads.)
 func TestServerSlowHugeHello(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsapp/tlsapp/recordlimit"
+	"github.com/tlsapp/tlsapp/internal/wire"
 )
 
 // tcpPair returns the two ends of a TCP connection on 127.0.0.1.
@@ -47,7 +47,7 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 // failure or close and had no Close.
 func TestServerHandshakeSecretsWiped(t *testing.T) {
 	p := newTestPKI(t)
-	huge := chainOfSize(t, tls.VersionTLS13, bigClientChain(t), recordlimit.MaxCertificateMessage+1)
+	huge := chainOfSize(t, tls.VersionTLS13, bigClientChain(t), wire.MaxCertificateMessage+1)
 	for _, tt := range []struct {
 		name    string
 		client  func(raw net.Conn, release <-chan struct{}) *tls.Config

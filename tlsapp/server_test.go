@@ -124,8 +124,8 @@ func TestServerCapBeforeHandshake(t *testing.T) {
 // TestServerWriteBatches checks, at the wire, how a server Write reaches the
 // transport: a Write of one record (up to the cap, 2048) is one transport
 // write of that record; a larger one is cut into records of the cap,
-// gathered into one transport write per BatchSize bytes: the write closes
-// with the record that takes it to BatchSize or more. An independent relay
+// gathered into one transport write per batchSize bytes: the write closes
+// with the record that takes it to batchSize or more. An independent relay
 // sees every server record within the cap and the client gets the bytes.
 func TestServerWriteBatches(t *testing.T) {
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
@@ -193,7 +193,7 @@ func TestServerWriteBatches(t *testing.T) {
 				acc := 0
 				for left := size; left > 0; left -= min(left, 2048) {
 					acc += 5 + min(left, 2048) + overhead
-					if acc >= BatchSize || left <= 2048 {
+					if acc >= batchSize || left <= 2048 {
 						want = append(want, acc)
 						acc = 0
 					}

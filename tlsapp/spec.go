@@ -5,6 +5,7 @@ import (
 
 	utls "github.com/refraction-networking/utls"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -59,11 +60,11 @@ func helloSpec(cfg *Config, offer recordlimit.Offer, suites, groups, sigAlgs []u
 	}
 	if offer.MaxFragmentLength != 0 {
 		exts = append(exts, &utls.GenericExtension{Id: recordlimit.ExtMaxFragmentLength,
-			Data: recordlimit.AppendMaxFragmentLength(nil, offer.MaxFragmentLength)})
+			Data: wire.AppendMaxFragmentLength(nil, offer.MaxFragmentLength)})
 	}
 	if offer.RecordSizeLimit != 0 {
 		exts = append(exts, &utls.GenericExtension{Id: recordlimit.ExtRecordSizeLimit,
-			Data: recordlimit.AppendRecordSizeLimit(nil, uint16(offer.RecordSizeLimit))})
+			Data: wire.AppendRecordSizeLimit(nil, uint16(offer.RecordSizeLimit))})
 	}
 	if resume && vmax >= tls.VersionTLS13 {
 		// pre_shared_key must be the last extension.

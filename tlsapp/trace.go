@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -93,7 +94,7 @@ type tracedConn struct {
 type recordScanner struct {
 	mu   sync.Mutex
 	dir  Direction
-	hdr  [recordlimit.HeaderLen]byte
+	hdr  [wire.HeaderLen]byte
 	nh   int  // bytes of hdr filled
 	left int  // body bytes of the current record still to come
 	ccs  bool // a ChangeCipherSpec has crossed in this direction
@@ -132,7 +133,7 @@ func (s *recordScanner) scan(c *tracedConn, b []byte) {
 		n := copy(s.hdr[s.nh:], b)
 		s.nh += n
 		b = b[n:]
-		if s.nh < recordlimit.HeaderLen {
+		if s.nh < wire.HeaderLen {
 			return
 		}
 		s.nh = 0
@@ -149,7 +150,7 @@ func (s *recordScanner) scan(c *tracedConn, b []byte) {
 			// application data flows in either version before the
 			// handshake completes.
 			r.Epoch = EpochHandshake
-		case s.ccs && c.version() == recordlimit.VersionTLS12:
+		case s.ccs && c.version() == wire.VersionTLS12:
 			r.Epoch = EpochHandshake
 		default:
 			r.Epoch = EpochPlaintext

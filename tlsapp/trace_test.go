@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testnet"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -35,13 +36,13 @@ func (w *wireLog) add(dir int, b []byte) {
 	}
 	w.pending[dir] = append(w.pending[dir], b...)
 	p := w.pending[dir]
-	for len(p) >= recordlimit.HeaderLen {
-		h, err := recordlimit.ParseHeader(p)
-		if err != nil || len(p) < recordlimit.HeaderLen+h.Len {
+	for len(p) >= wire.HeaderLen {
+		h, err := wire.ParseHeader(p)
+		if err != nil || len(p) < wire.HeaderLen+h.Len {
 			break
 		}
 		w.lines = append(w.lines, fmt.Sprintf("%s %s %d", [2]string{"sent", "received"}[dir], h.Type, h.Len))
-		p = p[recordlimit.HeaderLen+h.Len:]
+		p = p[wire.HeaderLen+h.Len:]
 	}
 	w.pending[dir] = append(w.pending[dir][:0], p...)
 }

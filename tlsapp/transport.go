@@ -56,7 +56,7 @@ const recordOverhead = 5 + 24
 
 // writeSplit writes b through the TLS stack w in pieces of at most limit
 // bytes, so that each becomes one record, and has g hand the records to the
-// transport in one write per BatchSize bytes. It returns how many bytes of b
+// transport in one write per batchSize bytes. It returns how many bytes of b
 // reached the transport. A b of one record goes straight through, already
 // one transport write.
 func writeSplit(w io.Writer, g batchingGuard, b []byte, limit int) (int, error) {
@@ -66,7 +66,7 @@ func writeSplit(w io.Writer, g batchingGuard, b []byte, limit int) (int, error) 
 	if len(b) <= limit {
 		return w.Write(b)
 	}
-	first := min(len(b), BatchSize)
+	first := min(len(b), batchSize)
 	g.BeginBatch(first + (first/limit+1)*recordOverhead)
 	var done, flushed int
 	for done < len(b) {
@@ -76,7 +76,7 @@ func writeSplit(w io.Writer, g batchingGuard, b []byte, limit int) (int, error) 
 			g.Flush(true)
 			return flushed, err
 		}
-		if g.Buffered() >= BatchSize {
+		if g.Buffered() >= batchSize {
 			if err := g.Flush(false); err != nil {
 				g.Flush(true)
 				return flushed, err

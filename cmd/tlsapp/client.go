@@ -74,7 +74,7 @@ func (l limitFlag) Set(s string) error {
 	return nil
 }
 
-func validMFL(n int) bool { _, err := recordlimit.MaxFragmentLengthFor(n); return err == nil }
+func validMFL(n int) bool { _, err := recordlimit.MaxFragmentCodeFor(n); return err == nil }
 func validRSL(n int) bool { return recordlimit.Offer{RecordSizeLimit: n}.Validate() == nil }
 
 // parseVersion turns "1.2" or "1.3" into a crypto/tls version ("" is 0).

@@ -160,7 +160,7 @@ func printProbe(w io.Writer, r *probeReport) {
 	if r.Failure != nil {
 		fmt.Fprintf(w, "\nConnection failed\n")
 		for _, v := range r.Versions {
-			fmt.Fprintf(w, "  %-8s %s\n", v.Version, probe.FailureText(v.Failure))
+			fmt.Fprintf(w, "  %-8s %s\n", v.Version, v.Failure.String())
 		}
 		fmt.Fprintf(w, "\nVerdict for a device limited to %d-byte records: %s\n", r.DeviceLimit, r.Verdict.Summary)
 		if r.Verdict.Recommend != "" {
@@ -171,7 +171,7 @@ func printProbe(w io.Writer, r *probeReport) {
 	fmt.Fprintf(w, "\nVersions (no record-size extension offered)\n")
 	for _, v := range r.Versions {
 		if v.Failure != nil {
-			fmt.Fprintf(w, "  %-8s no: %s\n", v.Version, probe.FailureText(v.Failure))
+			fmt.Fprintf(w, "  %-8s no: %s\n", v.Version, v.Failure.String())
 			continue
 		}
 		fmt.Fprintf(w, "  %-8s yes, %s; handshake %d B sent / %d B received; largest record %d B\n",
@@ -184,7 +184,7 @@ func printProbe(w io.Writer, r *probeReport) {
 		if rc := v.Resumption; rc != nil {
 			switch {
 			case rc.Failure != nil:
-				fmt.Fprintf(w, "           resumption: second connection failed: %s\n", probe.FailureText(rc.Failure))
+				fmt.Fprintf(w, "           resumption: second connection failed: %s\n", rc.Failure.String())
 			case rc.Resumed:
 				fmt.Fprintf(w, "           resumption: yes (handshake %d B sent / %d B received)\n", rc.HandshakeBytesSent, rc.HandshakeBytesReceived)
 			default:
@@ -222,7 +222,7 @@ func printProbe(w io.Writer, r *probeReport) {
 			case c.Result == probe.ResultViolated:
 				note = fmt.Sprintf("agreed, then a %d B %s record", c.LargestReceived, c.ViolatingType)
 			case c.Failure != nil:
-				note = probe.FailureText(c.Failure)
+				note = c.Failure.String()
 			case c.Error != "":
 				note = c.Error
 			case c.Result == probe.ResultAgreed && c.Extension == probe.ExtRecordSizeLimit && c.LargestPlaintext > c.Limit:

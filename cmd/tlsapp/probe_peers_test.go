@@ -229,7 +229,7 @@ func TestProbeServeCapped(t *testing.T) {
 	_, largest, _, _ := rl.stats()
 	seen := 0
 	for _, v := range rep.Versions {
-		b := probe.RecordBound(v.VersionCode, v.SuiteCode, 2048)
+		b := recordBound(v.VersionCode, v.SuiteCode, 2048)
 		if v.LargestReceived > b {
 			t.Errorf("%s: largest %d above %d", v.Version, v.LargestReceived, b)
 		}
@@ -406,7 +406,7 @@ func TestProbeOutputGolden(t *testing.T) {
 			HeaderBytes: 208, BodyBytes: 256<<10 - 208, Status: 200,
 			Largest: probe.Largest{Sent: map[string]int{"handshake": 283}, Received: map[string]int{"handshake": 122, "application_data": largest}}}
 		if ext != "" {
-			c.Bound = probe.RecordBound(v, suite, limit)
+			c.Bound = recordBound(v, suite, limit)
 		}
 		return c
 	}

@@ -1,8 +1,8 @@
 // Package extlist walks a TLS extension list (RFC 8446, Section 4.2) in
 // time linear in its length and without allocating, refusing a malformed
-// list and any extension type that appears twice. recordlimit's hello and
-// EncryptedExtensions parsers and the server guard's ClientHello scan
-// (internal/guard) share it; each turns an *Error into the TLS alert it owes
+// list and any extension type that appears twice. The hello and
+// EncryptedExtensions parsers of internal/wire and the server guard's
+// ClientHello scan (internal/guard) share it; each turns an *Error into the TLS alert it owes
 // (decode_error for both).
 package extlist
 

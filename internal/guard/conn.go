@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -28,16 +29,16 @@ type dirStats struct {
 
 // addRecords counts every record in b, a sequence of whole records.
 func (d *dirStats) addRecords(b []byte) {
-	for len(b) >= recordlimit.HeaderLen {
+	for len(b) >= wire.HeaderLen {
 		n := int(b[3])<<8 | int(b[4])
 		d.add(n)
-		b = b[min(len(b), recordlimit.HeaderLen+n):]
+		b = b[min(len(b), wire.HeaderLen+n):]
 	}
 }
 
 func (d *dirStats) add(bodyLen int) {
 	d.records.Add(1)
-	d.bytes.Add(int64(recordlimit.HeaderLen + bodyLen))
+	d.bytes.Add(int64(wire.HeaderLen + bodyLen))
 	if int64(bodyLen) > d.largest.Load() {
 		d.largest.Store(int64(bodyLen)) // one writer per direction
 	}
@@ -54,15 +55,15 @@ const (
 
 // Pools of record-sized buffers; a Conn holds one only while it has bytes in it.
 var (
-	readBufPool  = sync.Pool{New: func() any { b := make([]byte, recordlimit.MaxRecord); return &b }}
-	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*recordlimit.MaxRecord); return &b }}
+	readBufPool  = sync.Pool{New: func() any { b := make([]byte, wire.MaxRecord); return &b }}
+	writeBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2*wire.MaxRecord); return &b }}
 )
 
 // Conn is the client's record layer guard. It wraps the transport below a TLS
 // client stack (it is the net.Conn the stack reads and writes) and:
 //   - follows the server's handshake message by message, across and within
 //     records (keeping at most one message of up to 64 KiB, and counting
-//     the bytes of a Certificate of up to [recordlimit.MaxCertificateMessage]), and reads
+//     the bytes of a Certificate of up to [wire.MaxCertificateMessage]), and reads
 //     the answer to the [recordlimit.Offer] from the ServerHello, or in TLS 1.3 from
 //     EncryptedExtensions, which it decrypts with the handshake secret the
 //     stack logs through KeyLogWriter, and applies [recordlimit.Negotiate]; whatever it
@@ -100,8 +101,8 @@ type Conn struct {
 	ended  bool // the stack's handshake is over (EndHandshake)
 	hrr    bool // the server sent a HelloRetryRequest: the version is TLS 1.3
 	group  uint16
-	agr    recordlimit.Agreement
-	limits recordlimit.Limits
+	agr    wire.Agreement
+	limits wire.Limits
 	// The TLS 1.3 handshake traffic secrets and the record keys derived
 	// from them, kept only while needed: the server's until its Finished,
 	// the client's until the client's Finished is written, neither once
@@ -180,7 +181,7 @@ func (d DeviceLimit) bound(protected bool, version, suite uint16) int {
 		c := d.Content
 		if protected {
 			c += recordlimit.Expansion(version, suite)
-			if version >= recordlimit.VersionTLS13 {
+			if version >= wire.VersionTLS13 {
 				c++
 			}
 		}
@@ -208,7 +209,7 @@ func (e *DeviceError) Error() string {
 func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 	c := &Conn{Conn: transport, offer: offer}
 	c.out.w = transport
-	c.limits = recordlimit.Limits{Send: recordlimit.MaxPlaintext, Receive: recordlimit.MaxCiphertextTLS12, ReceivePlain: recordlimit.MaxPlaintext}
+	c.limits = wire.Limits{Send: recordlimit.MaxPlaintext, Receive: wire.MaxCiphertextTLS12, ReceivePlain: recordlimit.MaxPlaintext}
 	if offer.MaxFragmentLength.Valid() {
 		// Before the answer the client owes the server nothing, but a server
 		// that can only take small records is why the client asks: keep the
@@ -324,7 +325,7 @@ func (c *Conn) noteAlert(body []byte, remote bool) {
 		return
 	}
 	c.mu.Lock()
-	fatal := body[0] == 2 || c.agr.Version >= recordlimit.VersionTLS13 || c.hrr
+	fatal := body[0] == 2 || c.agr.Version >= wire.VersionTLS13 || c.hrr
 	if fatal && !c.alert.ok {
 		c.alert = seenAlert{a: recordlimit.Alert(body[1]), remote: remote, ok: true}
 	}
@@ -336,14 +337,14 @@ func (c *Conn) noteAlert(body []byte, remote bool) {
 
 // Agreement returns what the server agreed to, and whether its answer has
 // been read yet.
-func (c *Conn) Agreement() (recordlimit.Agreement, bool) {
+func (c *Conn) Agreement() (wire.Agreement, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.agr, c.phase == negotiated
 }
 
 // Limits returns the limits in force.
-func (c *Conn) Limits() recordlimit.Limits {
+func (c *Conn) Limits() wire.Limits {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.limits
@@ -494,15 +495,15 @@ const gatherRoom = 512
 // buffer: the handshake is over, nothing has failed, and the whole record
 // is in the buffer and fits in room with gatherRoom to spare.
 func (c *Conn) nextBuffered(room int) bool {
-	if c.in.rbuf == nil || c.in.cut != nil || c.in.rw-c.in.rr < recordlimit.HeaderLen {
+	if c.in.rbuf == nil || c.in.cut != nil || c.in.rw-c.in.rr < wire.HeaderLen {
 		return false
 	}
 	c.mu.Lock()
 	done := c.ended && c.phase == negotiated
 	c.mu.Unlock()
 	done = done && c.in.err == nil
-	hdr := (*c.in.rbuf)[c.in.rr : c.in.rr+recordlimit.HeaderLen]
-	size := recordlimit.HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))
+	hdr := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen]
+	size := wire.HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))
 	return done && c.in.rw-c.in.rr >= size && size+gatherRoom <= room
 }
 
@@ -546,11 +547,11 @@ func (c *Conn) releaseReadBuf() {
 // nextRecord reads and checks the next record header, inspecting the whole
 // record when following the handshake needs it, and sets c.in.left.
 func (c *Conn) nextRecord() error {
-	if err := c.fill(recordlimit.HeaderLen); err != nil {
+	if err := c.fill(wire.HeaderLen); err != nil {
 		return c.cutShort(err)
 	}
-	hdr := (*c.in.rbuf)[c.in.rr : c.in.rr+recordlimit.HeaderLen]
-	h, err := recordlimit.ParseHeader(hdr)
+	hdr := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen]
+	h, err := wire.ParseHeader(hdr)
 	if err != nil {
 		var ov *recordlimit.RecordOverflowError
 		if errors.As(err, &ov) {
@@ -565,7 +566,7 @@ func (c *Conn) nextRecord() error {
 
 	protected := false
 	switch {
-	case version >= recordlimit.VersionTLS13:
+	case version >= wire.VersionTLS13:
 		protected = h.Type == recordlimit.TypeApplicationData
 	case phase == negotiated:
 		protected = c.in.srvCCSSeen && h.Type != recordlimit.TypeChangeCipherSpec
@@ -585,10 +586,10 @@ func (c *Conn) nextRecord() error {
 	}
 
 	if c.inspects(phase, version, h.Type) {
-		if err := c.fill(recordlimit.HeaderLen + h.Len); err != nil {
+		if err := c.fill(wire.HeaderLen + h.Len); err != nil {
 			return c.cutShort(err)
 		}
-		rec := (*c.in.rbuf)[c.in.rr : c.in.rr+recordlimit.HeaderLen+h.Len]
+		rec := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen+h.Len]
 		if err := c.inspect(phase, version, h.Type, rec); err != nil {
 			c.sendFatal(err)
 			return c.fail(err)
@@ -612,11 +613,11 @@ func (c *Conn) nextRecord() error {
 			}
 		}
 	}
-	if h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12 && phase == negotiated {
+	if h.Type == recordlimit.TypeChangeCipherSpec && version == wire.VersionTLS12 && phase == negotiated {
 		c.in.srvCCSSeen = true
 	}
 	c.recv.add(h.Len)
-	c.in.left = recordlimit.HeaderLen + h.Len
+	c.in.left = wire.HeaderLen + h.Len
 	return nil
 }
 
@@ -628,14 +629,14 @@ func (c *Conn) inspects(phase readPhase, version uint16, typ recordlimit.Content
 	case waitServerHello, waitEncryptedExt:
 		return true
 	}
-	return version == recordlimit.VersionTLS12 && !c.in.srvCCSSeen && (typ == recordlimit.TypeHandshake || typ == recordlimit.TypeAlert)
+	return version == wire.VersionTLS12 && !c.in.srvCCSSeen && (typ == recordlimit.TypeHandshake || typ == recordlimit.TypeAlert)
 }
 
 // inspect follows the server's handshake through rec, a whole record. An
 // error is fatal: a record the guard cannot follow, a message out of place,
 // an answer the RFCs forbid.
 func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentType, rec []byte) error {
-	body := rec[recordlimit.HeaderLen:]
+	body := rec[wire.HeaderLen:]
 	switch phase {
 	case waitServerHello:
 		switch typ {
@@ -694,13 +695,13 @@ func (c *Conn) badFraming(err error) error {
 	sig := signalDecodeError[:]
 	switch {
 	case a != recordlimit.AlertUnexpectedMessage:
-	case version == recordlimit.VersionTLS12 && !c.in.srvCCSSeen:
+	case version == wire.VersionTLS12 && !c.in.srvCCSSeen:
 		sig = signalUnexpected12[:]
 	default:
 		sig = signalUnexpected13[:]
 	}
 	seen := a
-	if version == recordlimit.VersionTLS12 && c.in.srvCCSSeen {
+	if version == wire.VersionTLS12 && c.in.srvCCSSeen {
 		seen = recordlimit.AlertBadRecordMAC
 	}
 	c.setErr(err)
@@ -745,7 +746,7 @@ func (c *Conn) cutShort(err error) error {
 // fails. Only the header is handed over.
 func (c *Conn) overflow(hdr []byte, err *recordlimit.RecordOverflowError) error {
 	hdr[3], hdr[4] = 0xff, 0xff
-	c.in.left = recordlimit.HeaderLen
+	c.in.left = wire.HeaderLen
 	c.setErr(err)
 	c.mu.Lock()
 	if !c.alert.ok {
@@ -816,14 +817,14 @@ func checkCompressedCertificate(msg []byte) error {
 	if !s.ReadUint16(&alg) || !s.ReadUint24(&n) {
 		return protocolErr(recordlimit.AlertBadCertificate, "malformed compressed certificate")
 	}
-	if n > recordlimit.MaxCertificateSize {
+	if n > wire.MaxCertificateSize {
 		return protocolErr(recordlimit.AlertBadCertificate,
-			"compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, recordlimit.MaxCertificateSize)
+			"compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, wire.MaxCertificateSize)
 	}
 	return nil
 }
 
-func (c *Conn) setAgreement(a recordlimit.Agreement, phase readPhase) {
+func (c *Conn) setAgreement(a wire.Agreement, phase readPhase) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.agr, c.phase = a, phase

@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -14,7 +15,7 @@ import (
 // checked: the stack gets every good record in order and the error for a
 // bad one on the call after the records before it, whatever its read size.
 func TestReadGathersRecords(t *testing.T) {
-	hello := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}) // MFL 512 echoed
+	hello := serverHelloRecord(wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}) // MFL 512 echoed
 	stream := append([]byte(nil), hello...)
 	// Empty handshake messages: the guard bounds TLS 1.2 messages too.
 	for i := range 3 {
@@ -70,7 +71,7 @@ func TestReadGathersRecords(t *testing.T) {
 // gatherRoom bytes of the caller's buffer free, so that a stack reading
 // into a bytes.Buffer does not grow it.
 func TestReadLeavesRoom(t *testing.T) {
-	hello := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	hello := serverHelloRecord(wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
 	rec := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 300), 512)
 	stream := append(append(append([]byte(nil), hello...), rec...), rec...)
 	for _, tc := range []struct {
@@ -95,7 +96,7 @@ func TestReadLeavesRoom(t *testing.T) {
 // hands over one record per call, so that the records counted when the
 // handshake ends are the handshake's own.
 func TestReadOneRecordDuringHandshake(t *testing.T) {
-	hello := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	hello := serverHelloRecord(wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
 	rec := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 300), 512)
 	stream := append(append(append([]byte(nil), hello...), rec...), rec...)
 	c := NewConn(&memConn{r: bytes.NewReader(stream)}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
@@ -120,10 +121,10 @@ func TestReadOneRecordDuringHandshake(t *testing.T) {
 // read; the same in TLS 1.3, where the keys change after the ServerHello,
 // is refused with unexpected_message, sent in the clear.
 func TestHelloAndFlightInOneRecord(t *testing.T) {
-	tls12 := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	tls12 := serverHelloRecord(wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
 	cert := []byte{11, 0, 0, 3, 1, 2, 3}
 	skeDone := []byte{12, 0, 0, 4, 3, 0, 0x1d, 0, 14, 0, 0, 0}
-	body := append(append(append([]byte(nil), tls12[recordlimit.HeaderLen:]...), cert...), skeDone...)
+	body := append(append(append([]byte(nil), tls12[wire.HeaderLen:]...), cert...), skeDone...)
 	stream := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, body, 0)
 	mc := &memConn{r: bytes.NewReader(stream)}
 	c := NewConn(mc, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
@@ -135,8 +136,8 @@ func TestHelloAndFlightInOneRecord(t *testing.T) {
 		t.Fatalf("TLS 1.2: agreement %+v (%v), group %#x", a, ok, c.KeyExchangeGroup())
 	}
 
-	sh13 := serverHelloRecord(recordlimit.Extension{Type: extSupportedVersions, Data: []byte{3, 4}}, recordlimit.Extension{Type: extKeyShare, Data: []byte{0, 0x1d, 0, 1, 9}})
-	body = append(append([]byte(nil), sh13[recordlimit.HeaderLen:]...), 8, 0, 0, 2, 0, 0)
+	sh13 := serverHelloRecord(wire.Extension{Type: extSupportedVersions, Data: []byte{3, 4}}, wire.Extension{Type: extKeyShare, Data: []byte{0, 0x1d, 0, 1, 9}})
+	body = append(append([]byte(nil), sh13[wire.HeaderLen:]...), 8, 0, 0, 2, 0, 0)
 	tc := &tapConn{memConn: &memConn{r: bytes.NewReader(AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, body, 0))}}
 	c = NewConn(tc, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512})
 	if _, err := io.ReadAll(c); !errors.Is(err, recordlimit.ErrProtocol) {
@@ -165,10 +166,10 @@ func (c *tapConn) Write(p []byte) (int, error) { c.out = append(c.out, p...); re
 // nothing, or to record_size_limit (which does not bind records in the
 // clear), leaves the protocol maximum.
 func TestHelloRecordBoundByAgreement(t *testing.T) {
-	mfl512 := recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}
-	rsl := recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}
-	helloMsg := func(exts ...recordlimit.Extension) []byte {
-		return serverHelloRecord(exts...)[recordlimit.HeaderLen:]
+	mfl512 := wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}
+	rsl := wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}
+	helloMsg := func(exts ...wire.Extension) []byte {
+		return serverHelloRecord(exts...)[wire.HeaderLen:]
 	}
 	// certificate returns a Certificate message that makes a record of
 	// total bytes after the first n.
@@ -182,7 +183,7 @@ func TestHelloRecordBoundByAgreement(t *testing.T) {
 		limit   int
 		agreed  bool
 	}
-	oneRecord := func(total int, exts ...recordlimit.Extension) []byte {
+	oneRecord := func(total int, exts ...wire.Extension) []byte {
 		h := helloMsg(exts...)
 		body := append(append([]byte(nil), h...), certificate(len(h), total)...)
 		return AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, body, 0)
@@ -195,10 +196,10 @@ func TestHelloRecordBoundByAgreement(t *testing.T) {
 		second := append(append([]byte(nil), h[len(h)-10:]...), certificate(10, total)...)
 		return AppendRecords(first, recordlimit.TypeHandshake, 0x0303, second, 0)
 	}
-	alone := func(extra int, exts ...recordlimit.Extension) []byte {
+	alone := func(extra int, exts ...wire.Extension) []byte {
 		// The hello alone in its record, padded with an extension that
 		// the hello's parser skips, then a record of 512.
-		h := helloMsg(append(exts, recordlimit.Extension{Type: 0xfe00, Data: make([]byte, extra)})...)
+		h := helloMsg(append(exts, wire.Extension{Type: 0xfe00, Data: make([]byte, extra)})...)
 		b := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, h, 0)
 		return AppendRecords(b, recordlimit.TypeHandshake, 0x0303, certificate(0, 512), 0)
 	}
@@ -242,7 +243,7 @@ func TestHelloRecordBoundByAgreement(t *testing.T) {
 			// the error; the guard sends the server record_overflow itself,
 			// in a TLS 1.2 record (the stack, which has not read the
 			// ServerHello, would have framed it as TLS 1.0).
-			at := len(tc.s.b) - recordlimit.HeaderLen - tc.s.overLen
+			at := len(tc.s.b) - wire.HeaderLen - tc.s.overLen
 			if !bytes.Equal(got, tc.s.b[:at]) {
 				t.Errorf("%s, reads of %d: the stack got %d bytes, want the %d before the refused record", tc.name, size, len(got), at)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -17,15 +18,15 @@ func TestDeviceLimit(t *testing.T) {
 	sh12 := serverHelloRecord() // TLS 1.2, AES-128-GCM, no answer
 	ccs := []byte{byte(recordlimit.TypeChangeCipherSpec), 3, 3, 0, 1, 1}
 	sh13 := serverHelloRecord(
-		recordlimit.Extension{Type: extSupportedVersions, Data: []byte{3, 4}},
-		recordlimit.Extension{Type: extKeyShare, Data: []byte{0, 0x1d, 0, 1, 9}})
+		wire.Extension{Type: extSupportedVersions, Data: []byte{3, 4}},
+		wire.Extension{Type: extKeyShare, Data: []byte{0, 0x1d, 0, 1, 9}})
 	// The suite follows the hello's type, length, version, random and
 	// empty session ID: make it TLS_AES_128_GCM_SHA256.
-	sh13[recordlimit.HeaderLen+39], sh13[recordlimit.HeaderLen+40] = 0x13, 0x01
+	sh13[wire.HeaderLen+39], sh13[wire.HeaderLen+40] = 0x13, 0x01
 	record := func(typ recordlimit.ContentType, n int) []byte {
 		return AppendRecords(nil, typ, 0x0303, make([]byte, n), n)
 	}
-	helloLen := len(sh12) - recordlimit.HeaderLen
+	helloLen := len(sh12) - wire.HeaderLen
 	for _, tc := range []struct {
 		name   string
 		device DeviceLimit
@@ -80,8 +81,8 @@ func TestDeviceLimit(t *testing.T) {
 			if !errors.As(err, &de) {
 				t.Fatalf("error %v, want a *DeviceError", err)
 			}
-			if de.Limit != tc.limit || de.Len != len(tc.last)-recordlimit.HeaderLen || de.Type != recordlimit.ContentType(tc.last[0]) {
-				t.Fatalf("%+v, want limit %d for the %d-byte record", de, tc.limit, len(tc.last)-recordlimit.HeaderLen)
+			if de.Limit != tc.limit || de.Len != len(tc.last)-wire.HeaderLen || de.Type != recordlimit.ContentType(tc.last[0]) {
+				t.Fatalf("%+v, want limit %d for the %d-byte record", de, tc.limit, len(tc.last)-wire.HeaderLen)
 			}
 			if !bytes.Equal(got, tc.head) {
 				t.Fatalf("the stack got %d bytes, want the %d before the record", len(got), len(tc.head))

@@ -2,16 +2,16 @@
 // TLS stacks and the transport, and the TLS 1.3 record protection they use.
 // It is internal: its types hold handshake secrets, count sequence numbers
 // and rewrite records, which only tlsapp, the tests and the fuzz targets may
-// drive. The codecs, negotiation rules, limits and errors it applies are
-// package recordlimit's.
+// drive. The codecs, negotiation rules and limits it applies are package
+// wire's (internal/wire), their errors package recordlimit's.
 //
 // A guard is the net.Conn the TLS stack reads and writes. [Conn], the
 // client's, follows the server's handshake message by message, across and
 // within records, with bounded memory, up to its Finished: it reads the
 // answer to the client's [recordlimit.Offer] from the ServerHello (and, in
 // TLS 1.3, from EncryptedExtensions, which it decrypts with the handshake
-// secret the stack logs through KeyLogWriter), applies
-// [recordlimit.Negotiate], checks every received record against the limit in
+// secret the stack logs through KeyLogWriter), applies the rules of RFC 6066
+// and RFC 8449 (internal/wire), checks every received record against the limit in
 // force, re-fragments the client's handshake records so none exceeds what the
 // server is owed, and batches the records of one application write into one
 // transport write. Whatever it cannot follow (a message out of place, one

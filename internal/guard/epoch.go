@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/tlsapp/tlsapp/internal/tls13"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -75,11 +76,11 @@ func (e *Epoch) nonce() []byte {
 // content to dst. It returns the extended dst and the inner content type.
 // Padding is removed.
 func (e *Epoch) Open(dst, rec []byte) ([]byte, recordlimit.ContentType, error) {
-	if len(rec) < recordlimit.HeaderLen+e.aead.Overhead()+1 {
+	if len(rec) < wire.HeaderLen+e.aead.Overhead()+1 {
 		return dst, 0, errOpen
 	}
 	start := len(dst)
-	out, err := e.aead.Open(dst, e.nonce(), rec[recordlimit.HeaderLen:], rec[:recordlimit.HeaderLen])
+	out, err := e.aead.Open(dst, e.nonce(), rec[wire.HeaderLen:], rec[:wire.HeaderLen])
 	if err != nil {
 		return dst, 0, errOpen
 	}
@@ -99,11 +100,11 @@ func (e *Epoch) Open(dst, rec []byte) ([]byte, recordlimit.ContentType, error) {
 func (e *Epoch) Seal(dst []byte, typ recordlimit.ContentType, content []byte) []byte {
 	n := len(content) + 1 + e.aead.Overhead()
 	start := len(dst)
-	dst = recordlimit.Header{Type: recordlimit.TypeApplicationData, Version: recordlimit.VersionTLS12, Len: n}.Append(dst)
+	dst = wire.Header{Type: recordlimit.TypeApplicationData, Version: wire.VersionTLS12, Len: n}.Append(dst)
 	hdr := dst[start:]
 	plain := make([]byte, 0, len(content)+1)
 	plain = append(append(plain, content...), byte(typ))
-	dst = e.aead.Seal(dst, e.nonce(), plain, hdr[:recordlimit.HeaderLen])
+	dst = e.aead.Seal(dst, e.nonce(), plain, hdr[:wire.HeaderLen])
 	e.seq++
 	return dst
 }

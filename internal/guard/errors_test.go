@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -14,9 +15,9 @@ import (
 // client's read side wrapped it in a NegotiationError with a string reason,
 // so errors.Is was false there and true elsewhere).
 func TestMissingSecretEveryPath(t *testing.T) {
-	rec := make([]byte, recordlimit.HeaderLen+40)
+	rec := make([]byte, wire.HeaderLen+40)
 	copy(rec, []byte{byte(recordlimit.TypeApplicationData), 3, 3, 0, 40})
-	h := recordlimit.Header{Type: recordlimit.TypeApplicationData, Version: recordlimit.VersionTLS12, Len: 40}
+	h := wire.Header{Type: recordlimit.TypeApplicationData, Version: wire.VersionTLS12, Len: 40}
 	for _, tc := range []struct {
 		name string
 		run  func() error
@@ -34,13 +35,13 @@ func TestMissingSecretEveryPath(t *testing.T) {
 		}},
 		{"server rewrites its flight", func() error {
 			s := NewServerConn(nil, 0)
-			s.version, s.suite = recordlimit.VersionTLS13, 0x1301
+			s.version, s.suite = wire.VersionTLS13, 0x1301
 			_, err := s.reseal(nil, rec)
 			return err
 		}},
 		{"server follows the client's flight", func() error {
 			s := NewServerConn(nil, 0)
-			s.version, s.suite = recordlimit.VersionTLS13, 0x1301
+			s.version, s.suite = wire.VersionTLS13, 0x1301
 			_, err := s.followClient(h, rec)
 			return err
 		}},
@@ -74,7 +75,7 @@ func TestGuardErrorModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, open := e.Open(nil, make([]byte, recordlimit.HeaderLen+40))
+	_, _, open := e.Open(nil, make([]byte, wire.HeaderLen+40))
 	for _, tc := range []struct {
 		name  string
 		err   error

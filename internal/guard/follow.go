@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -49,7 +50,7 @@ func (c *Conn) helloStart(typ uint8, n int) (int, error) {
 // helloDone applies a ServerHello or HelloRetryRequest. rest is what its
 // record holds after it.
 func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
-	sh, err := recordlimit.ParseServerHello(msg)
+	sh, err := wire.ParseServerHello(msg)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		}
 		// A HelloRetryRequest may not answer either extension; the real
 		// ServerHello follows the second ClientHello, which it answers.
-		if _, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, sh.Suite, true, sh.Extensions); err != nil {
+		if _, err := wire.NegotiateServerHello(c.offer, wire.VersionTLS13, sh.Suite, sh.Extensions); err != nil {
 			return err
 		}
 		if len(rest) > 0 || !c.in.follow.idle() {
@@ -70,11 +71,11 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 		c.mu.Unlock()
 		return nil
 	}
-	a, err := recordlimit.Negotiate(c.offer, sh.Version, sh.Suite, true, sh.Extensions)
+	a, err := wire.NegotiateServerHello(c.offer, sh.Version, sh.Suite, sh.Extensions)
 	if err != nil {
 		return err
 	}
-	if sh.Version >= recordlimit.VersionTLS13 {
+	if sh.Version >= wire.VersionTLS13 {
 		// RFC 8446, Section 5.1: handshake messages may not span a key
 		// change, and the keys change right after the ServerHello.
 		if len(rest) > 0 || !c.in.follow.idle() {
@@ -97,8 +98,8 @@ func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 }
 
 // keyShareGroup returns the group of a TLS 1.3 ServerHello's key_share, or 0.
-func keyShareGroup(exts []recordlimit.Extension) uint16 {
-	d, ok := findExtension(exts, extKeyShare)
+func keyShareGroup(exts []wire.Extension) uint16 {
+	d, ok := wire.FindExtension(exts, extKeyShare)
 	var g uint16
 	if s := cryptobyte.String(d); ok && s.ReadUint16(&g) {
 		return g
@@ -129,14 +130,14 @@ func (c *Conn) flightStart(typ uint8, n int) (int, error) {
 func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 	switch typ {
 	case typeEncryptedExtensions:
-		exts, err := recordlimit.ParseEncryptedExtensions(msg)
+		exts, err := wire.ParseEncryptedExtensions(msg)
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
 		suite := c.agr.Suite
 		c.mu.Unlock()
-		agr, err := recordlimit.Negotiate(c.offer, recordlimit.VersionTLS13, suite, false, exts)
+		agr, err := wire.NegotiateEncryptedExtensions(c.offer, suite, exts)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -33,14 +34,14 @@ func checkAlertErr(t *testing.T, err error, sentinels ...error) {
 }
 
 // appendExtensions encodes exts as an extension list without its length.
-func appendExtensions(b *cryptobyte.Builder, exts []recordlimit.Extension) {
+func appendExtensions(b *cryptobyte.Builder, exts []wire.Extension) {
 	for _, e := range exts {
 		b.AddUint16(e.Type)
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.Data) })
 	}
 }
 
-func checkNoDuplicates(t *testing.T, exts []recordlimit.Extension) {
+func checkNoDuplicates(t *testing.T, exts []wire.Extension) {
 	t.Helper()
 	seen := map[uint16]bool{}
 	for _, e := range exts {
@@ -74,18 +75,18 @@ func FuzzAppendRecords(f *testing.F) {
 		var got []byte
 		n := 0
 		for s := out[len(prefix):]; len(s) > 0; n++ {
-			h, err := recordlimit.ParseHeader(s)
-			if err != nil && !(errors.Is(err, recordlimit.ErrRecordOverflow) && eff > recordlimit.MaxCiphertextTLS12) {
+			h, err := wire.ParseHeader(s)
+			if err != nil && !(errors.Is(err, recordlimit.ErrRecordOverflow) && eff > wire.MaxCiphertextTLS12) {
 				t.Fatalf("record %d: %v", n, err)
 			}
-			if h.Type != typ || h.Version != vers || h.Len > eff || len(s) < recordlimit.HeaderLen+h.Len {
+			if h.Type != typ || h.Version != vers || h.Len > eff || len(s) < wire.HeaderLen+h.Len {
 				t.Fatalf("record %d: %+v (max %d, %d bytes left)", n, h, eff, len(s))
 			}
 			if h.Len == 0 && len(body) > 0 {
 				t.Fatalf("record %d is empty", n)
 			}
-			got = append(got, s[recordlimit.HeaderLen:recordlimit.HeaderLen+h.Len]...)
-			s = s[recordlimit.HeaderLen+h.Len:]
+			got = append(got, s[wire.HeaderLen:wire.HeaderLen+h.Len]...)
+			s = s[wire.HeaderLen+h.Len:]
 		}
 		if !bytes.Equal(got, body) {
 			t.Fatalf("round trip lost bytes: %d in, %d out", len(body), len(got))
@@ -105,7 +106,7 @@ func FuzzParseClientHello(f *testing.F) {
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(0x1301); b.AddUint16(0xc02b) })
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(0) })
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		appendExtensions(b, []recordlimit.Extension{
+		appendExtensions(b, []wire.Extension{
 			{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{2}},
 			{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{4, 0}},
 			{Type: extSupportedVersions, Data: []byte{4, 3, 4, 3, 3}},
@@ -128,7 +129,7 @@ func FuzzParseClientHello(f *testing.F) {
 		}
 		// The server side caps with whatever it read: never above 16 KiB,
 		// never below what RFC 8449 allows.
-		for _, v := range []uint16{0, recordlimit.VersionTLS12, recordlimit.VersionTLS13} {
+		for _, v := range []uint16{0, wire.VersionTLS12, wire.VersionTLS13} {
 			sc := &ServerConn{offer: o, version: v}
 			if n := sc.Cap(); n < recordlimit.MinRecordSizeLimit-1 || n > recordlimit.MaxPlaintext {
 				t.Fatalf("cap %d for %+v", n, o)
@@ -165,8 +166,8 @@ func FuzzEpochOpen(f *testing.F) {
 		s, _ := NewEpoch(suite, secret)
 		o, _ := NewEpoch(suite, secret)
 		sealed := s.Seal(nil, want, content)
-		h, err := recordlimit.ParseHeader(sealed)
-		if len(content) <= recordlimit.MaxPlaintext && (err != nil || h.Len != len(sealed)-recordlimit.HeaderLen) {
+		h, err := wire.ParseHeader(sealed)
+		if len(content) <= recordlimit.MaxPlaintext && (err != nil || h.Len != len(sealed)-wire.HeaderLen) {
 			t.Fatalf("sealed record header: %+v, %v", h, err)
 		}
 		got, typ, err := o.Open(nil, sealed)
@@ -196,17 +197,17 @@ func (m *memConn) Close() error                { return nil }
 // version with real captured handshakes is fuzz.FuzzReceivePath.
 func FuzzConnRead(f *testing.F) {
 	sh := serverHelloRecord
-	tls12 := sh(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	tls12 := sh(wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
 	tls12 = append(tls12, AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 600), 512)...)
 	tls12 = append(tls12, 20, 3, 3, 0, 1, 1, 23, 3, 3, 2, 0x10)
 	tls12 = append(tls12, make([]byte, 0x210)...)
 	f.Add(uint8(1), uint16(0), uint8(0), uint16(0), tls12)
-	f.Add(uint8(0), uint16(512), uint8(3), uint16(5), sh(recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}))
-	f.Add(uint8(0), uint16(512), uint8(0), uint16(100), append(sh(recordlimit.Extension{Type: extSupportedVersions, Data: []byte{3, 4}}), 23, 3, 3, 0, 40))
+	f.Add(uint8(0), uint16(512), uint8(3), uint16(5), sh(wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{2, 0}}))
+	f.Add(uint8(0), uint16(512), uint8(0), uint16(100), append(sh(wire.Extension{Type: extSupportedVersions, Data: []byte{3, 4}}), 23, 3, 3, 0, 40))
 	f.Add(uint8(2), uint16(0), uint8(1), uint16(1), []byte{22, 3, 3, 0xff, 0xff})
 	f.Add(uint8(2), uint16(0), uint8(0), uint16(0), []byte{22, 3, 3, 0, 4, 2, 0xff, 0xff, 0xff, 22, 3, 3, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, mfl uint8, rsl uint16, chunk uint8, readSize uint16, stream []byte) {
-		o := recordlimit.Offer{MaxFragmentLength: recordlimit.MaxFragmentLength(mfl % 5), RecordSizeLimit: int(rsl)}
+		o := recordlimit.Offer{MaxFragmentLength: recordlimit.MaxFragmentCode(mfl % 5), RecordSizeLimit: int(rsl)}
 		if o.Validate() != nil {
 			o.RecordSizeLimit = 0
 		}
@@ -226,10 +227,10 @@ func FuzzConnRead(f *testing.F) {
 		if n := cap(c.in.follow.body); n > 2*maxHandshakeMessage {
 			t.Fatalf("handshake buffer grew to %d bytes", n)
 		}
-		if n := cap(c.in.follow.scratch); n > 2*recordlimit.MaxRecord {
+		if n := cap(c.in.follow.scratch); n > 2*wire.MaxRecord {
 			t.Fatalf("decryption buffer grew to %d bytes", n)
 		}
-		if c.in.rbuf != nil && len(*c.in.rbuf) != recordlimit.MaxRecord {
+		if c.in.rbuf != nil && len(*c.in.rbuf) != wire.MaxRecord {
 			t.Fatalf("read buffer of %d bytes", len(*c.in.rbuf))
 		}
 		if errors.Is(c.Err(), recordlimit.ErrBadRecord) {
@@ -249,7 +250,7 @@ func FuzzConnRead(f *testing.F) {
 
 // serverHelloRecord returns a TLS 1.2 ServerHello carrying exts, as a
 // record.
-func serverHelloRecord(exts ...recordlimit.Extension) []byte {
+func serverHelloRecord(exts ...wire.Extension) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(typeServerHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -284,14 +285,14 @@ func checkReceive(t *testing.T, c *Conn, stream []byte, readSize int) []byte {
 			t.Fatalf("Read returned %d", n)
 		}
 		out = append(out, p[:n]...)
-		for len(out)-next >= recordlimit.HeaderLen {
+		for len(out)-next >= wire.HeaderLen {
 			ln := int(out[next+3])<<8 | int(out[next+4])
 			if ln > bound {
 				if ln != 0xffff {
 					t.Fatalf("record of %d bytes handed over, limit %d", ln, bound)
 				}
 				// The overflow signal: a header alone, then the error.
-				if len(out) != next+recordlimit.HeaderLen {
+				if len(out) != next+wire.HeaderLen {
 					t.Fatal("bytes after the overflow header")
 				}
 				if _, err := c.Read(p); !errors.Is(err, recordlimit.ErrRecordOverflow) {
@@ -299,10 +300,10 @@ func checkReceive(t *testing.T, c *Conn, stream []byte, readSize int) []byte {
 				}
 				return out
 			}
-			if len(out) < next+recordlimit.HeaderLen+ln {
+			if len(out) < next+wire.HeaderLen+ln {
 				break
 			}
-			next += recordlimit.HeaderLen + ln
+			next += wire.HeaderLen + ln
 		}
 		if err != nil {
 			if n2, err2 := c.Read(p); n2 != 0 || err2 == nil {
@@ -323,7 +324,7 @@ func checkReceive(t *testing.T, c *Conn, stream []byte, readSize int) []byte {
 // five bytes of the header with its impossible length to send record_overflow
 // itself. Found by fuzz.FuzzChunkedReceive (read size 2).
 func TestOverflowSignalShortReads(t *testing.T) {
-	stream := serverHelloRecord(recordlimit.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
+	stream := serverHelloRecord(wire.Extension{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}})
 	overAt := len(stream)
 	stream = append(stream, AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, make([]byte, 513), 513)...)
 	for _, size := range []int{1, 2, 3, 4, 5, 512} {

@@ -3,6 +3,7 @@ package guard
 import (
 	"slices"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -13,7 +14,7 @@ import (
 // send internal_error.
 const (
 	maxHandshakeMessage   = 1 << 16
-	maxCertificateMessage = recordlimit.MaxCertificateMessage
+	maxCertificateMessage = wire.MaxCertificateMessage
 )
 
 // messageBound returns the longest body a handshake message of type typ may
@@ -115,7 +116,7 @@ func appendFragments(out []byte, e *Epoch, typ recordlimit.ContentType, vers uin
 		if e != nil {
 			out = e.Seal(out, typ, content[:n])
 		} else {
-			out = recordlimit.Header{Type: typ, Version: vers, Len: n}.Append(out)
+			out = wire.Header{Type: typ, Version: vers, Len: n}.Append(out)
 			out = append(out, content[:n]...)
 		}
 		if content = content[n:]; len(content) == 0 {

@@ -1,11 +1,12 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
 
-	"github.com/tlsapp/tlsapp/internal/extlist"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -41,7 +42,7 @@ type ClientHello struct {
 	Random     []byte
 	Versions   []uint16 // supported_versions, or the legacy version alone
 	Suites     []uint16
-	Extensions []recordlimit.Extension
+	Extensions []wire.Extension
 }
 
 // clientHelloFields is a ClientHello split into its parts, unparsed.
@@ -89,8 +90,8 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		suites.ReadUint16(&id)
 		ch.Suites = append(ch.Suites, id)
 	}
-	if ch.Extensions, err = parseExtensions(f.extensions); err != nil {
-		return ch, err
+	if ch.Extensions, err = wire.ParseExtensions(f.extensions); err != nil {
+		return ch, clientHelloErr(err)
 	}
 	for _, e := range ch.Extensions {
 		if e.Type != extSupportedVersions {
@@ -115,30 +116,15 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 	return ch, nil
 }
 
-// parseExtensions parses an extension list, rejecting a malformed list and
-// duplicates (decode_error for both, as a guard *Error matching
-// recordlimit.ErrProtocol).
-func parseExtensions(s cryptobyte.String) ([]recordlimit.Extension, error) {
-	var exts []recordlimit.Extension
-	err := extlist.Walk(s, func(typ uint16, data []byte) error {
-		exts = append(exts, recordlimit.Extension{Type: typ, Data: data})
-		return nil
-	})
-	if le, ok := err.(*extlist.Error); ok {
-		if le.Duplicate {
-			return nil, protocolErr(recordlimit.AlertDecodeError, "extension %d appears twice", le.Type)
-		}
-		return nil, protocolErr(recordlimit.AlertDecodeError, "malformed extension list")
+// clientHelloErr is the guard's error for a ClientHello whose extension
+// list wire.ParseExtensions refuses (malformed, or an extension twice):
+// decode_error, matching recordlimit.ErrProtocol, since a ClientHello is no
+// answer to the record-size extensions.
+func clientHelloErr(err error) *Error {
+	reason := err.Error()
+	var ne *recordlimit.NegotiationError
+	if errors.As(err, &ne) {
+		reason = ne.Reason
 	}
-	return exts, err
-}
-
-// findExtension returns the body of extension typ and whether it is present.
-func findExtension(exts []recordlimit.Extension, typ uint16) ([]byte, bool) {
-	for _, e := range exts {
-		if e.Type == typ {
-			return e.Data, true
-		}
-	}
-	return nil, false
+	return protocolErr(recordlimit.AlertDecodeError, "ClientHello: %s", reason)
 }

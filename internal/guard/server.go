@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 
 	"github.com/tlsapp/tlsapp/internal/extlist"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -110,7 +111,7 @@ type serverReadHalf struct {
 	rr, rw   int
 	rerr     error
 	ahead    bool
-	hdr      [recordlimit.HeaderLen]byte
+	hdr      [wire.HeaderLen]byte
 	hdrN     int
 	remain   int
 	skip     bool // the current record is a ChangeCipherSpec, passed over
@@ -253,7 +254,7 @@ func (c *ServerConn) capLocked() int {
 	case l >= recordlimit.MinRecordSizeLimit:
 		// RFC 8449 section 5: with both extensions offered,
 		// record_size_limit governs and max_fragment_length is ignored.
-		if c.version != recordlimit.VersionTLS12 {
+		if c.version != wire.VersionTLS12 {
 			l-- // TLS 1.3 counts the inner content-type byte
 		}
 		n = min(n, l)
@@ -316,7 +317,7 @@ func (c *ServerConn) read(p []byte) (int, error) {
 			c.in.rerr = nil
 			return 0, err
 		}
-		if !c.in.ahead || len(p) >= recordlimit.MaxRecord {
+		if !c.in.ahead || len(p) >= wire.MaxRecord {
 			n, err := c.Conn.Read(p)
 			c.in.ahead = err == nil && n == len(p)
 			return n, err
@@ -369,11 +370,11 @@ func (c *ServerConn) scanHello(b []byte) error {
 			k := copy(c.in.hdr[c.in.hdrN:], b)
 			c.in.hdrN += k
 			b = b[k:]
-			if c.in.hdrN < recordlimit.HeaderLen {
+			if c.in.hdrN < wire.HeaderLen {
 				return nil
 			}
 			c.in.hdrN = 0
-			h, err := recordlimit.ParseHeader(c.in.hdr[:])
+			h, err := wire.ParseHeader(c.in.hdr[:])
 			switch {
 			case err == nil && h.Type == recordlimit.TypeHandshake:
 				c.in.skip = false
@@ -501,18 +502,18 @@ func clientExtensions(body []byte) (e recordExtensions, ok bool) {
 func (e recordExtensions) offer() (recordlimit.Offer, error) {
 	var o recordlimit.Offer
 	if e.haveRSL {
-		l, err := recordlimit.ParseRecordSizeLimit(e.rsl)
+		l, err := wire.ParseRecordSizeLimit(e.rsl)
 		if err != nil {
 			return o, err
 		}
 		o.RecordSizeLimit = min(l, recordlimit.MaxRecordSizeLimitTLS13)
-		if m, err := recordlimit.ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
+		if m, err := wire.ParseMaxFragmentLength(e.mfl); e.haveMFL && err == nil {
 			o.MaxFragmentLength = m
 		}
 		return o, nil
 	}
 	if e.haveMFL {
-		m, err := recordlimit.ParseMaxFragmentLength(e.mfl)
+		m, err := wire.ParseMaxFragmentLength(e.mfl)
 		if err != nil {
 			return o, err
 		}
@@ -561,16 +562,16 @@ func (c *ServerConn) Write(b []byte) (n int, err error) {
 	out := getBuf(len(b))
 	defer func() { putBuf(out) }()
 	for s := b; len(s) > 0; {
-		h, err := recordlimit.ParseHeader(s)
-		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
+		h, err := wire.ParseHeader(s)
+		if err != nil || len(s) < wire.HeaderLen+h.Len {
 			return 0, errPartialRecord
 		}
-		rec := s[:recordlimit.HeaderLen+h.Len]
-		s = s[recordlimit.HeaderLen+h.Len:]
+		rec := s[:wire.HeaderLen+h.Len]
+		s = s[wire.HeaderLen+h.Len:]
 		// Room for rec cut into records of at least 63 bytes (the smallest
 		// cap), each with a header, an AEAD tag and a content type, and for
 		// an alert after it.
-		out = growBuf(out, len(rec)+(h.Len/63+1)*(recordlimit.HeaderLen+17)+7)
+		out = growBuf(out, len(rec)+(h.Len/63+1)*(wire.HeaderLen+17)+7)
 		if *out, err = c.reframe(*out, h, rec); err != nil {
 			var r refusal
 			if errors.As(err, &r) {
@@ -600,14 +601,14 @@ type recordSum struct {
 // records with valid headers.
 func (r *recordSum) scan(b []byte) bool {
 	for len(b) > 0 {
-		h, err := recordlimit.ParseHeader(b)
-		if err != nil || len(b) < recordlimit.HeaderLen+h.Len {
+		h, err := wire.ParseHeader(b)
+		if err != nil || len(b) < wire.HeaderLen+h.Len {
 			return false
 		}
 		r.records++
-		r.bytes += int64(recordlimit.HeaderLen + h.Len)
+		r.bytes += int64(wire.HeaderLen + h.Len)
 		r.largest = max(r.largest, h.Len)
-		b = b[recordlimit.HeaderLen+h.Len:]
+		b = b[wire.HeaderLen+h.Len:]
 	}
 	return true
 }
@@ -625,25 +626,25 @@ func (d *dirStats) addSum(r recordSum) {
 }
 
 // reframe appends rec to out, split or re-encrypted to fit the cap.
-func (c *ServerConn) reframe(out []byte, h recordlimit.Header, rec []byte) ([]byte, error) {
+func (c *ServerConn) reframe(out []byte, h wire.Header, rec []byte) ([]byte, error) {
 	c.mu.Lock()
 	version := c.version
 	c.mu.Unlock()
 	switch {
 	case h.Type == recordlimit.TypeHandshake && version == 0:
-		if err := c.readServerHello(rec[recordlimit.HeaderLen:]); err != nil {
+		if err := c.readServerHello(rec[wire.HeaderLen:]); err != nil {
 			return out, err
 		}
-		return appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
-	case h.Type == recordlimit.TypeHandshake && !(version == recordlimit.VersionTLS12 && c.out.srvCCS):
-		return appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], c.Cap()), nil
+		return appendFragments(out, nil, h.Type, h.Version, rec[wire.HeaderLen:], c.Cap()), nil
+	case h.Type == recordlimit.TypeHandshake && !(version == wire.VersionTLS12 && c.out.srvCCS):
+		return appendFragments(out, nil, h.Type, h.Version, rec[wire.HeaderLen:], c.Cap()), nil
 	case h.Type == recordlimit.TypeChangeCipherSpec:
 		c.out.srvCCS = true
 		// In TLS 1.2 what follows is protected and passes unchanged (the
 		// stack's Finished, then application data); TLS 1.3's
 		// ChangeCipherSpec (middlebox compatibility) protects nothing.
-		c.out.steady = version == recordlimit.VersionTLS12
-	case h.Type == recordlimit.TypeApplicationData && version >= recordlimit.VersionTLS13 && !c.out.epochDone:
+		c.out.steady = version == wire.VersionTLS12
+	case h.Type == recordlimit.TypeApplicationData && version >= wire.VersionTLS13 && !c.out.epochDone:
 		return c.reseal(out, rec)
 	}
 	return append(out, rec...), nil
@@ -669,7 +670,7 @@ func (c *ServerConn) readServerHello(body []byte) error {
 	if !s.ReadUint8(&typ) || typ != typeServerHello || !s.ReadUint24LengthPrefixed(&msg) {
 		return &Error{Desc: recordlimit.AlertInternalError, Reason: "internal error: the TLS stack's first handshake record does not start with a whole ServerHello"}
 	}
-	sh, err := recordlimit.ParseServerHello(msg)
+	sh, err := wire.ParseServerHello(msg)
 	if err != nil {
 		return &Error{Desc: recordlimit.AlertInternalError, Reason: "internal error: the TLS stack's ServerHello does not parse", Err: err}
 	}
@@ -783,17 +784,17 @@ func (c *ServerConn) readFlight(p []byte) (int, error) {
 // follows it, setting c.in.left. follow is false for a record the guard leaves
 // to the stack unread (bad framing), which ends the following.
 func (c *ServerConn) nextClientRecord() (follow bool, err error) {
-	if err := c.fill(recordlimit.HeaderLen); err != nil {
+	if err := c.fill(wire.HeaderLen); err != nil {
 		return false, err
 	}
-	h, err := recordlimit.ParseHeader((*c.in.rbuf)[c.in.rr:c.in.rw])
+	h, err := wire.ParseHeader((*c.in.rbuf)[c.in.rr:c.in.rw])
 	if err != nil {
 		return false, nil
 	}
-	if err := c.fill(recordlimit.HeaderLen + h.Len); err != nil {
+	if err := c.fill(wire.HeaderLen + h.Len); err != nil {
 		return false, err
 	}
-	rec := (*c.in.rbuf)[c.in.rr : c.in.rr+recordlimit.HeaderLen+h.Len]
+	rec := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen+h.Len]
 	last, err := c.followClient(h, rec)
 	if a, _ := recordlimit.AlertOf(err); err != nil && a != recordlimit.AlertDecodeError {
 		// A secret or key the guard lacks: no record makes the stack
@@ -864,15 +865,15 @@ func (c *ServerConn) fill(n int) error {
 // ChangeCipherSpec in TLS 1.2, its Finished in TLS 1.3, or a record the
 // stack judges on its own (which it opens with the same keys the guard
 // would: a record that does not decrypt is its bad_record_mac).
-func (c *ServerConn) followClient(h recordlimit.Header, rec []byte) (last bool, err error) {
+func (c *ServerConn) followClient(h wire.Header, rec []byte) (last bool, err error) {
 	c.mu.Lock()
 	version, suite := c.version, c.suite
 	c.mu.Unlock()
 	f := &c.in.cliFollow
-	if version < recordlimit.VersionTLS13 {
+	if version < wire.VersionTLS13 {
 		switch h.Type {
 		case recordlimit.TypeHandshake:
-			return false, f.feed(rec[recordlimit.HeaderLen:], skipBodies, func(uint8, []byte, []byte) error { return nil })
+			return false, f.feed(rec[wire.HeaderLen:], skipBodies, func(uint8, []byte, []byte) error { return nil })
 		case recordlimit.TypeAlert:
 			return false, nil
 		}

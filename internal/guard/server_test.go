@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -20,7 +21,7 @@ import (
 // (21) that fills the rest; without pad the rest is filled with empty
 // extensions of distinct private-use types, the worst case for a duplicate
 // check.
-func bigClientHello(size int, pad bool, exts ...recordlimit.Extension) []byte {
+func bigClientHello(size int, pad bool, exts ...wire.Extension) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(typeClientHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -75,7 +76,7 @@ func (c *chunkConn) Write(p []byte) (int, error) { return c.out.Write(p) }
 // (into a buffer of 1 KiB), with the transport handing over one record per
 // read, and returns the guard and the error that ended the reads.
 func readHello(stream []byte, recordSize int) (*ServerConn, *chunkConn, error) {
-	cc := &chunkConn{stream: stream, n: recordlimit.HeaderLen + recordSize}
+	cc := &chunkConn{stream: stream, n: wire.HeaderLen + recordSize}
 	g := NewServerConn(cc, 0)
 	p := make([]byte, 1024)
 	for {
@@ -87,7 +88,7 @@ func readHello(stream []byte, recordSize int) (*ServerConn, *chunkConn, error) {
 
 // The 64 KiB ClientHello of issue 12, in records of one byte each.
 func oneByteRecordHello(pad bool) (msg, stream []byte) {
-	msg = bigClientHello(64<<10, pad, recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0x01, 0x00}})
+	msg = bigClientHello(64<<10, pad, wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0x01, 0x00}})
 	return msg, AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, msg, 1)
 }
 
@@ -137,9 +138,9 @@ func TestServerHelloScanAllocations(t *testing.T) {
 			t.Fatalf("offer %+v, %v", o, ok)
 		}
 		alloc := after.TotalAlloc - before.TotalAlloc
-		limit := uint64(2*len(msg) + 2*recordlimit.MaxRecord + 16<<10)
+		limit := uint64(2*len(msg) + 2*wire.MaxRecord + 16<<10)
 		t.Logf("padding %v: %d-byte hello in %d records (%d bytes on the wire): %d bytes allocated (bound %d)",
-			pad, len(msg), len(stream)/(recordlimit.HeaderLen+1), len(stream), alloc, limit)
+			pad, len(msg), len(stream)/(wire.HeaderLen+1), len(stream), alloc, limit)
 		if alloc > limit {
 			t.Errorf("padding %v: reading a %d-byte hello allocated %d bytes, more than %d", pad, len(msg), alloc, limit)
 		}
@@ -155,16 +156,16 @@ func TestServerHelloScanAllocations(t *testing.T) {
 func TestServerHelloScanCuts(t *testing.T) {
 	tests := []struct {
 		name   string
-		exts   []recordlimit.Extension
+		exts   []wire.Extension
 		want   recordlimit.Offer
 		refuse recordlimit.Alert
 	}{
-		{"rsl 2048", []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{8, 0}}}, recordlimit.Offer{RecordSizeLimit: 2048}, 0},
-		{"mfl 1024", []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{2}}}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL1024}, 0},
-		{"both", []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}, {Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1, 0}}}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512, RecordSizeLimit: 256}, 0},
-		{"rsl 63", []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 63}}}, recordlimit.Offer{}, recordlimit.AlertIllegalParameter},
-		{"rsl 3 bytes", []recordlimit.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 64, 0}}}, recordlimit.Offer{}, recordlimit.AlertDecodeError},
-		{"mfl 5", []recordlimit.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{5}}}, recordlimit.Offer{}, recordlimit.AlertIllegalParameter},
+		{"rsl 2048", []wire.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{8, 0}}}, recordlimit.Offer{RecordSizeLimit: 2048}, 0},
+		{"mfl 1024", []wire.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{2}}}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL1024}, 0},
+		{"both", []wire.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{1}}, {Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1, 0}}}, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512, RecordSizeLimit: 256}, 0},
+		{"rsl 63", []wire.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 63}}}, recordlimit.Offer{}, recordlimit.AlertIllegalParameter},
+		{"rsl 3 bytes", []wire.Extension{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 64, 0}}}, recordlimit.Offer{}, recordlimit.AlertDecodeError},
+		{"mfl 5", []wire.Extension{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{5}}}, recordlimit.Offer{}, recordlimit.AlertIllegalParameter},
 	}
 	for _, tt := range tests {
 		msg := bigClientHello(600, true, tt.exts...)
@@ -213,7 +214,7 @@ func TestServerHelloScanCuts(t *testing.T) {
 // the outcome does not depend on the read size; and the guard keeps no more
 // than one hello.
 func FuzzServerHelloScan(f *testing.F) {
-	for _, exts := range [][]recordlimit.Extension{
+	for _, exts := range [][]wire.Extension{
 		{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{1, 0}}},
 		{{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{0, 10}}},
 		{{Type: recordlimit.ExtMaxFragmentLength, Data: []byte{7}}},
@@ -297,7 +298,7 @@ func helloRetryRecord() []byte {
 		b.AddUint16(0x1301)
 		b.AddUint8(0)
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			appendExtensions(b, []recordlimit.Extension{{Type: extSupportedVersions, Data: []byte{3, 4}}, {Type: 51, Data: []byte{0, 29}}})
+			appendExtensions(b, []wire.Extension{{Type: extSupportedVersions, Data: []byte{3, 4}}, {Type: 51, Data: []byte{0, 29}}})
 		})
 	})
 	return AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, b.BytesOrPanic(), 0)
@@ -310,17 +311,17 @@ func helloRetryRecord() []byte {
 // guard sends the alert in place of the stack's ServerHello); an unchanged
 // second hello lets the ServerHello through.
 func TestServerRetryHelloRefusal(t *testing.T) {
-	rsl := func(v byte) recordlimit.Extension {
-		return recordlimit.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{v, 0}}
+	rsl := func(v byte) wire.Extension {
+		return wire.Extension{Type: recordlimit.ExtRecordSizeLimit, Data: []byte{v, 0}}
 	}
 	first := AppendRecords(nil, recordlimit.TypeHandshake, 0x0301, bigClientHello(300, true, rsl(2)), 0)
 	ccs := []byte{20, 3, 3, 0, 1, 1}
 	hrr := helloRetryRecord()
-	sh := serverHelloRecord(recordlimit.Extension{Type: extSupportedVersions, Data: []byte{3, 4}})
+	sh := serverHelloRecord(wire.Extension{Type: extSupportedVersions, Data: []byte{3, 4}})
 	alert := appendAlertRecord(nil, recordlimit.AlertIllegalParameter)
 	for _, tc := range []struct {
 		name    string
-		second  recordlimit.Extension
+		second  wire.Extension
 		early   bool
 		readErr bool // the refusal comes from Read, else from the ServerHello's Write
 		refused bool
@@ -442,7 +443,7 @@ func TestServerReadAheadAndIdle(t *testing.T) {
 			if !bytes.Equal(got, stream) {
 				t.Fatal("the stack got other bytes than the client sent")
 			}
-			if want := 1 + (len(stream)-len(p)+recordlimit.MaxRecord-1)/recordlimit.MaxRecord; qc.reads != want {
+			if want := 1 + (len(stream)-len(p)+wire.MaxRecord-1)/wire.MaxRecord; qc.reads != want {
 				t.Errorf("%d bytes read in %d transport reads, want %d", len(stream), qc.reads, want)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -22,13 +23,13 @@ func TestServerFollowsClientFlightCuts(t *testing.T) {
 		msg := append([]byte{typeCertificate, byte(n >> 16), byte(n >> 8), byte(n)}, make([]byte, min(n, 3000))...)
 		for _, recSize := range []int{1, 2, 3, 5, 700, recordlimit.MaxPlaintext} {
 			flight := AppendRecords(nil, recordlimit.TypeHandshake, 0x0303, msg, recSize)
-			for _, chunk := range []int{1, 7, 1024, recordlimit.MaxRecord} {
+			for _, chunk := range []int{1, 7, 1024, wire.MaxRecord} {
 				t.Run(fmt.Sprintf("%d/records of %d/reads of %d", n, recSize, chunk), func(t *testing.T) {
 					cc := &chunkConn{stream: flight, n: chunk}
 					g := NewServerConn(cc, 0)
 					// As after a ClientHello answered with a TLS 1.2
 					// ServerHello.
-					g.in.first, g.version = &recordExtensions{}, recordlimit.VersionTLS12
+					g.in.first, g.version = &recordExtensions{}, wire.VersionTLS12
 					var got []byte
 					p := make([]byte, 1024)
 					var err error
@@ -59,7 +60,7 @@ func TestServerFollowsClientFlightCuts(t *testing.T) {
 					for covered := 0; covered < 4; hdrEnd++ {
 						covered += min(recSize, len(msg)-covered)
 					}
-					want := append(bytes.Clone(flight[:(hdrEnd-1)*(recordlimit.HeaderLen+recSize)]), signalDecodeError[:]...)
+					want := append(bytes.Clone(flight[:(hdrEnd-1)*(wire.HeaderLen+recSize)]), signalDecodeError[:]...)
 					if !bytes.Equal(got, want) {
 						t.Fatalf("the stack got % x, want % x", got, want)
 					}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -15,21 +16,21 @@ import (
 // size, so that it never makes the runtime grow a buffer, and a connection
 // holds a buffer only while it has records in it.
 var (
-	oneRecordPool = sync.Pool{New: func() any { b := make([]byte, 0, recordlimit.MaxRecord); return &b }}
+	oneRecordPool = sync.Pool{New: func() any { b := make([]byte, 0, wire.MaxRecord); return &b }}
 	maxBatchPool  = sync.Pool{New: func() any { b := make([]byte, 0, maxBatch); return &b }}
 	bufClasses    = [...]struct {
 		size int
 		pool *sync.Pool
 	}{
-		{recordlimit.MaxRecord, &oneRecordPool},
-		{2 * recordlimit.MaxRecord, &writeBufPool},
+		{wire.MaxRecord, &oneRecordPool},
+		{2 * wire.MaxRecord, &writeBufPool},
 		{maxBatch, &maxBatchPool},
 	}
 )
 
 // maxBatch is the capacity of the largest pooled buffer: a batch of up to
 // 64 KiB (tlsapp.BatchSize) and the record that took it there.
-const maxBatch = 64<<10 + recordlimit.MaxRecord
+const maxBatch = 64<<10 + wire.MaxRecord
 
 // getBuf returns an empty buffer with room for n bytes, pooled unless n is
 // above maxBatch.
@@ -153,18 +154,18 @@ func (c *Conn) Write(b []byte) (int, error) {
 	c.mu.Unlock()
 	// After a HelloRetryRequest the version is TLS 1.3 although the real
 	// ServerHello has not come yet.
-	tls13 := version >= recordlimit.VersionTLS13 || hrr
+	tls13 := version >= wire.VersionTLS13 || hrr
 
 	// Pass one: check framing and see whether anything must be read or
 	// rewritten.
 	attend := false
 	cliCCS := c.out.cliCCSSent
 	for s := b; len(s) > 0; {
-		if len(s) < recordlimit.HeaderLen {
+		if len(s) < wire.HeaderLen {
 			return 0, errPartialRecord
 		}
-		h, err := recordlimit.ParseHeader(s)
-		if err != nil || len(s) < recordlimit.HeaderLen+h.Len {
+		h, err := wire.ParseHeader(s)
+		if err != nil || len(s) < wire.HeaderLen+h.Len {
 			return 0, errPartialRecord
 		}
 		switch {
@@ -174,14 +175,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 			attend = true
 		case h.Type == recordlimit.TypeAlert:
 			attend = true
-		case h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12:
+		case h.Type == recordlimit.TypeChangeCipherSpec && version == wire.VersionTLS12:
 			// Only TLS 1.2's ChangeCipherSpec protects what follows; TLS
 			// 1.3's (middlebox compatibility) protects nothing.
 			cliCCS = true
 		case h.Type == recordlimit.TypeChangeCipherSpec:
 			c.out.compatCCS = true
 		}
-		s = s[recordlimit.HeaderLen+h.Len:]
+		s = s[wire.HeaderLen+h.Len:]
 	}
 
 	out := b
@@ -215,12 +216,12 @@ func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byt
 	var out []byte
 	cliCCS := c.out.cliCCSSent
 	for len(b) > 0 {
-		h, err := recordlimit.ParseHeader(b)
-		if err != nil || len(b) < recordlimit.HeaderLen+h.Len {
+		h, err := wire.ParseHeader(b)
+		if err != nil || len(b) < wire.HeaderLen+h.Len {
 			panic("guard: internal error: refragment given records Write did not check")
 		}
-		rec := b[:recordlimit.HeaderLen+h.Len]
-		b = b[recordlimit.HeaderLen+h.Len:]
+		rec := b[:wire.HeaderLen+h.Len]
+		b = b[wire.HeaderLen+h.Len:]
 		switch {
 		case tls13 && !c.out.epochDone && h.Type == recordlimit.TypeApplicationData:
 			var err error
@@ -228,13 +229,13 @@ func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byt
 				return nil, err
 			}
 		case h.Type == recordlimit.TypeHandshake && !cliCCS && h.Len > send:
-			out = appendFragments(out, nil, h.Type, h.Version, rec[recordlimit.HeaderLen:], send)
+			out = appendFragments(out, nil, h.Type, h.Version, rec[wire.HeaderLen:], send)
 		default:
-			if h.Type == recordlimit.TypeChangeCipherSpec && version == recordlimit.VersionTLS12 {
+			if h.Type == recordlimit.TypeChangeCipherSpec && version == wire.VersionTLS12 {
 				cliCCS = true
 			}
 			if h.Type == recordlimit.TypeAlert && !cliCCS {
-				c.noteAlert(rec[recordlimit.HeaderLen:], false)
+				c.noteAlert(rec[wire.HeaderLen:], false)
 			}
 			out = append(out, rec...)
 		}

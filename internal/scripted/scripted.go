@@ -26,6 +26,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/testnet"
 	"github.com/tlsapp/tlsapp/internal/tls13"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -101,12 +102,12 @@ func ServeEach(tb testing.TB, script func(s *Session) error) string {
 }
 
 // ReadRecord reads one record.
-func (s *Session) ReadRecord() (recordlimit.Header, []byte, error) {
-	hdr := make([]byte, recordlimit.HeaderLen)
+func (s *Session) ReadRecord() (wire.Header, []byte, error) {
+	hdr := make([]byte, wire.HeaderLen)
 	if _, err := io.ReadFull(s.Conn, hdr); err != nil {
-		return recordlimit.Header{}, nil, err
+		return wire.Header{}, nil, err
 	}
-	h, err := recordlimit.ParseHeader(hdr)
+	h, err := wire.ParseHeader(hdr)
 	if err != nil {
 		return h, nil, err
 	}
@@ -169,7 +170,7 @@ func (s *Session) Ext(typ uint16) ([]byte, bool) {
 	return nil, false
 }
 
-func serverHello(random, sessionID []byte, suite uint16, exts []recordlimit.Extension) []byte {
+func serverHello(random, sessionID []byte, suite uint16, exts []wire.Extension) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(2)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -190,13 +191,13 @@ func serverHello(random, sessionID []byte, suite uint16, exts []recordlimit.Exte
 
 // SendRecord writes one record with the given type and body.
 func (s *Session) SendRecord(typ recordlimit.ContentType, body []byte) error {
-	rec := recordlimit.Header{Type: typ, Version: 0x0303, Len: len(body)}.Append(nil)
+	rec := wire.Header{Type: typ, Version: 0x0303, Len: len(body)}.Append(nil)
 	_, err := s.Conn.Write(append(rec, body...))
 	return err
 }
 
 // SendServerHello12 sends a TLS 1.2 ServerHello with exts, in the clear.
-func (s *Session) SendServerHello12(exts ...recordlimit.Extension) error {
+func (s *Session) SendServerHello12(exts ...wire.Extension) error {
 	random := make([]byte, 32)
 	rand.Read(random)
 	return s.SendRecord(recordlimit.TypeHandshake, serverHello(random, s.sessionID, Suite12, exts))
@@ -205,7 +206,7 @@ func (s *Session) SendServerHello12(exts ...recordlimit.Extension) error {
 // SendHelloRetryRequest13 asks the client for a P-256 key share.
 func (s *Session) SendHelloRetryRequest13() error {
 	hrr := sha256.Sum256([]byte("HelloRetryRequest"))
-	msg := serverHello(hrr[:], s.sessionID, Suite13, []recordlimit.Extension{
+	msg := serverHello(hrr[:], s.sessionID, Suite13, []wire.Extension{
 		{Type: extSupportedVersions, Data: []byte{0x03, 0x04}},
 		{Type: extKeyShare, Data: []byte{0x00, 0x17}},
 	})
@@ -215,7 +216,7 @@ func (s *Session) SendHelloRetryRequest13() error {
 // SendServerHello13 runs an X25519 exchange against the client's key share,
 // sends a TLS 1.3 ServerHello carrying exts (after the two TLS 1.3 ones) and
 // a ChangeCipherSpec, and derives the handshake traffic keys.
-func (s *Session) SendServerHello13(exts ...recordlimit.Extension) error {
+func (s *Session) SendServerHello13(exts ...wire.Extension) error {
 	msg, err := s.ServerHello13(exts...)
 	if err != nil {
 		return err
@@ -233,7 +234,7 @@ func (s *Session) SendServerHello13(exts ...recordlimit.Extension) error {
 // returns a TLS 1.3 ServerHello carrying exts (after the two TLS 1.3 ones),
 // for the script to send as it likes; Accept13 then enters it in the
 // transcript and derives the handshake traffic keys.
-func (s *Session) ServerHello13(exts ...recordlimit.Extension) ([]byte, error) {
+func (s *Session) ServerHello13(exts ...wire.Extension) ([]byte, error) {
 	share, err := s.x25519Share()
 	if err != nil {
 		return nil, err
@@ -250,7 +251,7 @@ func (s *Session) ServerHello13(exts ...recordlimit.Extension) ([]byte, error) {
 		return nil, err
 	}
 	ks := append([]byte{0x00, 0x1d, 0x00, 0x20}, priv.PublicKey().Bytes()...)
-	all := append([]recordlimit.Extension{
+	all := append([]wire.Extension{
 		{Type: extSupportedVersions, Data: []byte{0x03, 0x04}},
 		{Type: extKeyShare, Data: ks},
 	}, exts...)
@@ -289,7 +290,7 @@ func (s *Session) Accept13(msg []byte) error {
 // ClientHello (ReadClientHello) carrying the same X25519 share.
 func (s *Session) HelloRetryRequestCookie13() []byte {
 	hrr := sha256.Sum256([]byte("HelloRetryRequest"))
-	msg := serverHello(hrr[:], s.sessionID, Suite13, []recordlimit.Extension{
+	msg := serverHello(hrr[:], s.sessionID, Suite13, []wire.Extension{
 		{Type: extSupportedVersions, Data: []byte{0x03, 0x04}},
 		{Type: extCookie, Data: []byte{0x00, 0x04, 'o', 'r', 'e', 'o'}},
 	})
@@ -323,7 +324,7 @@ func (s *Session) x25519Share() ([]byte, error) {
 }
 
 // EncryptedExtensions returns an EncryptedExtensions message carrying exts.
-func EncryptedExtensions(exts ...recordlimit.Extension) []byte {
+func EncryptedExtensions(exts ...wire.Extension) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(8)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {

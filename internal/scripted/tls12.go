@@ -17,6 +17,7 @@ import (
 
 	"github.com/tlsapp/tlsapp/internal/guard"
 	"github.com/tlsapp/tlsapp/internal/tls12"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
@@ -66,13 +67,13 @@ func (c *Server12) Serve(s *Session) error {
 	if c.MaxRecord > 0 {
 		protLimit = c.MaxRecord
 	}
-	var exts []recordlimit.Extension
+	var exts []wire.Extension
 	if d, ok := s.Ext(1); ok && c.AnswerMFL && len(d) == 1 && d[0] >= 1 && d[0] <= 4 {
-		exts = append(exts, recordlimit.Extension{Type: 1, Data: d})
+		exts = append(exts, wire.Extension{Type: 1, Data: d})
 		plainLimit, protLimit = 256<<d[0], min(protLimit, 256<<d[0])
 	}
 	if d, ok := s.Ext(28); ok && c.AnswerRSL > 0 && len(d) == 2 {
-		exts = append(exts, recordlimit.Extension{Type: 28, Data: binary.BigEndian.AppendUint16(nil, uint16(c.AnswerRSL))})
+		exts = append(exts, wire.Extension{Type: 28, Data: binary.BigEndian.AppendUint16(nil, uint16(c.AnswerRSL))})
 		protLimit = min(protLimit, int(binary.BigEndian.Uint16(d)))
 	}
 	serverRandom := make([]byte, 32)
@@ -289,7 +290,7 @@ func (g *gcm12) ad(typ recordlimit.ContentType, n int) []byte {
 func (g *gcm12) seal(dst []byte, typ recordlimit.ContentType, content []byte) []byte {
 	explicit := binary.BigEndian.AppendUint64(nil, g.seq)
 	nonce := append(append([]byte(nil), g.salt...), explicit...)
-	dst = recordlimit.Header{Type: typ, Version: 0x0303, Len: 8 + len(content) + g.aead.Overhead()}.Append(dst)
+	dst = wire.Header{Type: typ, Version: 0x0303, Len: 8 + len(content) + g.aead.Overhead()}.Append(dst)
 	dst = append(dst, explicit...)
 	dst = g.aead.Seal(dst, nonce, content, g.ad(typ, len(content)))
 	g.seq++
@@ -297,7 +298,7 @@ func (g *gcm12) seal(dst []byte, typ recordlimit.ContentType, content []byte) []
 }
 
 // open decrypts a protected record.
-func (g *gcm12) open(h recordlimit.Header, body []byte) ([]byte, error) {
+func (g *gcm12) open(h wire.Header, body []byte) ([]byte, error) {
 	if len(body) < 8+g.aead.Overhead() {
 		return nil, errors.New("protected record too short")
 	}

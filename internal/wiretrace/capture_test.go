@@ -25,6 +25,7 @@ import (
 	"github.com/tlsapp/tlsapp/internal/peerproc"
 	"github.com/tlsapp/tlsapp/internal/scripted"
 	"github.com/tlsapp/tlsapp/internal/testpki"
+	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 	"github.com/tlsapp/tlsapp/tlsapp"
 )
@@ -262,7 +263,7 @@ func scripted13(t *testing.T, p *capturePKI) string {
 		if err := s.SendServerHello13(); err != nil {
 			return err
 		}
-		ee := scripted.EncryptedExtensions(recordlimit.Extension{Type: 28, Data: []byte{0x10, 0x00}})
+		ee := scripted.EncryptedExtensions(wire.Extension{Type: 28, Data: []byte{0x10, 0x00}})
 		if err := s.Finish13(ee, chain, crypto.Signer(p.leaf.Key), scripted.Zstd); err != nil {
 			return err
 		}

@@ -162,7 +162,7 @@ func (o *options) checkOffer(w *wire) error {
 		}
 	}
 	if n := o.offerMaxFragmentLength; n != 0 {
-		code, err := recordlimit.MaxFragmentLengthFor(n)
+		code, err := recordlimit.MaxFragmentCodeFor(n)
 		if err != nil {
 			return err
 		}

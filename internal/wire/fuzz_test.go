@@ -1,15 +1,13 @@
-package recordlimit
+package wire
 
 import (
 	"bytes"
 	"errors"
-	"io"
-	"net"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
 // The fuzz targets of this file sit beside the parsers they exercise. Each
@@ -22,7 +20,7 @@ import (
 // package's sentinels.
 func checkAlertErr(t *testing.T, err error, sentinels ...error) {
 	t.Helper()
-	if _, ok := AlertOf(err); !ok {
+	if _, ok := recordlimit.AlertOf(err); !ok {
 		t.Fatalf("error %q carries no alert", err)
 	}
 	for _, s := range sentinels {
@@ -46,12 +44,12 @@ func FuzzParseHeader(f *testing.F) {
 			if err == nil {
 				t.Fatalf("%d-byte header accepted", len(b))
 			}
-			checkAlertErr(t, err, ErrBadRecord)
+			checkAlertErr(t, err, recordlimit.ErrBadRecord)
 			return
 		}
 		if err != nil {
-			checkAlertErr(t, err, ErrBadRecord, ErrRecordOverflow)
-			var he *RecordHeaderError
+			checkAlertErr(t, err, recordlimit.ErrBadRecord, recordlimit.ErrRecordOverflow)
+			var he *recordlimit.RecordHeaderError
 			if errors.As(err, &he) && !bytes.Equal(he.Header[:], b[:HeaderLen]) {
 				t.Fatalf("error reports header % x, input % x", he.Header, b[:HeaderLen])
 			}
@@ -73,9 +71,9 @@ func FuzzMaxFragmentLength(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseMaxFragmentLength(body)
 		if err != nil {
-			checkAlertErr(t, err, ErrNegotiation)
-			a, _ := AlertOf(err)
-			if len(body) == 1 && a != AlertIllegalParameter || len(body) != 1 && a != AlertDecodeError {
+			checkAlertErr(t, err, recordlimit.ErrNegotiation)
+			a, _ := recordlimit.AlertOf(err)
+			if len(body) == 1 && a != recordlimit.AlertIllegalParameter || len(body) != 1 && a != recordlimit.AlertDecodeError {
 				t.Fatalf("% x: alert %v", body, a)
 			}
 			return
@@ -83,8 +81,8 @@ func FuzzMaxFragmentLength(f *testing.F) {
 		if got := AppendMaxFragmentLength(nil, m); !bytes.Equal(got, body) {
 			t.Fatalf("round trip % x -> % x", body, got)
 		}
-		if back, err := MaxFragmentLengthFor(m.Bytes()); err != nil || back != m {
-			t.Fatalf("MaxFragmentLengthFor(%d) = %v, %v", m.Bytes(), back, err)
+		if back, err := recordlimit.MaxFragmentCodeFor(m.Bytes()); err != nil || back != m {
+			t.Fatalf("MaxFragmentCodeFor(%d) = %v, %v", m.Bytes(), back, err)
 		}
 	})
 }
@@ -96,14 +94,14 @@ func FuzzRecordSizeLimit(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		v, err := ParseRecordSizeLimit(body)
 		if err != nil {
-			checkAlertErr(t, err, ErrNegotiation)
-			a, _ := AlertOf(err)
-			if len(body) == 2 && a != AlertIllegalParameter || len(body) != 2 && a != AlertDecodeError {
+			checkAlertErr(t, err, recordlimit.ErrNegotiation)
+			a, _ := recordlimit.AlertOf(err)
+			if len(body) == 2 && a != recordlimit.AlertIllegalParameter || len(body) != 2 && a != recordlimit.AlertDecodeError {
 				t.Fatalf("% x: alert %v", body, a)
 			}
 			return
 		}
-		if v < MinRecordSizeLimit || v > 0xffff {
+		if v < recordlimit.MinRecordSizeLimit || v > 0xffff {
 			t.Fatalf("accepted %d", v)
 		}
 		if got := AppendRecordSizeLimit(nil, uint16(v)); !bytes.Equal(got, body) {
@@ -132,42 +130,54 @@ func checkNoDuplicates(t *testing.T, exts []Extension) {
 }
 
 // fuzzOffers are the offers every parsed answer is negotiated against.
-var fuzzOffers = []Offer{
+var fuzzOffers = []recordlimit.Offer{
 	{},
-	{MaxFragmentLength: MFL512},
+	{MaxFragmentLength: recordlimit.MFL512},
 	{RecordSizeLimit: 64},
 	{RecordSizeLimit: 2048},
-	{MaxFragmentLength: MFL2048, RecordSizeLimit: 2048},
-	{MaxFragmentLength: MFL4096, RecordSizeLimit: MaxRecordSizeLimitTLS13},
+	{MaxFragmentLength: recordlimit.MFL2048, RecordSizeLimit: 2048},
+	{MaxFragmentLength: recordlimit.MFL4096, RecordSizeLimit: recordlimit.MaxRecordSizeLimitTLS13},
 }
 
-// checkNegotiate runs Negotiate and checks its outcome against the rules.
-func checkNegotiate(t *testing.T, o Offer, version, suite uint16, inServerHello bool, exts []Extension) {
+// negotiateIn calls NegotiateServerHello when inServerHello is set, and
+// NegotiateEncryptedExtensions otherwise, where version must be TLS 1.3.
+func negotiateIn(o recordlimit.Offer, version, suite uint16, inServerHello bool, exts []Extension) (Agreement, error) {
+	if inServerHello {
+		return NegotiateServerHello(o, version, suite, exts)
+	}
+	if version != VersionTLS13 {
+		panic("EncryptedExtensions in a version other than TLS 1.3")
+	}
+	return NegotiateEncryptedExtensions(o, suite, exts)
+}
+
+// checkNegotiate runs the Negotiate functions and checks its outcome against the rules.
+func checkNegotiate(t *testing.T, o recordlimit.Offer, version, suite uint16, inServerHello bool, exts []Extension) {
 	t.Helper()
-	a, err := Negotiate(o, version, suite, inServerHello, exts)
+	a, err := negotiateIn(o, version, suite, inServerHello, exts)
 	if err != nil {
-		checkAlertErr(t, err, ErrNegotiation)
+		checkAlertErr(t, err, recordlimit.ErrNegotiation)
 		// a.Kind may be set on error: TestNegotiateErrorHasNoAgreement.
 		return
 	}
-	_, haveMFL := findExtension(exts, ExtMaxFragmentLength)
-	_, haveRSL := findExtension(exts, ExtRecordSizeLimit)
+	_, haveMFL := FindExtension(exts, recordlimit.ExtMaxFragmentLength)
+	_, haveRSL := FindExtension(exts, recordlimit.ExtRecordSizeLimit)
 	switch {
 	case haveMFL && haveRSL:
 		t.Fatal("both answers accepted")
 	case (haveMFL || haveRSL) && version >= VersionTLS13 && inServerHello:
 		t.Fatal("answer in a TLS 1.3 ServerHello accepted")
-	case haveMFL && (a.Kind != KindMFL || a.MaxFragmentLength != o.MaxFragmentLength):
+	case haveMFL && (a.Kind != recordlimit.KindMFL || a.MaxFragmentLength != o.MaxFragmentLength):
 		t.Fatalf("MFL answer gave %+v for offer %+v", a, o)
-	case haveRSL && (a.Kind != KindRSL || a.PeerRecordSizeLimit < MinRecordSizeLimit || a.PeerRecordSizeLimit > maxRecordSizeLimit(version) || o.RecordSizeLimit == 0):
+	case haveRSL && (a.Kind != recordlimit.KindRSL || a.PeerRecordSizeLimit < recordlimit.MinRecordSizeLimit || a.PeerRecordSizeLimit > maxRecordSizeLimit(version) || o.RecordSizeLimit == 0):
 		t.Fatalf("RSL answer gave %+v for offer %+v", a, o)
-	case !haveMFL && !haveRSL && a.Kind != KindNone:
+	case !haveMFL && !haveRSL && a.Kind != recordlimit.KindNone:
 		t.Fatalf("no answer gave %+v", a)
 	}
 	l := a.Limits(o)
-	if l.Send < MinRecordSizeLimit-1 || l.Send > MaxPlaintext ||
-		l.Receive < MinRecordSizeLimit || l.Receive > MaxCiphertextTLS12 ||
-		l.ReceivePlain < MinRecordSizeLimit-1 || l.ReceivePlain > MaxPlaintext {
+	if l.Send < recordlimit.MinRecordSizeLimit-1 || l.Send > recordlimit.MaxPlaintext ||
+		l.Receive < recordlimit.MinRecordSizeLimit || l.Receive > MaxCiphertextTLS12 ||
+		l.ReceivePlain < recordlimit.MinRecordSizeLimit-1 || l.ReceivePlain > recordlimit.MaxPlaintext {
 		t.Fatalf("limits %+v for %+v, offer %+v", l, a, o)
 	}
 }
@@ -180,7 +190,7 @@ func FuzzParseServerHello(f *testing.F) {
 	b.AddUint16(0xc02b)
 	b.AddUint8(0)
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		appendExtensions(b, []Extension{{ExtMaxFragmentLength, []byte{1}}, {extSupportedVersions, []byte{3, 4}}})
+		appendExtensions(b, []Extension{{recordlimit.ExtMaxFragmentLength, []byte{1}}, {extSupportedVersions, []byte{3, 4}}})
 	})
 	f.Add(b.BytesOrPanic())
 	hrr := append([]byte{3, 3}, helloRetryRandom[:]...)
@@ -188,7 +198,7 @@ func FuzzParseServerHello(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sh, err := ParseServerHello(body)
 		if err != nil {
-			checkAlertErr(t, err, ErrNegotiation)
+			checkAlertErr(t, err, recordlimit.ErrNegotiation)
 			return
 		}
 		checkNoDuplicates(t, sh.Extensions)
@@ -207,7 +217,7 @@ func FuzzParseEncryptedExtensions(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		exts, err := ParseEncryptedExtensions(body)
 		if err != nil {
-			checkAlertErr(t, err, ErrNegotiation)
+			checkAlertErr(t, err, recordlimit.ErrNegotiation)
 			return
 		}
 		checkNoDuplicates(t, exts)
@@ -228,76 +238,19 @@ func FuzzNegotiate(f *testing.F) {
 	f.Add(uint8(3), uint16(2048), uint16(0x0304), uint16(0x1303), false, []byte{0, 28, 0, 2, 0x40, 1, 0, 1, 0, 1, 3})
 	f.Add(uint8(0), uint16(64), uint16(0x0304), uint16(0x1302), false, []byte{0, 28, 0, 2, 0, 63})
 	f.Fuzz(func(t *testing.T, mfl uint8, rsl uint16, version, suite uint16, inServerHello bool, list []byte) {
-		o := Offer{MaxFragmentLength: MaxFragmentLength(mfl), RecordSizeLimit: int(rsl)}
+		o := recordlimit.Offer{MaxFragmentLength: recordlimit.MaxFragmentCode(mfl), RecordSizeLimit: int(rsl)}
 		if o.Validate() != nil {
 			return
 		}
-		exts, err := parseExtensions(cryptobyte.String(list))
+		if !inServerHello {
+			version = VersionTLS13 // EncryptedExtensions exist only in TLS 1.3
+		}
+		exts, err := ParseExtensions(cryptobyte.String(list))
 		if err != nil {
-			checkAlertErr(t, err, ErrNegotiation)
+			checkAlertErr(t, err, recordlimit.ErrNegotiation)
 			return
 		}
 		checkNegotiate(t, o, version, suite, inServerHello, exts)
-	})
-}
-
-// opCountConn records the size of each Write it passes on.
-type opCountConn struct {
-	net.Conn
-	mu     sync.Mutex
-	writes []int
-}
-
-func (c *opCountConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	c.writes = append(c.writes, len(p))
-	c.mu.Unlock()
-	return c.Conn.Write(p)
-}
-
-func FuzzChunked(f *testing.F) {
-	f.Add(uint8(1), uint8(1), []byte("a modem that takes one byte at a time"))
-	f.Add(uint8(7), uint8(255), bytes.Repeat([]byte{0x17, 3, 3, 0, 4, 1, 2, 3, 4}, 50))
-	f.Add(uint8(0), uint8(3), []byte{})
-	f.Fuzz(func(t *testing.T, nr, nw uint8, data []byte) {
-		a, b := net.Pipe()
-		defer a.Close()
-		defer b.Close()
-		wc := &opCountConn{Conn: a}
-		w := Chunked(wc, int(nw))
-		r := Chunked(b, int(nr))
-		done := make(chan error, 1)
-		go func() {
-			n, err := w.Write(data)
-			if err == nil && n != len(data) {
-				err = io.ErrShortWrite
-			}
-			done <- err
-		}()
-		got := make([]byte, 0, len(data))
-		buf := make([]byte, 300)
-		b.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for len(got) < len(data) {
-			n, err := r.Read(buf)
-			if n > max(1, int(nr)) {
-				t.Fatalf("Read returned %d bytes, chunk size %d", n, nr)
-			}
-			got = append(got, buf[:n]...)
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, data) {
-			t.Fatal("stream changed")
-		}
-		for _, n := range wc.writes {
-			if n > max(1, int(nw)) || n == 0 {
-				t.Fatalf("transport write of %d bytes, chunk size %d", n, nw)
-			}
-		}
 	})
 }
 
@@ -307,14 +260,14 @@ func FuzzChunked(f *testing.F) {
 // record_size_limit above 16385 returns Kind max_fragment_length with the
 // illegal_parameter error.
 func TestNegotiateErrorHasNoAgreement(t *testing.T) {
-	o := Offer{MaxFragmentLength: MFL2048, RecordSizeLimit: 2048}
+	o := recordlimit.Offer{MaxFragmentLength: recordlimit.MFL2048, RecordSizeLimit: 2048}
 	for _, exts := range [][]Extension{
-		{{ExtMaxFragmentLength, []byte{3}}, {ExtRecordSizeLimit, []byte{0x41, 0x30}}},
-		{{ExtMaxFragmentLength, []byte{3}}, {ExtRecordSizeLimit, []byte{0, 10}}},
-		{{ExtMaxFragmentLength, []byte{3}}, {ExtRecordSizeLimit, []byte{1}}},
+		{{recordlimit.ExtMaxFragmentLength, []byte{3}}, {recordlimit.ExtRecordSizeLimit, []byte{0x41, 0x30}}},
+		{{recordlimit.ExtMaxFragmentLength, []byte{3}}, {recordlimit.ExtRecordSizeLimit, []byte{0, 10}}},
+		{{recordlimit.ExtMaxFragmentLength, []byte{3}}, {recordlimit.ExtRecordSizeLimit, []byte{1}}},
 	} {
-		a, err := Negotiate(o, VersionTLS13, 0x1301, false, exts)
-		if err == nil || a.Kind != KindNone {
+		a, err := NegotiateEncryptedExtensions(o, 0x1301, exts)
+		if err == nil || a.Kind != recordlimit.KindNone {
 			t.Errorf("%v: agreement %v, err %v; want KindNone and an error", exts, a.Kind, err)
 		}
 	}
