@@ -62,6 +62,37 @@ type Config struct {
 	// and weaker than the AEAD ones.
 	CipherSuites []uint16
 
+	// SignatureSchemes lists the signature algorithms the client offers
+	// in its signature_algorithms extension, in order of preference, as
+	// TLS SignatureScheme code points (RFC 8446, Section 4.2.3; the values
+	// of crypto/tls's SignatureScheme constants, such as 0x0804 for
+	// rsa_pss_rsae_sha256). The server must sign the handshake (its TLS
+	// 1.3 CertificateVerify or TLS 1.2 ServerKeyExchange) with one of
+	// them: any other ends the handshake with illegal_parameter. Nil means
+	// DefaultSignatureSchemes; ecdsa_secp521r1_sha512 is offered only when
+	// listed. Each must be one of SupportedSignatureSchemes (no SHA-1 or
+	// MD5 scheme is), else the Config is refused with an
+	// *UnsupportedError. It does not bound the signatures inside the
+	// server's certificate chain, nor how the client signs for a client
+	// certificate (the server's request and the certificate's
+	// SupportedSignatureAlgorithms decide that).
+	SignatureSchemes []uint16
+
+	// CurvePreferences lists the key exchange groups the client offers,
+	// in order of preference, as TLS NamedGroup code points (RFC 8446,
+	// Section 4.2.7; the values of crypto/tls's CurveID constants): 29
+	// X25519, 23 P-256, 24 P-384, 25 P-521, 4588 X25519MLKEM768. In TLS
+	// 1.3 the client sends a key share for the first; a server that wants
+	// another group asks with a HelloRetryRequest. Nil means X25519, P-256
+	// and P-384: P-521 is offered only when listed. X25519MLKEM768 may
+	// only come first, followed by X25519, and is sent with a key share
+	// for each (utls completes the hybrid with the X25519 share and cannot
+	// make it after a HelloRetryRequest); PostQuantum puts it in front
+	// when the list does not place it, and it is left out when MaxVersion
+	// is TLS 1.2. Each must be one of SupportedCurves, else the Config is
+	// refused with an *UnsupportedError.
+	CurvePreferences []uint16
+
 	// MaxFragmentLength is the max_fragment_length to offer: 512, 1024, 2048
 	// or 4096 bytes. 0 means do not offer it.
 	MaxFragmentLength int

@@ -161,8 +161,8 @@ func TestNegotiationRules(t *testing.T) {
 		{"no answer, 16385-byte plaintext record/1.2", rsl512, then(sh12(), record(recordlimit.TypeHandshake, recordlimit.MaxPlaintext+1)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},
 		// A compressed Certificate (RFC 8879) declaring 16 MiB: refused
 		// before the TLS stack would allocate it.
-		{"compressed certificate declares 16 MiB/1.3", rsl512, then(ee13(), compressedCert(0xffffff)), recordlimit.ErrNegotiation, recordlimit.AlertBadCertificate},
-		{"compressed certificate declares 64 KiB + 1/1.3", rsl512, then(ee13(), compressedCert(wire.MaxCertificateSize+1)), recordlimit.ErrNegotiation, recordlimit.AlertBadCertificate},
+		{"compressed certificate declares 16 MiB/1.3", rsl512, then(ee13(), compressedCert(0xffffff)), recordlimit.ErrProtocol, recordlimit.AlertBadCertificate},
+		{"compressed certificate declares 64 KiB + 1/1.3", rsl512, then(ee13(), compressedCert(wire.MaxCertificateSize+1)), recordlimit.ErrProtocol, recordlimit.AlertBadCertificate},
 		// Malformed framing.
 		{"unknown record type", rsl512, record(24, 10), recordlimit.ErrBadRecord, 0},
 		{"record longer than any version allows", rsl512, record(recordlimit.TypeHandshake, wire.MaxCiphertextTLS12+1), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},

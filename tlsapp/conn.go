@@ -75,8 +75,26 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		c.err = err
 		return c
 	}
+	groups, err := cfg.curves(vmax)
+	if err != nil {
+		c.err = err
+		return c
+	}
+	sigAlgs, err := cfg.signatureSchemes()
+	if err != nil {
+		c.err = err
+		return c
+	}
 	c.guard = guard.NewConn(c.traced(raw), offer)
 	c.guard.SetDeviceLimit(guard.DeviceLimit{Content: cfg.DeviceLimit, Record: cfg.MaxReceivedRecord})
+	// utls checks a TLS 1.2 ServerKeyExchange's signature algorithm
+	// against the ClientHello, but a TLS 1.3 CertificateVerify's only
+	// against the schemes it implements: the guard holds the server to
+	// the offer.
+	c.guard.SetSignatureSchemes(sigAlgs)
+	// Nor does it check a TLS 1.2 ServerKeyExchange's group against the
+	// offer.
+	c.guard.SetGroups(groups)
 	uc := &utls.Config{
 		ServerName:                  cfg.ServerName,
 		RootCAs:                     cfg.RootCAs,
@@ -105,7 +123,7 @@ func Client(raw net.Conn, cfg *Config) *Conn {
 		uc.Certificates = append(uc.Certificates, stackCertificate(&cert))
 	}
 	c.u = utls.UClient(stackSide(c.guard), uc, utls.HelloCustom)
-	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, vmin, vmax, uc.ClientSessionCache != nil)); err != nil {
+	if err := c.u.ApplyPreset(helloSpec(cfg, offer, suites, groups, sigAlgs, vmin, vmax, uc.ClientSessionCache != nil)); err != nil {
 		c.err = fmt.Errorf("tlsapp: building the ClientHello: %w", err)
 	}
 	return c

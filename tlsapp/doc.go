@@ -24,6 +24,12 @@
 // validity at Config.Time, and the trust anchor that verified the server is
 // reported.
 //
+// Config.SignatureSchemes and Config.CurvePreferences choose the signature
+// algorithms the client offers, and the only ones it accepts from the
+// server, and the key exchange groups it offers (P-521 only when listed);
+// a server that signs, or in TLS 1.2 exchanges keys, outside the offer is
+// refused with illegal_parameter.
+//
 // A connection ended by a fatal alert reports an *AlertError saying which
 // alert and whether the server sent it.
 //

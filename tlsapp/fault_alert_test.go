@@ -195,7 +195,7 @@ func TestFaultCompressedCertificateMemory(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	err, alert, alertErr := runScript(t, Config{RecordSizeLimit: 512}, then(ee13(), compressedCert(0xffffff)))
 	runtime.ReadMemStats(&after)
-	if !errors.Is(err, recordlimit.ErrNegotiation) || alertErr != nil || alert != recordlimit.AlertBadCertificate {
+	if !errors.Is(err, recordlimit.ErrProtocol) || alertErr != nil || alert != recordlimit.AlertBadCertificate {
 		t.Fatalf("client error %v, server got alert %v (%v)", err, alert, alertErr)
 	}
 	grew := after.TotalAlloc - before.TotalAlloc

@@ -3,6 +3,9 @@ package tlsapp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 
@@ -140,7 +143,22 @@ func Server(raw net.Conn, cfg *tls.Config, opts ServerOptions) *ServerConn {
 }
 
 // HandshakeContext runs the handshake if it has not run yet.
-func (c *ServerConn) HandshakeContext(ctx context.Context) error { return c.tc.HandshakeContext(ctx) }
+func (c *ServerConn) HandshakeContext(ctx context.Context) error {
+	return c.mapErr(c.tc.HandshakeContext(ctx))
+}
+
+// mapErr puts the guard's own error, when it ended the connection, before
+// the stack's report of it, so that errors.Is finds recordlimit's sentinels.
+func (c *ServerConn) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	c.guard.ForgetSecrets() // also on the paths the guard cannot see, a deadline
+	if gerr := c.guard.Err(); gerr != nil && !errors.Is(err, gerr) {
+		return fmt.Errorf("%w (the TLS stack: %w)", gerr, err)
+	}
+	return err
+}
 
 // ConnectionState returns the TLS state of the connection.
 func (c *ServerConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
@@ -154,13 +172,19 @@ func (c *ServerConn) Cap() int { return c.guard.Cap() }
 func (c *ServerConn) Offer() (recordlimit.Offer, bool) { return c.guard.Offer() }
 
 // Read reads application data.
-func (c *ServerConn) Read(b []byte) (int, error) { return c.tc.Read(b) }
+func (c *ServerConn) Read(b []byte) (int, error) {
+	n, err := c.tc.Read(b)
+	if err == io.EOF {
+		return n, err
+	}
+	return n, c.mapErr(err)
+}
 
 // Write writes b in records of at most Cap bytes, gathering the records of
 // up to 64 KiB into one transport write.
 func (c *ServerConn) Write(b []byte) (int, error) {
 	if err := c.tc.Handshake(); err != nil {
-		return 0, err
+		return 0, c.mapErr(err)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

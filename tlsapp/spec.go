@@ -9,19 +9,30 @@ import (
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
 
-// helloSpec builds the ClientHello: a plain, standards-following hello with
-// the record-size extensions the offer asks for, and pre_shared_key when
-// resume says a session cache is in use.
-func helloSpec(cfg *Config, offer recordlimit.Offer, suites []uint16, vmin, vmax uint16, resume bool) *utls.ClientHelloSpec {
+// helloSpec builds the ClientHello: a plain, standards-following hello
+// offering groups and sigAlgs (Config.curves and signatureSchemes), with the
+// record-size extensions the offer asks for, and pre_shared_key when resume
+// says a session cache is in use.
+func helloSpec(cfg *Config, offer recordlimit.Offer, suites, groups, sigAlgs []uint16, vmin, vmax uint16, resume bool) *utls.ClientHelloSpec {
 	var versions []uint16
 	for v := vmax; v >= vmin; v-- {
 		versions = append(versions, v)
 	}
-	curves := []utls.CurveID{utls.X25519, utls.CurveP256, utls.CurveP384}
-	shares := []utls.KeyShare{{Group: utls.X25519}}
-	if cfg.PostQuantum && vmax >= tls.VersionTLS13 {
-		curves = append([]utls.CurveID{utls.X25519MLKEM768}, curves...)
-		shares = append([]utls.KeyShare{{Group: utls.X25519MLKEM768}}, shares...)
+	curves := make([]utls.CurveID, len(groups))
+	for i, g := range groups {
+		curves[i] = utls.CurveID(g)
+	}
+	// A key share for the first group; after a hybrid one (which
+	// Config.curves places first, X25519 second), also for X25519, which
+	// utls needs to complete the hybrid and a server without the hybrid
+	// takes with no HelloRetryRequest.
+	shares := []utls.KeyShare{{Group: curves[0]}}
+	if curves[0] == utls.X25519MLKEM768 {
+		shares = append(shares, utls.KeyShare{Group: utls.X25519})
+	}
+	schemes := make([]utls.SignatureScheme, len(sigAlgs))
+	for i, s := range sigAlgs {
+		schemes[i] = utls.SignatureScheme(s)
 	}
 	exts := []utls.TLSExtension{
 		&utls.SNIExtension{ServerName: cfg.ServerName},
@@ -30,11 +41,7 @@ func helloSpec(cfg *Config, offer recordlimit.Offer, suites []uint16, vmin, vmax
 		&utls.SupportedCurvesExtension{Curves: curves},
 		&utls.SupportedPointsExtension{SupportedPoints: []byte{0}}, // uncompressed
 		&utls.SessionTicketExtension{},
-		&utls.SignatureAlgorithmsExtension{SupportedSignatureAlgorithms: []utls.SignatureScheme{
-			utls.ECDSAWithP256AndSHA256, utls.PSSWithSHA256, utls.PKCS1WithSHA256,
-			utls.ECDSAWithP384AndSHA384, utls.PSSWithSHA384, utls.PKCS1WithSHA384,
-			utls.PSSWithSHA512, utls.PKCS1WithSHA512, utls.Ed25519,
-		}},
+		&utls.SignatureAlgorithmsExtension{SupportedSignatureAlgorithms: schemes},
 		&utls.SupportedVersionsExtension{Versions: versions},
 	}
 	if len(cfg.NextProtos) > 0 {

@@ -66,8 +66,7 @@ var (
 //     the bytes of a Certificate of up to [wire.MaxCertificateMessage]), and reads
 //     the answer to the [recordlimit.Offer] from the ServerHello, or in TLS 1.3 from
 //     EncryptedExtensions, which it decrypts with the handshake secret the
-//     stack logs through KeyLogWriter, and applies [wire.NegotiateServerHello] or
-//     [wire.NegotiateEncryptedExtensions]; whatever it
+//     stack logs through KeyLogWriter, and applies [recordlimit.Negotiate]; whatever it
 //     cannot follow (a record or message out of RFC 8446's order, messages
 //     sharing a record across a key change, an unknown record type) ends the
 //     connection with the alert the RFC prescribes, sent to the server;
@@ -92,8 +91,10 @@ var (
 // at most Limits().Send bytes per write, with dynamic record sizing disabled.
 type Conn struct {
 	net.Conn
-	offer  recordlimit.Offer
-	device DeviceLimit // set before the first Read
+	offer   recordlimit.Offer
+	device  DeviceLimit // set before the first Read
+	sigAlgs []uint16    // the signature schemes offered; set before the first Read
+	groups  []uint16    // the key exchange groups offered; set before the first Read
 
 	mu     sync.Mutex // guards the fields below
 	phase  readPhase
@@ -111,34 +112,50 @@ type Conn struct {
 	cliIn, cliOut      *Epoch // the client's, as the stack wrote it and as sent; used by Write
 	wiped              bool
 	alert              seenAlert // the first fatal alert either side sent
+	rerr               error     // the first error that ended the connection on this layer (Err)
 
+	// Read without a lock: the record counts (one writer per direction) and
+	// the algorithm of a TLS 1.3 CompressedCertificate (certcomp.go).
 	sent, recv dirStats
+	certAlg    atomic.Uint32
 
-	// certAlg is the algorithm of a TLS 1.3 CompressedCertificate (certcomp.go).
-	certAlg atomic.Uint32
+	in  readHalf  // Read's
+	out writeHalf // Write's, Flush's, and the fatal alerts'
+}
 
-	// Read side, used only by Read.
+// readHalf is the client guard's read path: the records received, followed
+// up to the server's Finished. Its mutex is held for the whole of each Read
+// (see the lock order in doc.go); err, once set, is what every Read returns
+// after handing over the bytes before it.
+type readHalf struct {
+	mu         sync.Mutex
+	err        error
 	rbuf       *[]byte
 	rr, rw     int
 	left       int    // bytes of the current record still to hand to the stack
 	signal     []byte // when set, what the stack gets in place of the current record
-	follow     msgFollower
+	follow     follower
 	srvCCSSeen bool // TLS 1.2: records after the server's ChangeCipherSpec are protected
 	pastHello  bool // TLS 1.2: the record being inspected continues past the ServerHello
 	eeSeen     bool // TLS 1.3: EncryptedExtensions has been read
-	rerr       error
 	// cut is io.ErrUnexpectedEOF once the transport ended inside a record;
 	// Read returns it after handing over the bytes of that record it holds.
 	cut error
-	// eof is set once Read has returned io.EOF to the stack.
+	// eof is set once Read has returned io.EOF to the stack; read without
+	// the lock (ReturnedEOF).
 	eof atomic.Bool
+}
 
-	// Write side, guarded by out.mu.
+// writeHalf is the client guard's write path: the records sent, the
+// client's TLS 1.3 handshake epoch re-encrypted up to its Finished, and the
+// batch. Its mutex (batcher.mu) is held for the whole of each Write, Flush
+// and fatal alert; its err (batcher.err), once set, ends every Write.
+type writeHalf struct {
 	batcher
 	cliCCSSent bool // TLS 1.2: records after the client's ChangeCipherSpec are protected
 	compatCCS  bool // TLS 1.3: the stack's middlebox-compatibility ChangeCipherSpec has been sent
 	epochDone  bool // TLS 1.3: the client handshake epoch has been written
-	cliFollow  msgFollower
+	cliFollow  follower
 }
 
 // DeviceLimit bounds the records a client accepts the way a device's own TLS
@@ -191,7 +208,7 @@ func (e *DeviceError) Error() string {
 // NewConn returns a Conn that guards the client side of transport for offer.
 func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 	c := &Conn{Conn: transport, offer: offer}
-	c.batcher.w = transport
+	c.out.w = transport
 	c.limits = wire.Limits{Send: recordlimit.MaxPlaintext, Receive: wire.MaxCiphertextTLS12, ReceivePlain: recordlimit.MaxPlaintext}
 	if offer.MaxFragmentLength.Valid() {
 		// Before the answer the client owes the server nothing, but a server
@@ -205,6 +222,19 @@ func NewConn(transport net.Conn, offer recordlimit.Offer) *Conn {
 // SetDeviceLimit makes the guard refuse the records d does not allow. It
 // must be called before the first Read.
 func (c *Conn) SetDeviceLimit(d DeviceLimit) { c.device = d }
+
+// SetSignatureSchemes tells the guard the signature algorithms the client
+// offered: a TLS 1.3 CertificateVerify signed with any other ends the
+// connection with illegal_parameter (RFC 8446, Section 4.4.3), before the
+// stack reads it. Nil checks nothing. It must be called before the first
+// Read.
+func (c *Conn) SetSignatureSchemes(offered []uint16) { c.sigAlgs = offered }
+
+// SetGroups tells the guard the key exchange groups the client offered: a
+// TLS 1.2 ServerKeyExchange on any other ends the connection with
+// illegal_parameter (RFC 8422, Section 5.4), before the stack reads it.
+// Nil checks nothing. It must be called before the first Read.
+func (c *Conn) SetGroups(offered []uint16) { c.groups = offered }
 
 // KeyLogWriter returns the writer to install as the TLS stack's key log
 // writer. It keeps the TLS 1.3 handshake traffic secrets for this connection
@@ -333,22 +363,34 @@ func (c *Conn) Stats() Stats {
 }
 
 // Err returns the error that ended the connection on this layer, if any: a
-// recordlimit.RecordOverflowError, RecordHeaderError, NegotiationError or
-// ProtocolError, or a *DeviceError.
+// recordlimit.RecordOverflowError, RecordHeaderError or NegotiationError (an
+// answer RFC 6066 or RFC 8449 forbids), the guard's own *Error, or a
+// *DeviceError.
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.rerr
 }
 
+// fail ends the read half with err, which Err reports unless an earlier
+// error did; c.in.mu must be held.
 func (c *Conn) fail(err error) error {
+	c.setErr(err)
+	c.wipe()
+	return err
+}
+
+// setErr makes err the read half's sticky error and, if none came before
+// it, the one Err reports; c.in.mu must be held.
+func (c *Conn) setErr(err error) {
+	if c.in.err == nil {
+		c.in.err = err
+	}
 	c.mu.Lock()
 	if c.rerr == nil {
 		c.rerr = err
 	}
 	c.mu.Unlock()
-	c.wipe()
-	return err
 }
 
 // EndHandshake tells the guard that the stack's handshake is over. From then
@@ -364,39 +406,41 @@ func (c *Conn) EndHandshake() {
 // ReturnedEOF reports whether Read has returned io.EOF (the transport's end)
 // to the stack. A stack that reports io.EOF while the guard never returned
 // it read the end from a close_notify alert.
-func (c *Conn) ReturnedEOF() bool { return c.eof.Load() }
+func (c *Conn) ReturnedEOF() bool { return c.in.eof.Load() }
 
 // Read hands the stack the bytes of checked records: the current one, and,
 // once the handshake is over (EndHandshake), the records after it that are
 // already whole in the buffer, each checked in turn, so that a stack
 // reading into a large buffer takes several small records in one call.
 func (c *Conn) Read(p []byte) (n int, err error) {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
 	defer func() {
 		if err == io.EOF {
-			c.eof.Store(true)
+			c.in.eof.Store(true)
 		}
 	}()
-	if c.left == 0 {
+	if c.in.left == 0 {
 		// The stored error comes only after the whole of the last record
 		// handed over, so that a stack reading a few bytes at a time still
 		// sees all of an overflow signal's header.
-		if err := c.Err(); err != nil {
+		if err := c.in.err; err != nil {
 			return 0, err
 		}
-		if c.cut != nil {
-			return 0, c.cut
+		if c.in.cut != nil {
+			return 0, c.in.cut
 		}
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.left == 0 {
+	if c.in.left == 0 {
 		if err := c.nextRecord(); err != nil {
 			return 0, err
 		}
 	}
 	n, err = c.readCurrent(p)
-	for err == nil && c.left == 0 && c.nextBuffered(len(p)-n) {
+	for err == nil && c.in.left == 0 && c.nextBuffered(len(p)-n) {
 		// An error here is stored (a bad header) and returned by the
 		// next call, after what was read so far.
 		if c.nextRecord() != nil {
@@ -411,16 +455,16 @@ func (c *Conn) Read(p []byte) (n int, err error) {
 
 // readCurrent reads into p from the record being handed over.
 func (c *Conn) readCurrent(p []byte) (int, error) {
-	if c.signal != nil {
-		n := copy(p, c.signal)
-		c.signal = c.signal[n:]
-		c.left -= n
-		if c.left == 0 {
-			c.signal = nil
+	if c.in.signal != nil {
+		n := copy(p, c.in.signal)
+		c.in.signal = c.in.signal[n:]
+		c.in.left -= n
+		if c.in.left == 0 {
+			c.in.signal = nil
 		}
 		return n, nil
 	}
-	if c.rr == c.rw {
+	if c.in.rr == c.in.rw {
 		// Nothing buffered: read what the transport has, which may reach
 		// into the records after this one.
 		if err := c.fill(1); err != nil {
@@ -430,10 +474,10 @@ func (c *Conn) readCurrent(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(p[:min(len(p), c.left)], (*c.rbuf)[c.rr:c.rw])
-	c.rr += n
-	c.left -= n
-	if c.left == 0 && c.rr == c.rw {
+	n := copy(p[:min(len(p), c.in.left)], (*c.in.rbuf)[c.in.rr:c.in.rw])
+	c.in.rr += n
+	c.in.left -= n
+	if c.in.left == 0 && c.in.rr == c.in.rw {
 		c.releaseReadBuf()
 	}
 	return n, nil
@@ -451,36 +495,37 @@ const gatherRoom = 512
 // buffer: the handshake is over, nothing has failed, and the whole record
 // is in the buffer and fits in room with gatherRoom to spare.
 func (c *Conn) nextBuffered(room int) bool {
-	if c.rbuf == nil || c.cut != nil || c.rw-c.rr < wire.HeaderLen {
+	if c.in.rbuf == nil || c.in.cut != nil || c.in.rw-c.in.rr < wire.HeaderLen {
 		return false
 	}
 	c.mu.Lock()
-	done := c.ended && c.phase == negotiated && c.rerr == nil
+	done := c.ended && c.phase == negotiated
 	c.mu.Unlock()
-	hdr := (*c.rbuf)[c.rr : c.rr+wire.HeaderLen]
+	done = done && c.in.err == nil
+	hdr := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen]
 	size := wire.HeaderLen + (int(hdr[3])<<8 | int(hdr[4]))
-	return done && c.rw-c.rr >= size && size+gatherRoom <= room
+	return done && c.in.rw-c.in.rr >= size && size+gatherRoom <= room
 }
 
 // fill makes at least n bytes available in the read buffer.
 func (c *Conn) fill(n int) error {
-	if c.rbuf == nil {
-		c.rbuf = readBufPool.Get().(*[]byte)
-		c.rr, c.rw = 0, 0
+	if c.in.rbuf == nil {
+		c.in.rbuf = readBufPool.Get().(*[]byte)
+		c.in.rr, c.in.rw = 0, 0
 	}
-	buf := *c.rbuf
-	if c.rr+n > len(buf) {
-		c.rw = copy(buf, buf[c.rr:c.rw])
-		c.rr = 0
+	buf := *c.in.rbuf
+	if c.in.rr+n > len(buf) {
+		c.in.rw = copy(buf, buf[c.in.rr:c.in.rw])
+		c.in.rr = 0
 	}
-	for c.rw-c.rr < n {
-		m, err := c.Conn.Read(buf[c.rw:])
-		c.rw += m
-		if c.rw-c.rr >= n {
+	for c.in.rw-c.in.rr < n {
+		m, err := c.Conn.Read(buf[c.in.rw:])
+		c.in.rw += m
+		if c.in.rw-c.in.rr >= n {
 			return nil
 		}
 		if err != nil {
-			if err == io.EOF && c.rw > c.rr {
+			if err == io.EOF && c.in.rw > c.in.rr {
 				err = io.ErrUnexpectedEOF
 			}
 			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
@@ -493,19 +538,19 @@ func (c *Conn) fill(n int) error {
 }
 
 func (c *Conn) releaseReadBuf() {
-	if c.rbuf != nil {
-		readBufPool.Put(c.rbuf)
-		c.rbuf, c.rr, c.rw = nil, 0, 0
+	if c.in.rbuf != nil {
+		readBufPool.Put(c.in.rbuf)
+		c.in.rbuf, c.in.rr, c.in.rw = nil, 0, 0
 	}
 }
 
 // nextRecord reads and checks the next record header, inspecting the whole
-// record when following the handshake needs it, and sets c.left.
+// record when following the handshake needs it, and sets c.in.left.
 func (c *Conn) nextRecord() error {
 	if err := c.fill(wire.HeaderLen); err != nil {
 		return c.cutShort(err)
 	}
-	hdr := (*c.rbuf)[c.rr : c.rr+wire.HeaderLen]
+	hdr := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen]
 	h, err := wire.ParseHeader(hdr)
 	if err != nil {
 		var ov *recordlimit.RecordOverflowError
@@ -524,7 +569,7 @@ func (c *Conn) nextRecord() error {
 	case version >= wire.VersionTLS13:
 		protected = h.Type == recordlimit.TypeApplicationData
 	case phase == negotiated:
-		protected = c.srvCCSSeen && h.Type != recordlimit.TypeChangeCipherSpec
+		protected = c.in.srvCCSSeen && h.Type != recordlimit.TypeChangeCipherSpec
 	}
 	if b := c.device.bound(protected, version, suite); b > 0 && h.Len > b {
 		// The device cannot hold the record, agreed or not: it never
@@ -544,12 +589,12 @@ func (c *Conn) nextRecord() error {
 		if err := c.fill(wire.HeaderLen + h.Len); err != nil {
 			return c.cutShort(err)
 		}
-		rec := (*c.rbuf)[c.rr : c.rr+wire.HeaderLen+h.Len]
+		rec := (*c.in.rbuf)[c.in.rr : c.in.rr+wire.HeaderLen+h.Len]
 		if err := c.inspect(phase, version, h.Type, rec); err != nil {
 			c.sendFatal(err)
 			return c.fail(err)
 		}
-		if c.pastHello {
+		if c.in.pastHello {
 			// RFC 6066, Section 4: the fragment length agreed binds every
 			// record after the ServerHello message, so a record that
 			// continues past it, read before the agreement was known, is
@@ -557,7 +602,7 @@ func (c *Conn) nextRecord() error {
 			// The guard sends the alert itself: the stack, which has not
 			// read the ServerHello, would frame it with the version of
 			// its ClientHello's record, which the server refuses.
-			c.pastHello = false
+			c.in.pastHello = false
 			c.mu.Lock()
 			limit, kind := c.limits.ReceivePlain, c.agr.Kind
 			c.mu.Unlock()
@@ -569,10 +614,10 @@ func (c *Conn) nextRecord() error {
 		}
 	}
 	if h.Type == recordlimit.TypeChangeCipherSpec && version == wire.VersionTLS12 && phase == negotiated {
-		c.srvCCSSeen = true
+		c.in.srvCCSSeen = true
 	}
 	c.recv.add(h.Len)
-	c.left = wire.HeaderLen + h.Len
+	c.in.left = wire.HeaderLen + h.Len
 	return nil
 }
 
@@ -584,7 +629,7 @@ func (c *Conn) inspects(phase readPhase, version uint16, typ recordlimit.Content
 	case waitServerHello, waitEncryptedExt:
 		return true
 	}
-	return version == wire.VersionTLS12 && !c.srvCCSSeen && (typ == recordlimit.TypeHandshake || typ == recordlimit.TypeAlert)
+	return version == wire.VersionTLS12 && !c.in.srvCCSSeen && (typ == recordlimit.TypeHandshake || typ == recordlimit.TypeAlert)
 }
 
 // inspect follows the server's handshake through rec, a whole record. An
@@ -596,7 +641,7 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentT
 	case waitServerHello:
 		switch typ {
 		case recordlimit.TypeHandshake:
-			return c.follow.feed(body, c.msgStart, c.msgDone)
+			return c.in.follow.feed(body, c.msgStart, c.msgDone)
 		case recordlimit.TypeAlert:
 			c.noteAlert(body, true)
 			return nil
@@ -604,7 +649,7 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentT
 			c.mu.Lock()
 			hrr := c.hrr
 			c.mu.Unlock()
-			if hrr && c.follow.idle() {
+			if hrr && c.in.follow.idle() {
 				return nil // TLS 1.3 middlebox compatibility
 			}
 			return unexpected("change_cipher_spec before the ServerHello")
@@ -620,15 +665,14 @@ func (c *Conn) inspect(phase readPhase, version uint16, typ recordlimit.ContentT
 		// With the handshake keys in force every record but a
 		// ChangeCipherSpec is deprotected, and one in the clear fails
 		// (RFC 8446, Section 5.2): the stack's answer, bad_record_mac.
-		return &wire.ProtocolError{Desc: recordlimit.AlertBadRecordMAC,
-			Reason: fmt.Sprintf("%v record in the clear after the TLS 1.3 ServerHello", typ)}
+		return protocolErr(recordlimit.AlertBadRecordMAC, "%v record in the clear after the TLS 1.3 ServerHello", typ)
 	}
 	// TLS 1.2 before the server's ChangeCipherSpec.
 	if typ == recordlimit.TypeAlert {
 		c.noteAlert(body, true)
 		return nil
 	}
-	return c.follow.feed(body, c.msgStart, c.msgDone)
+	return c.in.follow.feed(body, c.msgStart, c.msgDone)
 }
 
 // badFraming ends the connection on a record header that is not TLS,
@@ -651,24 +695,22 @@ func (c *Conn) badFraming(err error) error {
 	sig := signalDecodeError[:]
 	switch {
 	case a != recordlimit.AlertUnexpectedMessage:
-	case version == wire.VersionTLS12 && !c.srvCCSSeen:
+	case version == wire.VersionTLS12 && !c.in.srvCCSSeen:
 		sig = signalUnexpected12[:]
 	default:
 		sig = signalUnexpected13[:]
 	}
 	seen := a
-	if version == wire.VersionTLS12 && c.srvCCSSeen {
+	if version == wire.VersionTLS12 && c.in.srvCCSSeen {
 		seen = recordlimit.AlertBadRecordMAC
 	}
+	c.setErr(err)
 	c.mu.Lock()
-	if c.rerr == nil {
-		c.rerr = err
-	}
 	if !c.alert.ok {
 		c.alert = seenAlert{a: seen, ok: true}
 	}
 	c.mu.Unlock()
-	c.signal, c.left = sig, len(sig)
+	c.in.signal, c.in.left = sig, len(sig)
 	return nil
 }
 
@@ -690,10 +732,10 @@ var (
 // that holds nothing takes it for a close at a record boundary.
 func (c *Conn) cutShort(err error) error {
 	switch {
-	case err == io.ErrUnexpectedEOF && c.rw > c.rr:
-		c.cut, c.left = err, c.rw-c.rr
+	case err == io.ErrUnexpectedEOF && c.in.rw > c.in.rr:
+		c.in.cut, c.in.left = err, c.in.rw-c.in.rr
 		return nil
-	case err == io.EOF && c.rw == c.rr:
+	case err == io.EOF && c.in.rw == c.in.rr:
 		c.releaseReadBuf()
 	}
 	return err
@@ -704,11 +746,9 @@ func (c *Conn) cutShort(err error) error {
 // fails. Only the header is handed over.
 func (c *Conn) overflow(hdr []byte, err *recordlimit.RecordOverflowError) error {
 	hdr[3], hdr[4] = 0xff, 0xff
-	c.left = wire.HeaderLen
+	c.in.left = wire.HeaderLen
+	c.setErr(err)
 	c.mu.Lock()
-	if c.rerr == nil {
-		c.rerr = err
-	}
 	if !c.alert.ok {
 		c.alert = seenAlert{a: recordlimit.AlertRecordOverflow, ok: true} // the stack sends it
 	}
@@ -728,26 +768,26 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 	c.mu.Unlock()
 	if e == nil {
 		if secret == nil {
-			return &recordlimit.NegotiationError{Desc: recordlimit.AlertInternalError, Reason: recordlimit.ErrMissingSecret.Error()}
+			return missingSecret("the server's handshake flight")
 		}
 		var err error
 		if e, err = NewEpoch(suite, secret); err != nil {
-			return &recordlimit.NegotiationError{Desc: recordlimit.AlertInternalError, Reason: err.Error()}
+			return internalErr(err)
 		}
 		c.mu.Lock()
 		c.srvEpoch = e
 		c.mu.Unlock()
 	}
-	content, typ, err := e.Open(c.follow.scratch[:0], rec)
+	content, typ, err := e.Open(c.in.follow.scratch[:0], rec)
 	if err != nil {
-		return &wire.ProtocolError{Desc: recordlimit.AlertBadRecordMAC, Reason: "a record of the server's handshake flight does not decrypt"}
+		return protocolErr(recordlimit.AlertBadRecordMAC, "a record of the server's handshake flight does not decrypt")
 	}
-	c.follow.scratch = content[:0]
+	c.in.follow.scratch = content[:0]
 	switch typ {
 	case recordlimit.TypeHandshake:
-		return c.follow.feed(content, c.msgStart, c.msgDone)
+		return c.in.follow.feed(content, c.msgStart, c.msgDone)
 	case recordlimit.TypeAlert:
-		if !c.follow.idle() {
+		if !c.in.follow.idle() {
 			return unexpected("an alert inside a handshake message")
 		}
 		c.noteAlert(content, true)
@@ -759,7 +799,7 @@ func (c *Conn) inspectEncrypted(rec []byte) error {
 // endServerEpoch stops reading the server's handshake epoch and forgets its
 // keys: the answer, if any, is final.
 func (c *Conn) endServerEpoch() {
-	c.follow.reset()
+	c.in.follow.reset()
 	c.mu.Lock()
 	clear(c.serverHS)
 	c.serverHS, c.srvEpoch = nil, nil
@@ -775,11 +815,11 @@ func checkCompressedCertificate(msg []byte) error {
 	var alg uint16
 	var n uint32
 	if !s.ReadUint16(&alg) || !s.ReadUint24(&n) {
-		return &recordlimit.NegotiationError{Desc: recordlimit.AlertBadCertificate, Reason: "malformed compressed certificate"}
+		return protocolErr(recordlimit.AlertBadCertificate, "malformed compressed certificate")
 	}
 	if n > wire.MaxCertificateSize {
-		return &recordlimit.NegotiationError{Desc: recordlimit.AlertBadCertificate,
-			Reason: fmt.Sprintf("compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, wire.MaxCertificateSize)}
+		return protocolErr(recordlimit.AlertBadCertificate,
+			"compressed certificate declares %d bytes uncompressed, above the %d-byte bound", n, wire.MaxCertificateSize)
 	}
 	return nil
 }
@@ -807,17 +847,21 @@ func (c *Conn) initialSend() int {
 }
 
 // sendFatal sends the alert that err maps to, in whatever protection the
-// client's side of the handshake is in, stops further writes and forgets
-// the secrets.
+// client's side of the handshake is in, makes err the write half's sticky
+// error (no record of the stack's goes after the alert) and forgets the
+// secrets. It is the one place where the read half writes: called with
+// c.in.mu held, it takes c.out.mu (the lock order in doc.go), and waits for
+// a Write in progress to end, so that the alert never lands inside a batch.
+// The stack's own alerts go through Write.
 func (c *Conn) sendFatal(err error) {
 	a, ok := recordlimit.AlertOf(err)
 	if !ok {
 		a = recordlimit.AlertInternalError
 	}
-	c.batcher.mu.Lock()
-	defer c.batcher.mu.Unlock()
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
 	defer c.wipe()
-	if c.batcher.err != nil {
+	if c.out.err != nil {
 		return
 	}
 	c.mu.Lock()
@@ -828,14 +872,17 @@ func (c *Conn) sendFatal(err error) {
 	c.mu.Unlock()
 
 	var rec []byte
-	if phase == waitEncryptedExt && !c.epochDone {
+	if phase == waitEncryptedExt && !c.out.epochDone {
 		// The client's records are protected from the ServerHello on: seal
 		// the alert with the next sequence number of its handshake epoch.
 		if e == nil && secret != nil {
-			e, _ = NewEpoch(suite, secret)
+			var err error
+			if e, err = NewEpoch(suite, secret); err != nil {
+				e = nil // a suite without keys here: the alert goes in the clear
+			}
 		}
 		if e != nil {
-			if !c.compatCCS {
+			if !c.out.compatCCS {
 				// The stack's ChangeCipherSpec, which comes before its first
 				// protected record (RFC 8446, Appendix D.4), is still in
 				// its buffer: a peer in compatibility mode wants it first.
@@ -849,5 +896,5 @@ func (c *Conn) sendFatal(err error) {
 	}
 	c.Conn.Write(rec) // best effort: the connection is over either way
 	c.sent.addRecords(rec)
-	c.batcher.err = err
+	c.out.err = err
 }

@@ -21,8 +21,10 @@
 // wipes them on every exit. [ServerConn], the server's, reads the client's
 // requests from its ClientHello ([ParseClientHello] parses one whole) in time
 // linear in the hello, and keeps every record the server sends within them,
-// re-encrypting the server's TLS 1.3 handshake flight in smaller records;
-// after the flight the stack's records pass unchanged, without an allocation
+// re-encrypting the server's TLS 1.3 handshake flight in smaller records,
+// and follows the client's flight up to its Finished with the same bounds
+// the client's guard applies to the server's; after the flights the stack's
+// records pass unchanged, without an allocation
 // per record, and it holds a buffer only while it has bytes in it (read
 // ahead from a client that streams, or the records of one application write
 // being gathered), so that an idle connection costs the server little more
@@ -35,4 +37,33 @@
 // (which it opens with another) rather than join them, so that no nonce
 // reaches the wire twice.
 // [AppendRecords] frames a body as records of a given size.
+//
+// Locks. Each guard has three mutexes, always taken in this order, never
+// the other way:
+//
+//  1. in.mu, the read half's, held for the whole of each Read (the read
+//     path's buffer, the follower of the peer's handshake, the read half's
+//     sticky error);
+//  2. out.mu (the batcher's), the write half's, held for the whole of each
+//     Write and Flush (the batch, the re-encrypted handshake epoch of this
+//     side, the write half's sticky error). The read half takes it only to
+//     send a fatal alert of the guard's own (Conn.sendFatal,
+//     ServerConn.refuse), which makes the write half fail after it;
+//  3. mu, the state both halves share (agreement, limits, secrets and the
+//     keys derived from them, the alert seen, the error Err reports). It is
+//     a leaf: no code holds it while it takes another lock, reads or writes
+//     the transport, or calls out.
+//
+// Close, Err, the accessors and the key log writer take mu alone, so that
+// none waits for a Read blocked on the transport. The record counts and a
+// few flags are atomics, read without a lock.
+//
+// Errors. What the guards refuse of a peer, and a secret they lack, is an
+// [*Error], prefixed "guard:", carrying the alert that ends the connection
+// (recordlimit.AlertOf finds it) and wrapping the sentinel it matches
+// (recordlimit.ErrProtocol, ErrMissingSecret); an answer to the record-size
+// extensions that RFC 6066 or RFC 8449 forbids is a
+// *recordlimit.NegotiationError, and a received record above the limit a
+// *recordlimit.RecordOverflowError. A broken invariant of the guard's own
+// panics with "guard: internal error: ...".
 package guard

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 
@@ -39,7 +38,7 @@ func NewEpoch(suite uint16, secret []byte) (*Epoch, error) {
 	case 0x1303:
 		h, keyLen = sha256.New, 32
 	default:
-		return nil, fmt.Errorf("recordlimit: TLS 1.3 cipher suite %#04x is not supported", suite)
+		return nil, fmt.Errorf("guard: TLS 1.3 cipher suite %#04x is not supported", suite)
 	}
 	key := tls13.ExpandLabel(h, secret, "key", nil, keyLen)
 	e := &Epoch{}
@@ -59,6 +58,9 @@ func NewEpoch(suite uint16, secret []byte) (*Epoch, error) {
 	return e, nil
 }
 
+// nonce returns the nonce of the record with the next sequence number
+// (RFC 8446, Section 5.3), which the caller advances once the record is
+// sealed or has opened.
 func (e *Epoch) nonce() []byte {
 	var n [12]byte
 	copy(n[:], e.iv[:])
@@ -67,11 +69,8 @@ func (e *Epoch) nonce() []byte {
 	for i := range seq {
 		n[4+i] ^= seq[i]
 	}
-	e.seq++
 	return n[:]
 }
-
-var errOpen = errors.New("recordlimit: record does not decrypt")
 
 // Open decrypts the protected record rec (header included) and appends its
 // content to dst. It returns the extended dst and the inner content type.
@@ -85,6 +84,7 @@ func (e *Epoch) Open(dst, rec []byte) ([]byte, recordlimit.ContentType, error) {
 	if err != nil {
 		return dst, 0, errOpen
 	}
+	e.seq++
 	inner := out[start:]
 	i := len(inner) - 1
 	for i >= 0 && inner[i] == 0 {
@@ -104,5 +104,7 @@ func (e *Epoch) Seal(dst []byte, typ recordlimit.ContentType, content []byte) []
 	hdr := dst[start:]
 	plain := make([]byte, 0, len(content)+1)
 	plain = append(append(plain, content...), byte(typ))
-	return e.aead.Seal(dst, e.nonce(), plain, hdr[:wire.HeaderLen])
+	dst = e.aead.Seal(dst, e.nonce(), plain, hdr[:wire.HeaderLen])
+	e.seq++
+	return dst
 }

@@ -116,7 +116,7 @@ func FuzzParseClientHello(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ch, err := ParseClientHello(body)
 		if err != nil {
-			checkAlertErr(t, err, recordlimit.ErrNegotiation)
+			checkAlertErr(t, err, recordlimit.ErrProtocol)
 			return
 		}
 		checkNoDuplicates(t, ch.Extensions)
@@ -224,14 +224,14 @@ func FuzzConnRead(f *testing.F) {
 		// Buffers: the handshake follower keeps at most one message body
 		// under the bound and one decrypted record, and the read buffer is
 		// one maximum record or none.
-		if n := cap(c.follow.body); n > 2*maxHandshakeMessage {
+		if n := cap(c.in.follow.body); n > 2*maxHandshakeMessage {
 			t.Fatalf("handshake buffer grew to %d bytes", n)
 		}
-		if n := cap(c.follow.scratch); n > 2*wire.MaxRecord {
+		if n := cap(c.in.follow.scratch); n > 2*wire.MaxRecord {
 			t.Fatalf("decryption buffer grew to %d bytes", n)
 		}
-		if c.rbuf != nil && len(*c.rbuf) != wire.MaxRecord {
-			t.Fatalf("read buffer of %d bytes", len(*c.rbuf))
+		if c.in.rbuf != nil && len(*c.in.rbuf) != wire.MaxRecord {
+			t.Fatalf("read buffer of %d bytes", len(*c.in.rbuf))
 		}
 		if errors.Is(c.Err(), recordlimit.ErrBadRecord) {
 			// The signal for a bad header replaced the record.

@@ -16,6 +16,7 @@ const (
 	typeEncryptedExtensions uint8 = 8
 	typeCertificate         uint8 = 11
 	typeServerKeyExchange   uint8 = 12
+	typeCertificateVerify   uint8 = 15
 	typeFinished            uint8 = 20
 	// typeCompressedCertificate is RFC 8879's compressed_certificate.
 	typeCompressedCertificate uint8 = 25
@@ -28,7 +29,8 @@ const (
 )
 
 // negErr returns a NegotiationError about extension ext (0 if about none or
-// both) carrying alert a.
+// both) carrying alert a: only for a refusal of the record-size extensions
+// (RFC 6066, RFC 8449).
 func negErr(ext uint16, a recordlimit.Alert, format string, args ...any) *recordlimit.NegotiationError {
 	return &recordlimit.NegotiationError{Extension: ext, Desc: a, Reason: fmt.Sprintf(format, args...)}
 }
@@ -60,11 +62,11 @@ func splitClientHello(body []byte) (clientHelloFields, error) {
 		!s.ReadUint8LengthPrefixed(&sessionID) ||
 		!s.ReadUint16LengthPrefixed(&f.suites) ||
 		!s.ReadUint8LengthPrefixed(&compression) {
-		return f, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello")
+		return f, protocolErr(recordlimit.AlertDecodeError, "malformed ClientHello")
 	}
 	if !s.Empty() {
 		if !s.ReadUint16LengthPrefixed(&f.extensions) || !s.Empty() {
-			return f, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello extensions")
+			return f, protocolErr(recordlimit.AlertDecodeError, "malformed ClientHello extensions")
 		}
 	}
 	return f, nil
@@ -79,7 +81,7 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 	}
 	ch.Random = f.random
 	if len(f.suites)%2 != 0 {
-		return ch, negErr(0, recordlimit.AlertDecodeError, "malformed ClientHello cipher suites")
+		return ch, protocolErr(recordlimit.AlertDecodeError, "malformed ClientHello cipher suites")
 	}
 	ch.Suites = make([]uint16, 0, len(f.suites)/2)
 	for suites := f.suites; !suites.Empty(); {
@@ -97,12 +99,12 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		d := cryptobyte.String(e.Data)
 		var list cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&list) || !d.Empty() {
-			return ch, negErr(0, recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
+			return ch, protocolErr(recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
 		}
 		for !list.Empty() {
 			var v uint16
 			if !list.ReadUint16(&v) {
-				return ch, negErr(0, recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
+				return ch, protocolErr(recordlimit.AlertDecodeError, "malformed supported_versions in ClientHello")
 			}
 			ch.Versions = append(ch.Versions, v)
 		}
@@ -112,35 +114,3 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 	}
 	return ch, nil
 }
-
-// maxHandshakeMessage bounds the hello and EncryptedExtensions messages this
-// package reassembles.
-const maxHandshakeMessage = 1 << 16
-
-// handshakeBuffer reassembles handshake messages from record fragments.
-type handshakeBuffer struct {
-	buf []byte
-}
-
-// add appends a fragment.
-func (h *handshakeBuffer) add(b []byte) { h.buf = append(h.buf, b...) }
-
-// next returns the next complete message (type and body), or ok false if more
-// bytes are needed. A message above maxHandshakeMessage is an error.
-func (h *handshakeBuffer) next() (typ uint8, body []byte, ok bool, err error) {
-	s := cryptobyte.String(h.buf)
-	var n uint32
-	if !s.ReadUint8(&typ) || !s.ReadUint24(&n) {
-		return 0, nil, false, nil
-	}
-	if n > maxHandshakeMessage {
-		return 0, nil, false, negErr(0, recordlimit.AlertDecodeError, "handshake message of %d bytes is too large", n)
-	}
-	if !s.ReadBytes(&body, int(n)) {
-		return 0, nil, false, nil
-	}
-	h.buf = h.buf[4+int(n):]
-	return typ, body, true, nil
-}
-
-func (h *handshakeBuffer) reset() { h.buf = nil }

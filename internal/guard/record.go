@@ -1,26 +1,6 @@
 package guard
 
-import (
-	"github.com/tlsapp/tlsapp/internal/wire"
-	"github.com/tlsapp/tlsapp/recordlimit"
-)
-
-// AppendRecords appends body as records of type typ and version vers, each
-// carrying at most max bytes. An empty body yields one empty record.
-func AppendRecords(b []byte, typ recordlimit.ContentType, vers uint16, body []byte, max int) []byte {
-	if max <= 0 {
-		max = recordlimit.MaxPlaintext
-	}
-	for {
-		n := min(len(body), max)
-		b = wire.Header{Type: typ, Version: vers, Len: n}.Append(b)
-		b = append(b, body[:n]...)
-		body = body[n:]
-		if len(body) == 0 {
-			return b
-		}
-	}
-}
+import "github.com/tlsapp/tlsapp/recordlimit"
 
 // appendAlertRecord appends a plaintext fatal alert record.
 func appendAlertRecord(b []byte, a recordlimit.Alert) []byte {

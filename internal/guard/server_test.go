@@ -241,8 +241,8 @@ func FuzzServerHelloScan(f *testing.F) {
 			for {
 				k, err := g.Read(p)
 				o.got = append(o.got, p[:k]...)
-				if len(g.hello) > 4+maxHandshakeMessage {
-					t.Fatalf("the guard holds %d bytes of hello", len(g.hello))
+				if len(g.in.hello.body) > maxHandshakeMessage {
+					t.Fatalf("the guard holds %d bytes of hello", len(g.in.hello.body))
 				}
 				if err != nil {
 					if !errors.Is(err, io.EOF) {

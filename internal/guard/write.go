@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -9,10 +8,6 @@ import (
 	"github.com/tlsapp/tlsapp/internal/wire"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
-
-// errPartialRecord is returned when the stack writes something that is not a
-// sequence of whole records; the stacks this package serves never do.
-var errPartialRecord = errors.New("recordlimit: write is not a sequence of whole records")
 
 // A guard gathers the records of a write in a pooled buffer, the smallest
 // that holds them: one record's worth, two (writeBufPool), or the most a
@@ -34,7 +29,7 @@ var (
 )
 
 // maxBatch is the capacity of the largest pooled buffer: a batch of up to
-// 64 KiB (tlsapp.BatchSize) and the record that took it there.
+// 64 KiB (tlsapp.batchSize) and the record that took it there.
 const maxBatch = 64<<10 + wire.MaxRecord
 
 // getBuf returns an empty buffer with room for n bytes, pooled unless n is
@@ -149,10 +144,10 @@ func (b *batcher) send(out []byte) error {
 // from one Write to the next, until the one carrying the client's
 // Finished: the stack may write its flight in any number of calls.
 func (c *Conn) Write(b []byte) (int, error) {
-	c.batcher.mu.Lock()
-	defer c.batcher.mu.Unlock()
-	if c.batcher.err != nil {
-		return 0, c.batcher.err
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	if c.out.err != nil {
+		return 0, c.out.err
 	}
 	c.mu.Lock()
 	send, version, hrr := c.limits.Send, c.agr.Version, c.hrr
@@ -164,7 +159,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	// Pass one: check framing and see whether anything must be read or
 	// rewritten.
 	attend := false
-	cliCCS := c.cliCCSSent
+	cliCCS := c.out.cliCCSSent
 	for s := b; len(s) > 0; {
 		if len(s) < wire.HeaderLen {
 			return 0, errPartialRecord
@@ -174,7 +169,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			return 0, errPartialRecord
 		}
 		switch {
-		case tls13 && !c.epochDone && h.Type == recordlimit.TypeApplicationData:
+		case tls13 && !c.out.epochDone && h.Type == recordlimit.TypeApplicationData:
 			attend = true
 		case h.Type == recordlimit.TypeHandshake && !cliCCS && h.Len > send:
 			attend = true
@@ -185,7 +180,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 			// 1.3's (middlebox compatibility) protects nothing.
 			cliCCS = true
 		case h.Type == recordlimit.TypeChangeCipherSpec:
-			c.compatCCS = true
+			c.out.compatCCS = true
 		}
 		s = s[wire.HeaderLen+h.Len:]
 	}
@@ -194,15 +189,15 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if attend {
 		var err error
 		if out, err = c.refragment(b, send, version, tls13); err != nil {
-			c.batcher.err = err
+			c.out.err = err
 			c.wipe()
 			return 0, err
 		}
 	}
-	c.cliCCSSent = cliCCS
+	c.out.cliCCSSent = cliCCS
 	c.sent.addRecords(out)
 
-	if err := c.batcher.send(out); err != nil {
+	if err := c.out.send(out); err != nil {
 		c.wipe()
 		return 0, err
 	}
@@ -219,19 +214,22 @@ func (c *Conn) Write(b []byte) (int, error) {
 // content bytes, following the client's TLS 1.3 handshake epoch.
 func (c *Conn) refragment(b []byte, send int, version uint16, tls13 bool) ([]byte, error) {
 	var out []byte
-	cliCCS := c.cliCCSSent
+	cliCCS := c.out.cliCCSSent
 	for len(b) > 0 {
-		h, _ := wire.ParseHeader(b)
+		h, err := wire.ParseHeader(b)
+		if err != nil || len(b) < wire.HeaderLen+h.Len {
+			panic("guard: internal error: refragment given records Write did not check")
+		}
 		rec := b[:wire.HeaderLen+h.Len]
 		b = b[wire.HeaderLen+h.Len:]
 		switch {
-		case tls13 && !c.epochDone && h.Type == recordlimit.TypeApplicationData:
+		case tls13 && !c.out.epochDone && h.Type == recordlimit.TypeApplicationData:
 			var err error
 			if out, err = c.resealClient(out, rec, send); err != nil {
 				return nil, err
 			}
 		case h.Type == recordlimit.TypeHandshake && !cliCCS && h.Len > send:
-			out = AppendRecords(out, h.Type, h.Version, rec[wire.HeaderLen:], send)
+			out = appendFragments(out, nil, h.Type, h.Version, rec[wire.HeaderLen:], send)
 		default:
 			if h.Type == recordlimit.TypeChangeCipherSpec && version == wire.VersionTLS12 {
 				cliCCS = true
@@ -255,14 +253,11 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	c.mu.Unlock()
 	if in == nil {
 		if secret == nil {
-			return nil, recordlimit.ErrMissingSecret
+			return nil, missingSecret("the client's handshake flight")
 		}
 		var err error
-		if in, err = NewEpoch(suite, secret); err != nil {
-			return nil, err
-		}
-		if sealer, err = NewEpoch(suite, secret); err != nil {
-			return nil, err
+		if in, sealer, err = newEpochPair(suite, secret); err != nil {
+			return nil, internalErr(err)
 		}
 		c.mu.Lock()
 		c.cliIn, c.cliOut = in, sealer
@@ -276,12 +271,13 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	finished := false
 	switch typ {
 	case recordlimit.TypeHandshake:
-		c.cliFollow.feed(content,
-			func(uint8, int) (int, error) { return 0, nil },
-			func(typ uint8, _, _ []byte) error {
-				finished = finished || typ == typeFinished
-				return nil
-			})
+		err := c.out.cliFollow.feed(content, skipBodies, func(typ uint8, _, _ []byte) error {
+			finished = finished || typ == typeFinished
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	case recordlimit.TypeAlert:
 		c.noteAlert(content, false)
 	}
@@ -289,19 +285,13 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 		out = append(out, rec...)
 		sealer.seq++
 	} else {
-		for m := content; ; {
-			n := min(len(m), send)
-			out = sealer.Seal(out, typ, m[:n])
-			if m = m[n:]; len(m) == 0 {
-				break
-			}
-		}
+		out = appendFragments(out, sealer, typ, 0, content, send)
 	}
 	if finished {
 		// The records after the client's Finished belong to the
 		// application epoch, which the stack numbers from zero itself.
-		c.epochDone = true
-		c.cliFollow.reset()
+		c.out.epochDone = true
+		c.out.cliFollow.reset()
 		c.mu.Lock()
 		clear(c.clientHS)
 		c.clientHS, c.cliIn, c.cliOut = nil, nil, nil
@@ -309,3 +299,14 @@ func (c *Conn) resealClient(out, rec []byte, send int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// BeginBatch makes the following writes gather in a buffer until Flush;
+// size is about how many bytes of records the batch will gather.
+func (c *Conn) BeginBatch(size int) { c.out.BeginBatch(size) }
+
+// Buffered returns the number of bytes gathered since BeginBatch.
+func (c *Conn) Buffered() int { return c.out.Buffered() }
+
+// Flush sends what was gathered in one transport write. When end is true it
+// also ends the batch.
+func (c *Conn) Flush(end bool) error { return c.out.Flush(end) }

@@ -25,12 +25,60 @@ var clientSuites = append([]uint16{
 	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 }, tlsapp.ModemCipherSuites()...)
 
-// The client's groups are fixed: X25519, P-256 and P-384, with
-// X25519MLKEM768 in front when Config.PostQuantum is set, which the shim
-// sets when -curves lists it. Whatever else -curves lists, the client
-// offers those: a test that needs one of them left out fails, and the
-// config disables it for that reason.
-const clientGroupMLKEM = int(tls.X25519MLKEM768)
+// clientCurves maps -curves, the groups BoringSSL's client enables in
+// order of preference, to Config.CurvePreferences: the groups tlsapp's
+// client implements (tlsapp.SupportedCurves), in the order given, except
+// that X25519MLKEM768 goes first and X25519 right after it, which
+// tlsapp's client requires (utls completes the hybrid with the X25519 key
+// share). The others cannot be offered, so leaving them out changes
+// nothing the runner sees. Without -curves it returns nil: the defaults.
+func (o *options) clientCurves() ([]uint16, error) {
+	if len(o.curves) == 0 {
+		return nil, nil
+	}
+	supported := tlsapp.SupportedCurves()
+	var list []uint16
+	for _, c := range o.curves {
+		if g := uint16(c); slices.Contains(supported, g) && !slices.Contains(list, g) {
+			list = append(list, g)
+		}
+	}
+	if len(list) == 0 {
+		return nil, unimplemented("-curves %v: tlsapp's client implements none of them (it has %v)", o.curves, supported)
+	}
+	mlkem, x25519 := uint16(tls.X25519MLKEM768), uint16(tls.X25519)
+	if slices.Contains(list, mlkem) {
+		if !slices.Contains(list, x25519) {
+			return nil, unimplemented("-curves %v: X25519MLKEM768 without X25519, which tlsapp's client (utls) needs beside it", o.curves)
+		}
+		rest := slices.DeleteFunc(list, func(g uint16) bool { return g == mlkem || g == x25519 })
+		list = append([]uint16{mlkem, x25519}, rest...)
+	}
+	return list, nil
+}
+
+// clientSignatureSchemes maps -verify-prefs, the signature algorithms
+// BoringSSL's client accepts, to Config.SignatureSchemes: those tlsapp's
+// client implements (tlsapp.SupportedSignatureSchemes), in the order
+// given. It never accepts the others (SHA-1, MD5-SHA1), so leaving them
+// out of the offer changes nothing it accepts. Without -verify-prefs it
+// returns nil: the defaults.
+func (o *options) clientSignatureSchemes() ([]uint16, error) {
+	if len(o.verifyPrefs) == 0 {
+		return nil, nil
+	}
+	supported := tlsapp.SupportedSignatureSchemes()
+	var list []uint16
+	for _, s := range o.verifyPrefs {
+		if a := uint16(s); slices.Contains(supported, a) && !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	if len(list) == 0 {
+		return nil, unimplemented("-verify-prefs %v: tlsapp's client accepts none of them (no SHA-1 or MD5 scheme is supported)", o.verifyPrefs)
+	}
+	return list, nil
+}
 
 // clientMinVersion is the lowest version tlsapp's client speaks.
 const clientMinVersion uint16 = tls.VersionTLS12
@@ -48,6 +96,11 @@ func (o *options) check() error {
 		}
 		if o.offerRecordSizeLimit != 0 || o.offerMaxFragmentLength != 0 {
 			return unimplemented("offering record-size extensions is the client's")
+		}
+		if len(o.verifyPrefs) > 0 && (o.verifyPeer || o.requireAnyCert) {
+			// Without a client certificate asked for, the server verifies
+			// no signature and the flag changes nothing.
+			return unimplemented(noServerVerifyPref)
 		}
 		return nil
 	}
@@ -139,13 +192,22 @@ func (o *options) clientConfig(cache trust.SessionCache, v *countingVerifier) (*
 	if err != nil {
 		return nil, err
 	}
+	curves, err := o.clientCurves()
+	if err != nil {
+		return nil, err
+	}
+	schemes, err := o.clientSignatureSchemes()
+	if err != nil {
+		return nil, err
+	}
 	cfg := &tlsapp.Config{
 		ServerName:         "test",
 		MinVersion:         max(lo, clientMinVersion),
 		MaxVersion:         hi,
 		CipherSuites:       clientSuites,
+		CurvePreferences:   curves,
+		SignatureSchemes:   schemes,
 		ClientSessionCache: cache,
-		PostQuantum:        slices.Contains(o.curves, clientGroupMLKEM),
 		SendRecordLimit:    o.maxSendFragment,
 		RecordSizeLimit:    o.offerRecordSizeLimit,
 		MaxFragmentLength:  o.offerMaxFragmentLength,

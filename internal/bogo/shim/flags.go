@@ -20,6 +20,7 @@ type options struct {
 	trustCert         string
 	ocspResponse      []byte
 	signingPrefs      []int
+	verifyPrefs       []int
 
 	minVersion, maxVersion int // 0: not given
 	noTLS1, noTLS11        bool
@@ -126,9 +127,9 @@ func refused(value bool, reason string) flagSpec { return flagSpec{value: value,
 
 // Reasons shared by several refused flags.
 const (
-	noEarlyData  = "0-RTT: tlsapp's client sends no early data and its server takes none (crypto/tls has no 0-RTT)"
-	noClientECH  = "ECH on the client: tlsapp.Config has no Encrypted Client Hello"
-	noVerifyPref = "the signature algorithms the shim accepts: tlsapp's client sends a fixed list and crypto/tls's server has no setting for it"
+	noEarlyData        = "0-RTT: tlsapp's client sends no early data and its server takes none (crypto/tls has no 0-RTT)"
+	noClientECH        = "ECH on the client: tlsapp.Config has no Encrypted Client Hello"
+	noServerVerifyPref = "-verify-prefs on a server that asks for a client certificate: crypto/tls's server (under tlsapp.Server) has no setting for the signature algorithms it lists in its CertificateRequest and accepts in the client's CertificateVerify"
 )
 
 // flagTable is every flag the shim knows.
@@ -144,6 +145,7 @@ var flagTable = map[string]flagSpec{
 	"-trust-cert":    stringFlag(func(o *options, v string) { o.trustCert = v }),
 	"-ocsp-response": base64Flag(func(o *options, b []byte) { o.ocspResponse = b }),
 	"-signing-prefs": intFlag(func(o *options, n int) { o.signingPrefs = append(o.signingPrefs, n) }),
+	"-verify-prefs":  intFlag(func(o *options, n int) { o.verifyPrefs = append(o.verifyPrefs, n) }),
 
 	"-min-version":    intFlag(func(o *options, n int) { o.minVersion = n }),
 	"-max-version":    intFlag(func(o *options, n int) { o.maxVersion = n }),
@@ -195,7 +197,6 @@ var flagTable = map[string]flagSpec{
 	"-tlsapp-census":              boolFlag(func(o *options) { o.census = true }),
 
 	// Known, and beyond what tlsapp's API can do.
-	"-verify-prefs":                       refused(true, noVerifyPref),
 	"-enable-early-data":                  refused(false, noEarlyData),
 	"-expect-ticket-supports-early-data":  refused(false, noEarlyData),
 	"-on-resume-expect-accept-early-data": refused(false, noEarlyData),

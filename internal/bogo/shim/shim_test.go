@@ -10,12 +10,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/testpki"
+	"github.com/tlsapp/tlsapp/tlsapp"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -27,7 +29,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{"minimal", []string{"-port", "1", "-shim-id", "7"}, "", false},
 		{"unknown flag", []string{"-port", "1", "-async"}, "flag -async", false},
-		{"refused flag", []string{"-port", "1", "-verify-prefs", "1027"}, "-verify-prefs", false},
+		{"refused flag", []string{"-port", "1", "-ech-config-list", "AA=="}, "-ech-config-list", false},
 		{"refused bool flag", []string{"-port", "1", "-enable-early-data"}, "0-RTT", false},
 		{"missing value", []string{"-port", "1", "-curves"}, "", true},
 		{"bad int", []string{"-port", "1", "-curves", "x"}, "", true},
@@ -58,6 +60,58 @@ func TestParseFlags(t *testing.T) {
 	alpn, err := alpnList(o.advertiseALPN)
 	if !o.server || len(o.curves) != 2 || o.curves[1] != 23 || err != nil || strings.Join(alpn, ",") != "foo,hi" {
 		t.Errorf("parsed %+v, ALPN %q (%v)", o, alpn, err)
+	}
+}
+
+// TestAlgorithmFlags: -curves and -verify-prefs become the client's
+// CurvePreferences and SignatureSchemes, less what tlsapp's client never
+// offers (X25519MLKEM768 moved first, X25519 after it); a list with
+// nothing left, or a server asked to verify client signatures under
+// -verify-prefs, is unimplemented.
+func TestAlgorithmFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		args          []string
+		curves        []uint16
+		schemes       []uint16
+		unimplemented string
+	}{
+		{"none", nil, nil, nil, ""},
+		{"P-521", []string{"-curves", "25"}, []uint16{25}, nil, ""},
+		{"BoGo's AllCurves", []string{"-curves", "23", "-curves", "24", "-curves", "25", "-curves", "29",
+			"-curves", "4587", "-curves", "4588", "-curves", "4589"}, []uint16{4588, 29, 23, 24, 25}, nil, ""},
+		{"X25519 and P-521", []string{"-curves", "29", "-curves", "25"}, []uint16{29, 25}, nil, ""},
+		{"hybrid alone", []string{"-curves", "4588"}, nil, nil, "X25519MLKEM768 without X25519"},
+		{"only unsupported groups", []string{"-curves", "4587"}, nil, nil, "implements none"},
+		{"verify P-521", []string{"-verify-prefs", "1539"}, nil, []uint16{0x0603}, ""},
+		{"verify MD5-SHA1 and PKCS1 SHA-256", []string{"-verify-prefs", "65281", "-verify-prefs", "1025"}, nil, []uint16{0x0401}, ""},
+		{"verify SHA-1 only", []string{"-verify-prefs", "513"}, nil, nil, "accepts none"},
+		{"server without client certificates", []string{"-server", "-verify-prefs", "2055"}, nil, nil, ""},
+		{"server verifying", []string{"-server", "-verify-prefs", "2055", "-require-any-client-certificate"}, nil, nil, "CertificateRequest"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseFlags(append([]string{"-port", "1"}, tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg *tlsapp.Config
+			if err = o.check(); err == nil && !o.server {
+				cfg, err = o.clientConfig(tlsapp.NewSessionCache(0), &countingVerifier{})
+			}
+			var u *unimplementedError
+			if tt.unimplemented != "" {
+				if !errors.As(err, &u) || !strings.Contains(u.reason, tt.unimplemented) {
+					t.Fatalf("error %v, want unimplemented mentioning %q", err, tt.unimplemented)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg != nil && (!slices.Equal(cfg.CurvePreferences, tt.curves) || !slices.Equal(cfg.SignatureSchemes, tt.schemes)) {
+				t.Errorf("CurvePreferences %v, SignatureSchemes %#04x; want %v, %#04x", cfg.CurvePreferences, cfg.SignatureSchemes, tt.curves, tt.schemes)
+			}
+		})
 	}
 }
 
