@@ -66,7 +66,8 @@ var (
 //     the bytes of a Certificate of up to [wire.MaxCertificateMessage]), and reads
 //     the answer to the [recordlimit.Offer] from the ServerHello, or in TLS 1.3 from
 //     EncryptedExtensions, which it decrypts with the handshake secret the
-//     stack logs through KeyLogWriter, and applies [recordlimit.Negotiate]; whatever it
+//     stack logs through KeyLogWriter, and applies [wire.NegotiateServerHello] or
+//     [wire.NegotiateEncryptedExtensions]; whatever it
 //     cannot follow (a record or message out of RFC 8446's order, messages
 //     sharing a record across a key change, an unknown record type) ends the
 //     connection with the alert the RFC prescribes, sent to the server;
