@@ -29,7 +29,7 @@ var (
 )
 
 // maxBatch is the capacity of the largest pooled buffer: a batch of up to
-// 64 KiB (tlsapp.BatchSize) and the record that took it there.
+// 64 KiB (tlsapp.batchSize) and the record that took it there.
 const maxBatch = 64<<10 + wire.MaxRecord
 
 // getBuf returns an empty buffer with room for n bytes, pooled unless n is

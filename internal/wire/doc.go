@@ -12,6 +12,4 @@
 // sentinels and [recordlimit.AlertOf] work on every path: a malformed
 // header is a *recordlimit.RecordHeaderError or *recordlimit.RecordOverflowError,
 // a malformed hello or a forbidden answer a *recordlimit.NegotiationError.
-// [ProtocolError] reports a server message the guard cannot follow and
-// matches [recordlimit.ErrProtocol].
 package wire

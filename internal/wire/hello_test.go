@@ -151,18 +151,3 @@ func TestFindExtension(t *testing.T) {
 		}
 	}
 }
-
-func TestProtocolError(t *testing.T) {
-	err := error(&ProtocolError{Desc: recordlimit.AlertUnexpectedMessage, Reason: "a Certificate before the ServerHello"})
-	if got, want := err.Error(), "recordlimit: a Certificate before the ServerHello (unexpected_message)"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
-	}
-	for _, s := range []error{recordlimit.ErrProtocol, recordlimit.ErrNegotiation, recordlimit.ErrBadRecord, recordlimit.ErrRecordOverflow} {
-		if got := errors.Is(err, s); got != (s == recordlimit.ErrProtocol) {
-			t.Errorf("errors.Is(err, %v) = %v", s, got)
-		}
-	}
-	if a, ok := recordlimit.AlertOf(err); !ok || a != recordlimit.AlertUnexpectedMessage {
-		t.Errorf("AlertOf = %v, %v", a, ok)
-	}
-}
