@@ -138,6 +138,10 @@ func TestNegotiationRules(t *testing.T) {
 		// and BoringSSL answer it (BoGo DuplicateExtensionClient).
 		{"duplicate rsl/1.2", rsl512, sh12(extRSL(512), extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertDecodeError},
 		{"duplicate rsl/1.3", rsl512, ee13(extRSL(512), extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertDecodeError},
+		// Any other extension twice is a malformed message, not an answer
+		// to the record-size extensions: the guard's decode_error.
+		{"duplicate other extension/1.2", rsl512, sh12(extRaw(0x1234), extRaw(0x1234)), recordlimit.ErrProtocol, recordlimit.AlertDecodeError},
+		{"duplicate other extension/1.3", rsl512, ee13(extRaw(0x1234), extRaw(0x1234)), recordlimit.ErrProtocol, recordlimit.AlertDecodeError},
 
 		// Enforcement once agreed: records one byte over the limit.
 		{"mfl 512 then 513-byte plaintext record/1.2", mfl512, then(sh12(extMFL(1)), record(recordlimit.TypeHandshake, 513)), recordlimit.ErrRecordOverflow, recordlimit.AlertRecordOverflow},

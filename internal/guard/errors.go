@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tlsapp/tlsapp/recordlimit"
@@ -64,3 +65,26 @@ var errOpen = protocolErr(recordlimit.AlertBadRecordMAC, "record does not decryp
 // errPartialRecord is returned when the stack writes something that is not a
 // sequence of whole records; the stacks this package serves never do.
 var errPartialRecord = &Error{Desc: recordlimit.AlertInternalError, Reason: "the TLS stack wrote something that is not a sequence of whole records"}
+
+// malformed is the guard's error for a ServerHello or EncryptedExtensions
+// that the wire codecs cannot parse (a malformed message or extension list,
+// an extension twice): decode_error, matching recordlimit.ErrProtocol. The
+// exception is one of the record-size extensions twice in the server's
+// answer, which stays the *recordlimit.NegotiationError that names it:
+// recordlimit.NegotiationError is kept for answers to those extensions.
+func malformed(msg string, err error) error {
+	var ne *recordlimit.NegotiationError
+	if errors.As(err, &ne) && (ne.Extension == recordlimit.ExtMaxFragmentLength || ne.Extension == recordlimit.ExtRecordSizeLimit) {
+		return err
+	}
+	return protocolErr(recordlimit.AlertDecodeError, "%s: %s", msg, reasonOf(err))
+}
+
+// reasonOf is what a wire codec's error says, without its prefix.
+func reasonOf(err error) string {
+	var ne *recordlimit.NegotiationError
+	if errors.As(err, &ne) {
+		return ne.Reason
+	}
+	return err.Error()
+}

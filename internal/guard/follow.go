@@ -52,7 +52,7 @@ func (c *Conn) helloStart(typ uint8, n int) (int, error) {
 func (c *Conn) helloDone(_ uint8, msg, rest []byte) error {
 	sh, err := wire.ParseServerHello(msg)
 	if err != nil {
-		return err
+		return malformed("ServerHello", err)
 	}
 	if sh.HelloRetry {
 		if c.hrr {
@@ -132,7 +132,7 @@ func (c *Conn) flightDone(typ uint8, msg, rest []byte) error {
 	case typeEncryptedExtensions:
 		exts, err := wire.ParseEncryptedExtensions(msg)
 		if err != nil {
-			return err
+			return malformed("EncryptedExtensions", err)
 		}
 		c.mu.Lock()
 		suite := c.agr.Suite

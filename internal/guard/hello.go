@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -91,7 +90,9 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		ch.Suites = append(ch.Suites, id)
 	}
 	if ch.Extensions, err = wire.ParseExtensions(f.extensions); err != nil {
-		return ch, clientHelloErr(err)
+		// A ClientHello answers nothing: whatever its list lacks is
+		// decode_error, matching ErrProtocol.
+		return ch, protocolErr(recordlimit.AlertDecodeError, "ClientHello: %s", reasonOf(err))
 	}
 	for _, e := range ch.Extensions {
 		if e.Type != extSupportedVersions {
@@ -114,17 +115,4 @@ func ParseClientHello(body []byte) (ClientHello, error) {
 		ch.Versions = []uint16{f.legacy}
 	}
 	return ch, nil
-}
-
-// clientHelloErr is the guard's error for a ClientHello whose extension
-// list wire.ParseExtensions refuses (malformed, or an extension twice):
-// decode_error, matching recordlimit.ErrProtocol, since a ClientHello is no
-// answer to the record-size extensions.
-func clientHelloErr(err error) *Error {
-	reason := err.Error()
-	var ne *recordlimit.NegotiationError
-	if errors.As(err, &ne) {
-		reason = ne.Reason
-	}
-	return protocolErr(recordlimit.AlertDecodeError, "ClientHello: %s", reason)
 }
