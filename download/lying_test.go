@@ -285,6 +285,15 @@ func TestLyingServer(t *testing.T) {
 		{name: "416 a byte past the end", rs: byETag, lies: map[int]lie{0: chunkedBody(v, true), 1: setH("Content-Range", "bytes */1001")},
 			wantErr: isProtocol, wantPart: v, reqs: []string{get, `GET bytes=1000- "A"`}},
 	}
+	// A server whose every answer is cut and carries a new ETag: three
+	// restarts, then a *ChangedError, with the first 500 bytes of the last
+	// representation kept.
+	everyAnswerNew := map[int]lie{}
+	for n := range 10 {
+		everyAnswerNew[n] = all(cutAt(500), setH("ETag", fmt.Sprintf(`"%d"`, n)))
+	}
+	cases = append(cases, tc{name: "a new ETag on every answer", rs: byETag, lies: everyAnswerNew,
+		wantErr: isChanged, wantPart: v[:500], reqs: []string{get, `GET bytes=500- "0"`, `GET bytes=500- "1"`, `GET bytes=500- "2"`, `GET bytes=500- "3"`}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httpscript.Start(t, httpscript.Lie(c.rs, c.lies))
