@@ -345,3 +345,36 @@ func TestLyingServer(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeCompleteWithDigest: a partial file that holds every byte of a
+// representation without a strong validator (a chunked body cut before its
+// last chunk) is continued under Options.SHA256 with a Range from its end;
+// the 416 that answers it gives the size, and the digest, not a request
+// without validator, decides that the bytes held are the body.
+func TestResumeCompleteWithDigest(t *testing.T) {
+	v := random(t, 1000)
+	srv := httpscript.Start(t, httpscript.Lie(httpscript.Resource{Body: v}, map[int]lie{0: chunkedBody(v, true)}))
+	url, opt := srv.URL("/fw.bin"), download.Options{
+		Dialer:  &tlsapp.Dialer{Config: &tlsapp.Config{RootCAs: srv.Pool()}},
+		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Retries: -1,
+	}
+	path := filepath.Join(t.TempDir(), "fw.bin")
+	if _, err := download.File(context.Background(), url, path, opt); err == nil {
+		t.Fatal("the cut download succeeded")
+	}
+	opt.Resume, opt.Retries, opt.SHA256 = true, 0, sum(v)
+	res, err := download.File(context.Background(), url, path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, v) || res.ResumedFrom != 1000 || res.Restarts != 0 {
+		t.Errorf("file of %d bytes, resumed from %d, %d restarts; want the body, 1000, 0", len(got), res.ResumedFrom, res.Restarts)
+	}
+	var reqs []string
+	for _, r := range srv.Requests() {
+		reqs = append(reqs, strings.TrimSpace(r.Method+" "+r.Header.Get("Range")+" "+r.Header.Get("If-Range")))
+	}
+	if want := []string{"GET", "GET bytes=1000-"}; fmt.Sprintf("%q", reqs) != fmt.Sprintf("%q", want) {
+		t.Errorf("requests %q, want %q", reqs, want)
+	}
+}
