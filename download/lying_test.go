@@ -314,6 +314,9 @@ func TestLyingServer(t *testing.T) {
 			if c.reqs != nil && fmt.Sprintf("%q", reqs) != fmt.Sprintf("%q", c.reqs) {
 				t.Errorf("requests %q\n          want %q", reqs, c.reqs)
 			}
+			if res.Requests != len(reqs) {
+				t.Errorf("Result.Requests %d, the server read %d", res.Requests, len(reqs))
+			}
 			got, ferr := os.ReadFile(path)
 			part, perr := os.ReadFile(path + ".part")
 			if c.want != nil {
