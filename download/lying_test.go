@@ -136,6 +136,7 @@ func TestLyingServer(t *testing.T) {
 		noRestart bool
 		sha       []byte
 		retries   int
+		buf       int // Options.BufferSize
 
 		want     []byte           // the file on success
 		wantErr  func(error) bool // or the error
@@ -180,6 +181,8 @@ func TestLyingServer(t *testing.T) {
 			wantErr: isProtocol, wantPart: v[:500], reqs: []string{get, resumeA}},
 		{name: "206 without Content-Length, to close_notify", rs: byETag, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.CloseNotify })},
 			want: v, reqs: []string{get, resumeA}},
+		{name: "206 without Content-Length, a byte longer than its range, 64-byte buffer", rs: byETag, buf: 64, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), withBody(append(v[500:1000:1000], 'x')), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.CloseNotify })},
+			wantErr: isProtocol, wantPart: v, reqs: []string{get, resumeA}},
 		{name: "206 without Content-Length, cut short", rs: byETag, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), withBody(v[500:900]), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.Drop })},
 			want: v, reqs: []string{get, resumeA, `GET bytes=900- "A"`}},
 
@@ -301,7 +304,7 @@ func TestLyingServer(t *testing.T) {
 				Dialer:  &tlsapp.Dialer{Config: &tlsapp.Config{RootCAs: srv.Pool()}},
 				Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 			}
-			opt.RangeChunk, opt.NoRestart, opt.SHA256, opt.Retries = c.chunk, c.noRestart, c.sha, c.retries
+			opt.RangeChunk, opt.NoRestart, opt.SHA256, opt.Retries, opt.BufferSize = c.chunk, c.noRestart, c.sha, c.retries, c.buf
 			path := filepath.Join(t.TempDir(), "fw.bin")
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
