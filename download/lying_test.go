@@ -137,6 +137,7 @@ func TestLyingServer(t *testing.T) {
 		sha       []byte
 		retries   int
 		buf       int // Options.BufferSize
+		retried   int // the failed attempts retried (Result.Retries), when not 0
 
 		want     []byte           // the file on success
 		wantErr  func(error) bool // or the error
@@ -184,7 +185,7 @@ func TestLyingServer(t *testing.T) {
 		{name: "206 without Content-Length, a byte longer than its range, 64-byte buffer", rs: byETag, buf: 64, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), withBody(append(v[500:1000:1000], 'x')), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.CloseNotify })},
 			wantErr: isProtocol, wantPart: v, reqs: []string{get, resumeA}},
 		{name: "206 without Content-Length, cut short", rs: byETag, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), withBody(v[500:900]), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.Drop })},
-			want: v, reqs: []string{get, resumeA, `GET bytes=900- "A"`}},
+			want: v, retried: 2, reqs: []string{get, resumeA, `GET bytes=900- "A"`}},
 
 		// Chunked bodies: the range, not the framing, says where the
 		// body ends.
@@ -316,6 +317,9 @@ func TestLyingServer(t *testing.T) {
 			}
 			if c.reqs != nil && fmt.Sprintf("%q", reqs) != fmt.Sprintf("%q", c.reqs) {
 				t.Errorf("requests %q\n          want %q", reqs, c.reqs)
+			}
+			if c.retried != 0 && res.Retries != c.retried {
+				t.Errorf("%d retries, want %d (a body cut short of its range is a failure, not an answer)", res.Retries, c.retried)
 			}
 			if res.Requests != len(reqs) {
 				t.Errorf("Result.Requests %d, the server read %d", res.Requests, len(reqs))
