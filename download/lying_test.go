@@ -184,6 +184,8 @@ func TestLyingServer(t *testing.T) {
 			want: v, reqs: []string{get, resumeA}},
 		{name: "206 without Content-Length, a byte longer than its range, 64-byte buffer", rs: byETag, buf: 64, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), withBody(append(v[500:1000:1000], 'x')), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.CloseNotify })},
 			wantErr: isProtocol, wantPart: v, reqs: []string{get, resumeA}},
+		{name: "206 without Content-Length, reset after its range", rs: byETag, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.Reset })},
+			want: v, reqs: []string{get, resumeA, "HEAD"}},
 		{name: "206 without Content-Length, cut short", rs: byETag, lies: map[int]lie{0: cutAt(500), 1: all(delH("Content-Length"), withBody(v[500:900]), func(_ httpscript.Request, r *httpscript.Response) { r.End = httpscript.Drop })},
 			want: v, retried: 2, reqs: []string{get, resumeA, `GET bytes=900- "A"`}},
 
