@@ -99,6 +99,16 @@ func TestRunCappedServer(t *testing.T) {
 			t.Errorf("%s %s %d: %s, want ignored", c.Version, c.Extension, c.Limit, c.Result)
 		}
 	}
+	// The chain is the one the server sent (its leaf alone), from the
+	// first connection that succeeded; without a device limit no Range
+	// measurement is made.
+	if len(r.Chain) != 1 || r.Chain[0].Subject != "CN=127.0.0.1" || r.Chain[0].Issuer != "CN=probe test CA" ||
+		r.ChainBytes != len(p.leaf.Cert.Raw) || r.Chain[0].Bytes != r.ChainBytes || !r.Chain[0].NotAfter.Equal(p.leaf.Cert.NotAfter) {
+		t.Errorf("chain %+v (%d bytes), want the leaf of %d bytes", r.Chain, r.ChainBytes, len(p.leaf.Cert.Raw))
+	}
+	if r.Range != nil || r.RangeError != "" {
+		t.Errorf("range %+v %q measured without a device limit", r.Range, r.RangeError)
+	}
 	if r.CertCompression == nil || r.CertCompression.Algorithm != "none" {
 		t.Errorf("compression %+v: Go's server does not compress", r.CertCompression)
 	}
@@ -178,5 +188,56 @@ func TestRunCertCompression(t *testing.T) {
 	cc := r.CertCompression
 	if cc == nil || cc.Algorithm != "zstd" || cc.HandshakeBytesUncompressed <= cc.HandshakeBytesReceived {
 		t.Errorf("compression %+v", cc)
+	}
+}
+
+// TestRunMostTellingFailure: a server that does only TLS 1.2 with a chain
+// no given anchor issued fails both versions; the report's failure is the
+// certificate's (the TLS 1.2 one), not the TLS 1.3 refusal that came after
+// it, and the TLS 1.3 connection names the alert the server sent.
+func TestRunMostTellingFailure(t *testing.T) {
+	p, other := newPKI(t, time.Now().Add(time.Hour)), newPKI(t, time.Now().Add(time.Hour))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.leaf.TLS()}, MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	r := runProbe(t, ln.Addr().String(), tlsapp.Config{RootCAs: other.pool})
+	if r.Failure == nil || r.Failure.Kind != FailUnknownAuthority {
+		t.Fatalf("failure %+v, want %s", r.Failure, FailUnknownAuthority)
+	}
+	if len(r.Versions) != 2 || r.Versions[1].Failure == nil {
+		t.Fatalf("versions %+v", r.Versions)
+	}
+	if f := r.Versions[1].Failure; f.Kind != FailAlert || f.Alert != "protocol_version" {
+		t.Errorf("TLS 1.3 against a TLS 1.2 server: %+v, want %s protocol_version", f, FailAlert)
+	}
+}
+
+// TestDeviceLimitBounds: Options.DeviceLimit is 0 (none) or a
+// record_size_limit a device can have, 64 to 16384 bytes: one byte
+// outside either end is refused before anything is dialled.
+func TestDeviceLimitBounds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // every dial is refused at once
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		limit int
+		ok    bool
+	}{{0, true}, {63, false}, {64, true}, {16384, true}, {16385, false}, {-1, false}} {
+		r, err := Run(ctx, Options{Addr: addr, DeviceLimit: tc.limit, Timeout: time.Second, ReadTime: 10 * time.Millisecond})
+		if tc.ok != (err == nil) || tc.ok != (r != nil) {
+			t.Errorf("device limit %d: %v; want ok %v", tc.limit, err, tc.ok)
+		}
+		if tc.ok && (r.Failure == nil || r.Failure.Kind != FailConnect) {
+			t.Errorf("device limit %d: failure %+v, want %s", tc.limit, r.Failure, FailConnect)
+		}
 	}
 }

@@ -274,3 +274,69 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictBounds puts each comparison of the verdict at its bound and
+// one past it: a record at the agreement's bound (kept) and one byte above
+// (broken); a max_fragment_length plaintext record at the limit and above;
+// a plaintext handshake record at the device's limit and above; a response
+// of EvidenceBytes (capped) and one byte less (luck); an agreement at the
+// device's limit and one a byte above it; and the order of the offers that
+// work (larger limit, agreed, TLS 1.3, record_size_limit first).
+func TestVerdictBounds(t *testing.T) {
+	big13 := plainConn(tls.VersionTLS13, gcm13, 16401, 256<<10) // records no device takes
+	rsl13 := func(limit, largest int) Connection {
+		return agreed(caseConn(tls.VersionTLS13, gcm13, ExtRecordSizeLimit, limit, ResultAgreed, largest, 256<<10))
+	}
+	b13 := caseBound(tls.VersionTLS13, gcm13, ExtRecordSizeLimit, 2048)
+	mfl12 := func(plaintext int) Connection {
+		return agreed(split(caseConn(tls.VersionTLS12, gcm12, ExtMaxFragmentLength, 2048, ResultAgreed, 0, 256<<10),
+			caseBound(tls.VersionTLS12, gcm12, ExtMaxFragmentLength, 2048), plaintext))
+	}
+	plain12 := func(plaintext int) Connection {
+		return split(plainConn(tls.VersionTLS12, gcm12, 0, 256<<10), 2072, plaintext)
+	}
+	ignored := func(response int64) Connection {
+		return caseConn(tls.VersionTLS13, gcm13, ExtRecordSizeLimit, 2048, ResultIgnored, b13, response)
+	}
+	for _, tc := range []struct {
+		name      string
+		limit     int
+		versions  []Connection
+		cases     []Connection
+		want      VerdictKind
+		recommend string // a part of Recommend, when not empty
+		detail    string // a part of some line of Details, when not empty
+		noDetail  string // a part of no line of Details, when not empty
+	}{
+		{"agreed, largest at the bound", 2048, []Connection{big13}, []Connection{rsl13(2048, b13)}, WorksAgreed, "record_size_limit 2048", "", ""},
+		{"agreed, largest a byte above the bound", 2048, []Connection{big13}, []Connection{rsl13(2048, b13+1)}, Fails, "", "", ""},
+		{"MFL plaintext at the limit", 2048, []Connection{big13}, []Connection{mfl12(2048)}, WorksAgreed, "max_fragment_length 2048", "", ""},
+		{"MFL plaintext a byte above the limit", 2048, []Connection{big13}, []Connection{mfl12(2049)}, Fails, "", "", ""},
+		{"plaintext handshake at the device's limit", 2048, []Connection{plain12(2048)}, nil, WorksCapped, "", "", "plaintext handshake record"},
+		{"plaintext handshake a byte above", 2048, []Connection{plain12(2049)}, nil, Fails, "", "a 2049 B plaintext handshake record", ""},
+		{"capped over EvidenceBytes", 2048, []Connection{plainConn(tls.VersionTLS13, gcm13, 2065, EvidenceBytes)}, nil, WorksCapped, "", "", ""},
+		{"capped over a byte less", 2048, []Connection{plainConn(tls.VersionTLS13, gcm13, 2065, EvidenceBytes-1)}, nil, Luck, "", "", ""},
+		{"offer kept silently over EvidenceBytes", 2048, []Connection{big13}, []Connection{ignored(EvidenceBytes)}, WorksCapped, "record_size_limit 2048", "", ""},
+		{"offer kept silently over a byte less", 2048, []Connection{big13}, []Connection{ignored(EvidenceBytes - 1)}, Luck, "", "", ""},
+		{"agreement at the device's limit", 2048, []Connection{big13}, []Connection{rsl13(2048, 2000)}, WorksAgreed, "", "", ""},
+		{"agreement a byte above the device's limit", 2047, []Connection{big13}, []Connection{rsl13(2048, 2000)}, Fails, "", "", ""},
+		{"larger limit first", 2048, []Connection{big13}, []Connection{rsl13(1024, 1000), rsl13(2048, 2000)}, WorksAgreed, "record_size_limit 2048", "", ""},
+		{"agreed before kept silently", 2048, []Connection{big13}, []Connection{ignored(EvidenceBytes), rsl13(2048, 2000)}, WorksAgreed, "record_size_limit 2048 with TLS 1.3 (tlsapp get --tls 1.3 --rsl 2048): the largest limit the server keeps, the fewest records", "", ""},
+		{"TLS 1.3 first", 2048, []Connection{big13}, []Connection{
+			agreed(caseConn(tls.VersionTLS12, gcm12, ExtRecordSizeLimit, 2048, ResultAgreed, 2000, 256<<10)), rsl13(2048, 2000)}, WorksAgreed, "with TLS 1.3", "", ""},
+		{"record_size_limit first", 2048, []Connection{big13}, []Connection{
+			agreed(caseConn(tls.VersionTLS13, gcm13, ExtMaxFragmentLength, 2048, ResultAgreed, 2000, 256<<10)), rsl13(2048, 2000)}, WorksAgreed, "offer record_size_limit 2048", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Report{Versions: tc.versions, Cases: tc.cases}
+			v := r.Verdict(tc.limit)
+			if v.Kind != tc.want || !strings.Contains(v.Recommend, tc.recommend) {
+				t.Errorf("verdict %q (%s; %s), want %q recommending %q", v.Kind, v.Summary, v.Recommend, tc.want, tc.recommend)
+			}
+			details := strings.Join(v.Details, "\n")
+			if tc.detail != "" && !strings.Contains(details, tc.detail) || tc.noDetail != "" && strings.Contains(details, tc.noDetail) {
+				t.Errorf("details %q: want %q in them, %q not", v.Details, tc.detail, tc.noDetail)
+			}
+		})
+	}
+}
