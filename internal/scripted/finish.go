@@ -99,11 +99,17 @@ func (s *Session) Finish13(ee []byte, chain [][]byte, key crypto.Signer, comp *C
 	if err != nil {
 		return err
 	}
-	// The flight in one record each message, as many servers send it.
+	// The flight in one record each message, as many servers send it, and
+	// in one transport write, as crypto/tls flushes it: written record by
+	// record, a client that refuses the Certificate (and closes with the
+	// rest unread, which resets the connection) could fail the script's
+	// next write before the script has read the client's alert.
+	var flight []byte
 	for _, m := range msgs {
-		if err := s.SendEncrypted(recordlimit.TypeHandshake, m, 0); err != nil {
-			return err
-		}
+		flight = s.server.Seal(flight, recordlimit.TypeHandshake, m)
+	}
+	if _, err := s.Conn.Write(flight); err != nil {
+		return err
 	}
 	return s.Complete13()
 }
