@@ -148,7 +148,9 @@ func (s *Session) Flight13(ee []byte, chain [][]byte, key crypto.Signer, comp *C
 }
 
 // Complete13 reads the client's Finished after the server's flight and
-// moves both directions to the application traffic keys.
+// moves both directions to the application traffic keys. A protected alert
+// instead is an *AlertReceived, one in the clear a *ClearAlertError (see
+// ReadAlert).
 func (s *Session) Complete13() error {
 	zeros := make([]byte, sha256.Size)
 	empty := sha256.Sum256(nil)
@@ -222,17 +224,23 @@ func (s *Session) readClientFinished() error {
 		case recordlimit.TypeChangeCipherSpec:
 			continue
 		case recordlimit.TypeAlert:
-			if len(body) == 2 {
-				return &AlertReceived{Alert: recordlimit.Alert(body[1])}
+			// The client has its handshake keys: see ClearAlertError.
+			a, err := alertBody(body)
+			if err != nil {
+				return err
 			}
-			return fmt.Errorf("alert record of %d bytes", len(body))
+			return &ClearAlertError{Alert: a}
 		case recordlimit.TypeApplicationData:
 			content, typ, err := s.client.Open(nil, append(h.Append(nil), body...))
 			if err != nil {
 				return fmt.Errorf("client handshake record: %w", err)
 			}
-			if typ == recordlimit.TypeAlert && len(content) == 2 {
-				return &AlertReceived{Alert: recordlimit.Alert(content[1])}
+			if typ == recordlimit.TypeAlert {
+				a, err := alertBody(content)
+				if err != nil {
+					return err
+				}
+				return &AlertReceived{Alert: a}
 			}
 			if typ == recordlimit.TypeHandshake && len(content) > 0 && content[0] == typeFinished {
 				return nil
