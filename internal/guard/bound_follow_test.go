@@ -189,3 +189,63 @@ func TestClientFlightOrder13(t *testing.T) {
 		}
 	})
 }
+
+// TestClientHelloRetry: a HelloRetryRequest answers neither record-size
+// extension, stands alone in its record and comes once, and the real
+// ServerHello after it is TLS 1.3; a ChangeCipherSpec may follow it
+// (middlebox compatibility) but none may come before the first server
+// message or inside one. Each breach is refused in the clear (the client
+// has no keys yet) with its alert. The second ClientHello is bound by the
+// fragment length offered, as the first.
+func TestClientHelloRetry(t *testing.T) {
+	hrr := rec(ctHandshake, helloRetryRequest())
+	ccs := rec(ctCCS, []byte{1})
+	sh13 := rec(ctHandshake, serverHello(suite13, exts13()))
+	offer := recordlimit.Offer{MaxFragmentLength: recordlimit.MFL512}
+	for _, tc := range []struct {
+		name     string
+		stream   []byte
+		alert    byte
+		sentinel error
+	}{
+		{"HelloRetryRequest answering MFL", rec(ctHandshake, helloRetryRequest(mflExt(1))), alIllegalParameter, recordlimit.ErrNegotiation},
+		{"HelloRetryRequest and ServerHello in one record", rec(ctHandshake, append(helloRetryRequest(), serverHello(suite13, exts13())...)), alUnexpectedMessage, recordlimit.ErrProtocol},
+		{"two HelloRetryRequests", append(append([]byte(nil), hrr...), hrr...), alUnexpectedMessage, recordlimit.ErrProtocol},
+		{"a TLS 1.2 ServerHello after it", append(append([]byte(nil), hrr...), rec(ctHandshake, serverHello(gcm12, nil))...), alIllegalParameter, recordlimit.ErrProtocol},
+		{"a ChangeCipherSpec first", ccs, alUnexpectedMessage, recordlimit.ErrProtocol},
+		{"a ChangeCipherSpec inside the ServerHello", append(append(append(append([]byte(nil), hrr...), rec(ctHandshake, sh13[5:20])...), ccs...), rec(ctHandshake, sh13[20:])...), alUnexpectedMessage, recordlimit.ErrProtocol},
+		{"ok", append(append(append(append([]byte(nil), hrr...), ccs...), sh13...), ccs...), 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &pipe{in: tc.stream}
+			g := guard.NewConn(p, offer)
+			got, err := drain(t, g, 64<<10)
+			if tc.alert == 0 {
+				if err != io.EOF || !bytes.Equal(got, tc.stream) || len(p.out) != 0 || !g.HelloRetried() {
+					t.Fatalf("%v after %d of %d bytes, % x sent, retried %v", err, len(got), len(tc.stream), p.out, g.HelloRetried())
+				}
+				return
+			}
+			alertOf(t, err, tc.sentinel, tc.alert)
+			if want := alertRec(2, tc.alert); !bytes.Equal(p.out, want) {
+				t.Fatalf("the server got % x, want % x", p.out, want)
+			}
+		})
+	}
+
+	t.Run("the second ClientHello", func(t *testing.T) {
+		for _, n := range []int{512, 513} {
+			p := &pipe{}
+			g := guard.NewConn(p, offer)
+			readRecords(t, g, p, hrr)
+			w := append(append([]byte(nil), ccs...), rec(ctHandshake, sized(hsClientHello, n-4))...)
+			if _, err := g.Write(w); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(p.out[:len(ccs)], ccs) {
+				t.Fatalf("the ChangeCipherSpec was rewritten: % x", p.out[:len(ccs)])
+			}
+			checkPlainSplit(t, p.out[len(ccs):], w[len(ccs):], n, 512)
+		}
+	})
+}
