@@ -188,12 +188,32 @@ func TestServerFlight13Shapes(t *testing.T) {
 				t.Fatalf("the client got %d bytes of the %d-byte flight", len(got), len(flight))
 			}
 			p.out = nil
-			app := stack.Seal(nil, ctAppData, make([]byte, 200)) // not the guard's to open
+			app := rec(ctAppData, make([]byte, 200)) // under the application keys, which the guard has not
 			if _, err := g.Write(app); err != nil || !bytes.Equal(p.out, app) {
 				t.Fatalf("the record after Finished was rewritten (%v)", err)
 			}
 		})
 	}
+
+	// A Certificate of 2^16 bytes, the most the guard follows in a
+	// message here (a larger chain is issue 20's first item), spanning
+	// records: the flight still ends at Finished.
+	t.Run("a 65536-byte Certificate", func(t *testing.T) {
+		g, p, stack := server13(t, 0, rslExt(16385))
+		flight := append(append(encryptedExtensions(), sized(hsCertificate, 1<<16)...), finishedMsg()...)
+		for m := flight; len(m) > 0; {
+			k := min(16384, len(m))
+			if _, err := g.Write(stack.Seal(nil, ctHandshake, m[:k])); err != nil {
+				t.Fatal(err)
+			}
+			m = m[k:]
+		}
+		p.out = nil
+		app := rec(ctAppData, make([]byte, 200)) // under the application keys
+		if _, err := g.Write(app); err != nil || !bytes.Equal(p.out, app) {
+			t.Fatalf("the record after Finished was rewritten (%v)", err)
+		}
+	})
 
 	t.Run("an alert in the flight", func(t *testing.T) {
 		g, p, stack := server13(t, 0, rslExt(64))
