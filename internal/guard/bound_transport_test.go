@@ -58,6 +58,9 @@ func TestClientReadCuts(t *testing.T) {
 				if _, err2 := g.Read(make([]byte, 10)); err2 != err {
 					t.Fatalf("the Read after: %v, want %v again", err2, err)
 				}
+				if g.ReturnedEOF() != boundary {
+					t.Fatalf("ReturnedEOF %v after %v", g.ReturnedEOF(), err)
+				}
 			})
 		}
 	}
