@@ -224,6 +224,10 @@ func TestClientHelloRetry(t *testing.T) {
 				if err != io.EOF || !bytes.Equal(got, tc.stream) || len(p.out) != 0 || !g.HelloRetried() {
 					t.Fatalf("%v after %d of %d bytes, % x sent, retried %v", err, len(got), len(tc.stream), p.out, g.HelloRetried())
 				}
+				// The group of the real ServerHello's key_share.
+				if g.KeyExchangeGroup() != 0x1d {
+					t.Fatalf("group %#x, want x25519", g.KeyExchangeGroup())
+				}
 				return
 			}
 			alertOf(t, err, tc.sentinel, tc.alert)

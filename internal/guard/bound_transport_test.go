@@ -130,6 +130,64 @@ func TestClientReadsTransportOnlyWhenNeeded(t *testing.T) {
 	}
 }
 
+// TestClientReadsExactlyWhatRecordsNeed: records the guard inspects whole
+// (the TLS 1.2 plaintext flight), each ending where a transport read ends,
+// the last read bringing io.EOF with its bytes: each record is handed over
+// whole and the stream ends in io.EOF, not in a cut; and when all came in
+// one read, the transport is not read again until the stack asks past the
+// last record.
+func TestClientReadsExactlyWhatRecordsNeed(t *testing.T) {
+	cert := sized(hsCertificate, 2996)
+	stream := append(serverHelloOf(gcm12, []ext{mflExt(2)}, 1000), recs(ctHandshake, cert, 1000)...)
+	for _, chunk := range []int{201, 1005, 0} {
+		p := &pipe{in: stream, chunk: chunk, eofWithData: true}
+		g := guard.NewConn(p, recordlimit.Offer{MaxFragmentLength: recordlimit.MFL1024})
+		buf := make([]byte, 64<<10)
+		var got []byte
+		for i := range 4 {
+			n, err := g.Read(buf)
+			if err != nil || n != 1005 {
+				t.Fatalf("reads of %d: record %d: %d bytes, %v", chunk, i, n, err)
+			}
+			got = append(got, buf[:n]...)
+		}
+		if chunk == 0 && p.reads != 1 {
+			t.Fatalf("four records that came in one read took %d transport reads", p.reads)
+		}
+		if n, err := g.Read(buf); n != 0 || err != io.EOF || !bytes.Equal(got, stream) {
+			t.Fatalf("reads of %d: after the records: %d, %v", chunk, n, err)
+		}
+	}
+}
+
+// TestClientHeaderCutAtBufferEnd: after the handshake, a record header cut
+// by the end of the guard's read buffer (18437 bytes, filled by one
+// transport read) is completed by the next read, whatever the cut.
+func TestClientHeaderCutAtBufferEnd(t *testing.T) {
+	head := append(rec(ctHandshake, serverHello(gcm12, nil)), rec(ctCCS, []byte{1})...)
+	for k := 1; k <= 5; k++ {
+		// Records ending k bytes before the buffer's end, then one whose
+		// header the end cuts.
+		first := 10000
+		second := 18437 - k - len(head) - 5 - first - 5
+		stream := append(append(append([]byte(nil), head...), rec(ctAppData, make([]byte, first))...), rec(ctAppData, make([]byte, second))...)
+		stream = append(stream, rec(ctAppData, bytes.Repeat([]byte{7}, 3000))...)
+		p := &pipe{in: stream, chunk: 18437}
+		g := guard.NewConn(p, recordlimit.Offer{})
+		buf := make([]byte, 64<<10)
+		for range 2 {
+			if _, err := g.Read(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.EndHandshake()
+		got, err := drain(t, g, 64<<10)
+		if err != io.EOF || !bytes.Equal(got, stream[len(head):]) {
+			t.Fatalf("cut %d: %v after %d of %d bytes", k, err, len(got), len(stream)-len(head))
+		}
+	}
+}
+
 // stallConn hands over its bytes, then fails every read with a timeout, as
 // a socket with a read deadline whose server went quiet.
 type stallConn struct {
@@ -171,9 +229,13 @@ func TestClientGathersWholeRecords(t *testing.T) {
 				t.Fatalf("first Read: %d, %v; want the ServerHello", n, err)
 			}
 			g.EndHandshake()
+			reads := c.reads
 			n, err = g.Read(buf)
 			if err != nil || !bytes.Equal(buf[:n], whole[len(hello):]) {
 				t.Fatalf("second Read: %d bytes, %v; want the %d of the two whole records", n, err, len(whole)-len(hello))
+			}
+			if c.reads != reads {
+				t.Fatalf("the second Read read the transport (%d times), with two whole records to hand over", c.reads-reads)
 			}
 			if _, err := g.Read(buf); !errors.Is(err, timeoutError{}) {
 				t.Fatalf("third Read: %v, want the transport's timeout", err)
