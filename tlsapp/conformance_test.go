@@ -42,6 +42,22 @@ func ee13(exts ...wire.Extension) func(*scripted.Session) error {
 	}
 }
 
+// refusedHello13 sends a TLS 1.3 ServerHello carrying exts, which the
+// client must refuse before it derives any key: it reads the client's alert,
+// in the clear, and returns it as an *scripted.AlertReceived.
+func refusedHello13(exts ...recordlimit.Extension) func(*scripted.Session) error {
+	return func(s *scripted.Session) error {
+		if err := s.SendServerHello13(exts...); err != nil {
+			return err
+		}
+		a, err := s.ReadHelloAlert()
+		if err != nil {
+			return err
+		}
+		return &scripted.AlertReceived{Alert: a}
+	}
+}
+
 // then runs the steps in order.
 func then(steps ...func(*scripted.Session) error) func(*scripted.Session) error {
 	return func(s *scripted.Session) error {
@@ -81,7 +97,12 @@ func runScript(t *testing.T, cfg Config, script func(*scripted.Session) error) (
 			return err
 		}
 		if err := script(s); err != nil {
-			alertErr = err
+			var ar *scripted.AlertReceived
+			if errors.As(err, &ar) {
+				alert = ar.Alert // the script read it
+			} else {
+				alertErr = err
+			}
 			return nil // the client may have hung up first
 		}
 		alert, alertErr = s.ReadAlert()
@@ -122,8 +143,8 @@ func TestNegotiationRules(t *testing.T) {
 		{"rsl not offered/1.2", mfl512, sh12(extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertUnsupportedExtension},
 		{"rsl not offered/1.3", mfl512, ee13(extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertUnsupportedExtension},
 		{"nothing offered, rsl answered/1.3", Config{}, ee13(extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertUnsupportedExtension},
-		{"mfl in ServerHello/1.3", mfl512, func(s *scripted.Session) error { return s.SendServerHello13(extMFL(1)) }, recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
-		{"rsl in ServerHello/1.3", rsl512, func(s *scripted.Session) error { return s.SendServerHello13(extRSL(512)) }, recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
+		{"mfl in ServerHello/1.3", mfl512, refusedHello13(extMFL(1)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
+		{"rsl in ServerHello/1.3", rsl512, refusedHello13(extRSL(512)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
 		{"rsl 63/1.2", rsl512, sh12(extRSL(63)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
 		{"rsl 63/1.3", rsl512, ee13(extRSL(63)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},
 		{"rsl 0/1.3", rsl512, ee13(extRSL(0)), recordlimit.ErrNegotiation, recordlimit.AlertIllegalParameter},

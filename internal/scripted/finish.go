@@ -99,11 +99,17 @@ func (s *Session) Finish13(ee []byte, chain [][]byte, key crypto.Signer, comp *C
 	if err != nil {
 		return err
 	}
-	// The flight in one record each message, as many servers send it.
+	// The flight in one record each message, as many servers send it, and
+	// in one transport write, as crypto/tls flushes it: written record by
+	// record, a client that refuses the Certificate (and closes with the
+	// rest unread, which resets the connection) could fail the script's
+	// next write before the script has read the client's alert.
+	var flight []byte
 	for _, m := range msgs {
-		if err := s.SendEncrypted(recordlimit.TypeHandshake, m, 0); err != nil {
-			return err
-		}
+		flight = s.server.Seal(flight, recordlimit.TypeHandshake, m)
+	}
+	if _, err := s.Conn.Write(flight); err != nil {
+		return err
 	}
 	return s.Complete13()
 }
@@ -142,7 +148,9 @@ func (s *Session) Flight13(ee []byte, chain [][]byte, key crypto.Signer, comp *C
 }
 
 // Complete13 reads the client's Finished after the server's flight and
-// moves both directions to the application traffic keys.
+// moves both directions to the application traffic keys. A protected alert
+// instead is an *AlertReceived, one in the clear a *ClearAlertError (see
+// ReadAlert).
 func (s *Session) Complete13() error {
 	zeros := make([]byte, sha256.Size)
 	empty := sha256.Sum256(nil)
@@ -216,17 +224,23 @@ func (s *Session) readClientFinished() error {
 		case recordlimit.TypeChangeCipherSpec:
 			continue
 		case recordlimit.TypeAlert:
-			if len(body) == 2 {
-				return &AlertReceived{Alert: recordlimit.Alert(body[1])}
+			// The client has its handshake keys: see ClearAlertError.
+			a, err := alertBody(body)
+			if err != nil {
+				return err
 			}
-			return fmt.Errorf("alert record of %d bytes", len(body))
+			return &ClearAlertError{Alert: a}
 		case recordlimit.TypeApplicationData:
 			content, typ, err := s.client.Open(nil, append(h.Append(nil), body...))
 			if err != nil {
 				return fmt.Errorf("client handshake record: %w", err)
 			}
-			if typ == recordlimit.TypeAlert && len(content) == 2 {
-				return &AlertReceived{Alert: recordlimit.Alert(content[1])}
+			if typ == recordlimit.TypeAlert {
+				a, err := alertBody(content)
+				if err != nil {
+					return err
+				}
+				return &AlertReceived{Alert: a}
 			}
 			if typ == recordlimit.TypeHandshake && len(content) > 0 && content[0] == typeFinished {
 				return nil

@@ -357,10 +357,80 @@ func (s *Session) SendEncrypted(typ recordlimit.ContentType, content []byte, pad
 	return err
 }
 
+// ClearAlertError is the error of ReadAlert and Complete13 when the client
+// sent an alert in the clear once it held its TLS 1.3 handshake keys (from
+// the ServerHello on): a crypto/tls server, which reads with those keys from
+// then on, refuses the record with unexpected_message and never learns the
+// alert (RFC 8446, Section 5.2), so a client that ends the handshake this
+// way leaves a real server guessing. A client that refuses the ServerHello
+// itself has no keys: read its alert with ReadHelloAlert.
+type ClearAlertError struct{ Alert recordlimit.Alert }
+
+func (e *ClearAlertError) Error() string {
+	return fmt.Sprintf("client sent alert %v in the clear under its TLS 1.3 handshake keys, which crypto/tls refuses", e.Alert)
+}
+
 // ReadAlert reads records until an alert arrives, decrypting protected ones
-// with the client's handshake keys when they exist, and returns its
-// description.
+// with the client's keys when they exist, and returns its description. It
+// is as strict as a crypto/tls server: once the client has TLS 1.3 keys
+// (after SendServerHello13 or Accept13) an alert in the clear is a
+// *ClearAlertError, and any other record in the clear but a
+// ChangeCipherSpec, a malformed one, a record above the protocol's bound, or
+// one that does not decrypt is an error.
 func (s *Session) ReadAlert() (recordlimit.Alert, error) {
+	for {
+		h, body, err := s.ReadRecord()
+		if err != nil {
+			return 0, err
+		}
+		if s.client != nil && h.Len > recordlimit.MaxCiphertextTLS13 {
+			return 0, fmt.Errorf("a %d-byte TLS 1.3 record, above the protocol's bound", h.Len)
+		}
+		switch h.Type {
+		case recordlimit.TypeAlert:
+			a, err := alertBody(body)
+			if err != nil {
+				return 0, err
+			}
+			if s.client != nil {
+				return 0, &ClearAlertError{Alert: a}
+			}
+			return a, nil
+		case recordlimit.TypeApplicationData:
+			if s.client == nil {
+				return 0, errors.New("protected record without keys")
+			}
+			content, typ, err := s.client.Open(nil, append(h.Append(nil), body...))
+			if err != nil {
+				return 0, err
+			}
+			if len(content) > recordlimit.MaxPlaintext {
+				return 0, fmt.Errorf("a protected record carrying %d bytes, above the protocol's bound", len(content))
+			}
+			if typ == recordlimit.TypeAlert {
+				return alertBody(content)
+			}
+		case recordlimit.TypeChangeCipherSpec:
+			if len(body) != 1 || body[0] != 1 {
+				return 0, fmt.Errorf("malformed change_cipher_spec % x", body)
+			}
+		case recordlimit.TypeHandshake:
+			if s.client != nil {
+				return 0, errors.New("a handshake record in the clear under the client's TLS 1.3 handshake keys")
+			}
+		default:
+			return 0, fmt.Errorf("a record of unknown type %d", h.Type)
+		}
+	}
+}
+
+// ReadHelloAlert reads the client's answer to a TLS 1.3 ServerHello it
+// refuses: an alert in the clear, since a client that refuses the hello
+// derives no keys (OpenSSL's server accepts an alert in the clear until the
+// client's first protected record; crypto/tls does not at all). A
+// ChangeCipherSpec is skipped; a protected record, which says the client
+// took the hello, or any other is an error.
+func (s *Session) ReadHelloAlert() (recordlimit.Alert, error) {
 	for {
 		h, body, err := s.ReadRecord()
 		if err != nil {
@@ -368,22 +438,22 @@ func (s *Session) ReadAlert() (recordlimit.Alert, error) {
 		}
 		switch h.Type {
 		case recordlimit.TypeAlert:
-			if len(body) != 2 {
-				return 0, fmt.Errorf("alert record of %d bytes", len(body))
+			return alertBody(body)
+		case recordlimit.TypeChangeCipherSpec:
+			if len(body) != 1 || body[0] != 1 {
+				return 0, fmt.Errorf("malformed change_cipher_spec % x", body)
 			}
-			return recordlimit.Alert(body[1]), nil
-		case recordlimit.TypeApplicationData:
-			if s.client == nil {
-				return 0, errors.New("protected record without keys")
-			}
-			rec := append(h.Append(nil), body...)
-			content, typ, err := s.client.Open(nil, rec)
-			if err != nil {
-				return 0, err
-			}
-			if typ == recordlimit.TypeAlert && len(content) == 2 {
-				return recordlimit.Alert(content[1]), nil
-			}
+		default:
+			return 0, fmt.Errorf("a %v record where the refusal of the ServerHello belongs", h.Type)
 		}
 	}
+}
+
+// alertBody returns the description of an alert record's body, which must
+// be two bytes.
+func alertBody(body []byte) (recordlimit.Alert, error) {
+	if len(body) != 2 {
+		return 0, fmt.Errorf("alert record of %d bytes", len(body))
+	}
+	return recordlimit.Alert(body[1]), nil
 }
