@@ -45,7 +45,7 @@ func ee13(exts ...wire.Extension) func(*scripted.Session) error {
 // refusedHello13 sends a TLS 1.3 ServerHello carrying exts, which the
 // client must refuse before it derives any key: it reads the client's alert,
 // in the clear, and returns it as an *scripted.AlertReceived.
-func refusedHello13(exts ...recordlimit.Extension) func(*scripted.Session) error {
+func refusedHello13(exts ...wire.Extension) func(*scripted.Session) error {
 	return func(s *scripted.Session) error {
 		if err := s.SendServerHello13(exts...); err != nil {
 			return err

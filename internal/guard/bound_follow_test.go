@@ -88,7 +88,7 @@ func TestClientHandshakeMessageBounds(t *testing.T) {
 		{"CertificateVerify", true, func(n int) []byte { return sized(15, n) }, 1 << 16, alDecodeError, recordlimit.ErrProtocol},
 		{"CompressedCertificate's declared length", true, func(n int) []byte {
 			return msg(hsCompCert, []byte{0, 3, byte(n >> 16), byte(n >> 8), byte(n), 0, 0, 1, 0})
-		}, 1 << 16, alBadCertificate, recordlimit.ErrNegotiation},
+		}, 1 << 16, alBadCertificate, recordlimit.ErrProtocol},
 	} {
 		for _, n := range []int{tc.bound, tc.bound + 1} {
 			t.Run(fmt.Sprintf("%s: %d", tc.name, n), func(t *testing.T) {
@@ -181,7 +181,7 @@ func TestClientFlightOrder13(t *testing.T) {
 		p := &pipe{in: head}
 		g := guard.NewConn(p, recordlimit.Offer{})
 		_, err := drain(t, g, 64<<10)
-		if !errors.Is(err, recordlimit.ErrMissingSecret) && !errors.Is(err, recordlimit.ErrNegotiation) {
+		if !errors.Is(err, recordlimit.ErrMissingSecret) {
 			t.Fatalf("error %v, want one about the missing secret", err)
 		}
 		if a, ok := recordlimit.AlertOf(err); !ok || a != 80 {

@@ -72,7 +72,7 @@ func TestParseClientHello(t *testing.T) {
 		if _, err := guard.ParseClientHello(tc.body); err == nil {
 			t.Errorf("%s: parsed", tc.name)
 		} else {
-			alertOf(t, err, recordlimit.ErrNegotiation, alDecodeError)
+			alertOf(t, err, recordlimit.ErrProtocol, alDecodeError)
 		}
 	}
 }

@@ -315,3 +315,14 @@ func alertOf(t testing.TB, err, sentinel error, a byte) {
 		t.Fatalf("error %v carries alert %v (%v), want %d", err, got, ok, a)
 	}
 }
+
+// readHello reads the n bytes of a client's first flight through a server
+// guard without reaching the pipe's end: an end of the transport during
+// the handshake ends the connection and wipes the guard's secrets, after
+// which no secret is taken.
+func readHello(t testing.TB, g io.Reader, n int) {
+	t.Helper()
+	if _, err := io.ReadFull(g, make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -383,7 +383,7 @@ func (s *Session) ReadAlert() (recordlimit.Alert, error) {
 		if err != nil {
 			return 0, err
 		}
-		if s.client != nil && h.Len > recordlimit.MaxCiphertextTLS13 {
+		if s.client != nil && h.Len > wire.MaxCiphertextTLS13 {
 			return 0, fmt.Errorf("a %d-byte TLS 1.3 record, above the protocol's bound", h.Len)
 		}
 		switch h.Type {
