@@ -49,11 +49,7 @@ mkdir -p "$out"
 
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-	pkgs=(./internal/guard ./recordlimit ./download ./probe ./credstore)
-	# The wire codecs may move to an internal package of their own.
-	for d in ./internal/wire ./internal/tlswire ./internal/recordwire; do
-		[ -d "$d" ] && pkgs+=("$d")
-	done
+	pkgs=(./internal/guard ./recordlimit ./internal/wire ./download ./probe ./credstore)
 fi
 
 # reportOnly reports whether a package's figure is not held to the
