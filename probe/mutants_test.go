@@ -107,10 +107,11 @@ func (s *oneRecordServer) requests() ([]rangeSeen, int, int) {
 
 // expectedRanges rebuilds, from the steps MeasureRange reports, the Range
 // requests they stand for: each step's requests in sequence from its
-// offset with its chunk (the last one cut at the resource's end), the
-// last chunk as size-chunk..size-1.
+// offset with its chunk (cut at the resource's end once the size is
+// known), the last chunk as size-chunk..size-1.
 func expectedRanges(res *RangeResult) []string {
 	var out []string
+	known := false // the size, after the first request
 	for _, st := range res.Steps {
 		if st.Note == "the last chunk" {
 			out = append(out, fmt.Sprintf("%d-%d", max(0, res.Size-int64(st.Chunk)), res.Size-1))
@@ -119,9 +120,10 @@ func expectedRanges(res *RangeResult) []string {
 		off := st.Offset
 		for range st.Requests {
 			last := off + int64(st.Chunk) - 1
-			if res.Size >= 0 && st.Fits {
+			if known && st.Fits {
 				last = min(last, res.Size-1)
 			}
+			known = known || st.Fits
 			out = append(out, fmt.Sprintf("%d-%d", off, last))
 			off = last + 1
 		}
@@ -155,6 +157,9 @@ func TestMeasureRangeBoundaries(t *testing.T) {
 		// last-chunk request.
 		{name: "size ends with the second chunk", limit: 2048, size: 512 + 1957, want: []string{"0:0-511", "0:512-2468"}, chunk: 1957, observed: 2469},
 		{name: "size one past the second chunk", limit: 2048, size: 512 + 1957 + 1, observed: 2470},
+		// The first request, made before the size is known, asks for more
+		// than there is: what was observed is the resource, not the chunk.
+		{name: "size one short of the first chunk", limit: 2048, size: 511, want: []string{"0:0-511"}, chunk: 512, observed: 511},
 		{name: "size one past the first chunk", limit: 2048, size: 513, want: []string{"0:0-511", "0:512-512", "0:0-512"}, observed: 513},
 		{name: "observe reached by the first chunk", limit: 2048, size: 100000, observe: 512,
 			want: []string{"0:0-511", "0:99488-99999"}, chunk: 512, observed: 512},
