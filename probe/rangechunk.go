@@ -159,7 +159,9 @@ func MeasureRange(ctx context.Context, o Options) (*RangeResult, error) {
 			st.Note = "the last chunk"
 			return m.res, nil
 		}
-		offset = last + 1
+		// The first request, made before the size was known, may have
+		// asked for more than there is.
+		offset = min(last+1, m.res.Size)
 		m.res.Observed = offset
 		if offset >= m.res.Size || offset >= observe {
 			if last-first+1 == int64(chunk) && offset >= m.res.Size {
