@@ -52,26 +52,7 @@ func startOneRecordServer(t *testing.T, cert tls.Certificate, version uint16, si
 		conn := s.conn
 		s.conn++
 		s.mu.Unlock()
-		var buf []byte
-		tmp := make([]byte, 4096)
-		for {
-			i := strings.Index(string(buf), "\r\n\r\n")
-			if i < 0 {
-				n, err := c.Read(tmp)
-				if err != nil {
-					return
-				}
-				buf = append(buf, tmp[:n]...)
-				continue
-			}
-			req := string(buf[:i])
-			buf = buf[i+4:]
-			var rng string
-			for _, l := range strings.Split(req, "\r\n") {
-				if v, ok := strings.CutPrefix(l, "Range: bytes="); ok {
-					rng = v
-				}
-			}
+		eachRange(c, func(rng string) bool {
 			a, b, _ := strings.Cut(rng, "-")
 			first, last := atoi(a), atoi(b)
 			s.mu.Lock()
@@ -80,7 +61,7 @@ func startOneRecordServer(t *testing.T, cert tls.Certificate, version uint16, si
 			s.mu.Unlock()
 			if first >= size {
 				c.Write([]byte(fmt.Sprintf("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */%d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", size)))
-				return
+				return false
 			}
 			last = min(last, size-1)
 			hdr := fmt.Sprintf("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %d-%d/%d\r\nContent-Length: %d\r\n", first, last, size, last-first+1)
@@ -91,10 +72,9 @@ func startOneRecordServer(t *testing.T, cert tls.Certificate, version uint16, si
 			s.mu.Lock()
 			s.most = max(s.most, len(resp))
 			s.mu.Unlock()
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-		}
+			_, err := c.Write(resp)
+			return err == nil
+		})
 	})
 	return s
 }

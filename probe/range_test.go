@@ -169,27 +169,9 @@ func growingServer(t *testing.T, cert tls.Certificate, body []byte, from int64, 
 		c := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12,
 			DynamicRecordSizingDisabled: true})
 		defer c.Close()
-		var buf []byte
-		tmp := make([]byte, 4096)
-		for {
-			i := strings.Index(string(buf), "\r\n\r\n")
-			if i < 0 {
-				n, err := c.Read(tmp)
-				if err != nil {
-					return
-				}
-				buf = append(buf, tmp[:n]...)
-				continue
-			}
-			req := string(buf[:i])
-			buf = buf[i+4:]
-			var first, last int64
-			for _, l := range strings.Split(req, "\r\n") {
-				if v, ok := strings.CutPrefix(l, "Range: bytes="); ok {
-					a, b, _ := strings.Cut(v, "-")
-					first, last = atoi(a), atoi(b)
-				}
-			}
+		eachRange(c, func(rng string) bool {
+			a, b, _ := strings.Cut(rng, "-")
+			first, last := atoi(a), atoi(b)
 			last = min(last, int64(len(body))-1)
 			resp := append([]byte("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes "+itoa(first)+"-"+itoa(last)+"/"+itoa(int64(len(body)))+
 				"\r\nContent-Length: "+itoa(last-first+1)+"\r\n\r\n"), body[first:last+1]...)
@@ -200,13 +182,44 @@ func growingServer(t *testing.T, cert tls.Certificate, body []byte, from int64, 
 			for len(resp) > 0 {
 				n := min(step, len(resp))
 				if _, err := c.Write(resp[:n]); err != nil {
-					return
+					return false
 				}
 				resp = resp[n:]
 			}
-		}
+			return true
+		})
 	})
 	return inner.Addr().String()
+}
+
+// eachRange reads HTTP/1.1 requests from c one after another and calls
+// answer with each one's Range value after "bytes=" ("" without one), until
+// answer returns false or c ends.
+func eachRange(c io.Reader, answer func(rng string) bool) {
+	var buf []byte
+	tmp := make([]byte, 4096)
+	for {
+		i := strings.Index(string(buf), "\r\n\r\n")
+		if i < 0 {
+			n, err := c.Read(tmp)
+			if err != nil {
+				return
+			}
+			buf = append(buf, tmp[:n]...)
+			continue
+		}
+		req := string(buf[:i])
+		buf = buf[i+4:]
+		rng := ""
+		for _, l := range strings.Split(req, "\r\n") {
+			if v, ok := strings.CutPrefix(l, "Range: bytes="); ok {
+				rng = v
+			}
+		}
+		if !answer(rng) {
+			return
+		}
+	}
 }
 
 func atoi(s string) int64 {
