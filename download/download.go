@@ -55,7 +55,7 @@ type Options struct {
 	// same size is continued: anything else starts over. (A server that
 	// picks the object by the query and gives two objects the same
 	// validator and size would splice them: give such a server's objects
-	// a ResumeKey, or Options.SHA256.)
+	// a ResumeKey, or Options.SHA256.) It is at most 1 KiB.
 	ResumeKey string
 	// RangeChunk, when positive, fetches the body in Range requests of at
 	// most this many bytes.

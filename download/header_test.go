@@ -107,3 +107,30 @@ func TestRequestHeaderRefused(t *testing.T) {
 		t.Errorf("CheckHeader of good fields: %v", err)
 	}
 }
+
+// TestCheckHeaderBounds checks each edge of a field name's characters
+// (RFC 9110 tchar: letters, digits and !#$%&'*+-.^_`|~) and of a value's
+// (no control character but tab): the character at each end of a range is
+// taken, the one just outside refused.
+func TestCheckHeaderBounds(t *testing.T) {
+	for _, name := range []string{"a", "z", "A", "Z", "0", "9", "!", "~", "`", "^", "|", "X-Ok_1.2"} {
+		if err := download.CheckHeader(http.Header{name: {"v"}}); err != nil {
+			t.Errorf("field name %q refused: %v", name, err)
+		}
+	}
+	for _, name := range []string{"@", "[", "{", "/", ":", "\x7f", "\x80", "\xff", " ", "(", "\"", "é"} {
+		if err := download.CheckHeader(http.Header{name: {"v"}}); !errors.Is(err, download.ErrHeader) {
+			t.Errorf("field name %q: %v, want ErrHeader", name, err)
+		}
+	}
+	for _, v := range []string{"\t", " ", "~", "\x80", "é", ""} {
+		if err := download.CheckHeader(http.Header{"X-V": {v}}); err != nil {
+			t.Errorf("value %q refused: %v", v, err)
+		}
+	}
+	for _, v := range []string{"\x1f", "\x7f", "\x00", "\n", "\r", "a\x0bb"} {
+		if err := download.CheckHeader(http.Header{"X-V": {v}}); !errors.Is(err, download.ErrHeader) {
+			t.Errorf("value %q: %v, want ErrHeader", v, err)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package download
 import (
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +91,8 @@ func TestParseSidecar(t *testing.T) {
 		{`{"format":1,"url":"https://h/fw","etag":"\"a\"","last_modified":"Fri, 02 Jan 2026 03:04:05 GMT","size":1}`, false},
 		{`{"format":1,"url":"https://h/fw","last_modified":"soon","size":1}`, false},
 		{`{"format":1,"url":"https://h/fw","size":1}` + strings.Repeat(" ", maxSidecar), false},
+		{sidecarOfLen(maxSidecar), true},
+		{sidecarOfLen(maxSidecar + 1), false},
 		{``, false},
 		{`[]`, false},
 	} {
@@ -121,6 +125,28 @@ func TestSameResource(t *testing.T) {
 	} {
 		if got := sameResource(tc.a, tc.b); got != tc.same {
 			t.Errorf("sameResource(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// sidecarOfLen is a valid sidecar of exactly n bytes, padded with spaces
+// inside its object.
+func sidecarOfLen(n int) string {
+	s := `{"format":1,"url":"https://h/fw","size":1`
+	return s + strings.Repeat(" ", n-len(s)-1) + "}"
+}
+
+// TestReadSidecarBound: a sidecar file of maxSidecar bytes is read whole,
+// one of maxSidecar+1 is refused.
+func TestReadSidecarBound(t *testing.T) {
+	for _, n := range []int{maxSidecar, maxSidecar + 1} {
+		p := filepath.Join(t.TempDir(), "fw.bin.part.meta")
+		if err := os.WriteFile(p, []byte(sidecarOfLen(n)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := readSidecar(p)
+		if ok := n <= maxSidecar; ok != (err == nil) || ok && (sc == nil || sc.Size != 1) || !ok && !errors.Is(err, ErrSidecar) {
+			t.Errorf("%d bytes: %+v, %v", n, sc, err)
 		}
 	}
 }

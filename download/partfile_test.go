@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -102,9 +103,14 @@ func TestSidecarLinkNotRead(t *testing.T) {
 			// would splice.
 			must(t, os.WriteFile(path+".part", bytes.Repeat([]byte{'x'}, 1000), 0o644))
 			n := len(rs.requests())
-			opt.Resume = true
+			var ev events
+			opt.Resume, opt.Event = true, ev.add
 			if _, err := download.File(context.Background(), url, path, opt); err != nil {
 				t.Fatal(err)
+			}
+			// The restart says why: the sidecar is not one of ours.
+			if len(ev.all) != 1 || ev.all[0].Kind != download.EventRestart || !strings.HasPrefix(ev.all[0].Reason, download.ErrSidecar.Error()+": ") {
+				t.Errorf("events %+v, want one restart for the bad sidecar", ev.all)
 			}
 			if got, _ := os.ReadFile(path); !bytes.Equal(got, body) {
 				t.Fatal("the file is not the body")
