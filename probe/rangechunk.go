@@ -329,29 +329,36 @@ func (m *ranger) exchange(ctx context.Context, first, last int64) (*rangeAnswer,
 	return a, nil
 }
 
-// readHeader reads a response header, up to and with its blank line.
+// readHeader reads a response header, up to and with its blank line, of at
+// most maxHeader bytes however they arrive; bytes read past it stay in m.br
+// for the body. A read error counts only once the bytes that came with it
+// are looked at. Each byte is searched once or, at the end of a read, up to
+// four times.
 func (m *ranger) readHeader(c net.Conn) ([]byte, error) {
 	buf := m.br
 	m.br = nil
-	tmp := make([]byte, 4096)
+	var tmp [4096]byte
+	var rerr error
+	from := 0 // buf[:from] holds no blank line's first byte
 	for {
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			m.br = buf[i+4:]
-			return buf[:i+4], nil
+		if i := bytes.Index(buf[from:], crlfcrlf); i >= 0 && from+i+len(crlfcrlf) <= maxHeader {
+			end := from + i + len(crlfcrlf)
+			m.br = buf[end:]
+			return buf[:end], nil
 		}
+		from = max(0, len(buf)-len(crlfcrlf)+1)
 		if len(buf) >= maxHeader {
 			return nil, fmt.Errorf("probe: a response header longer than %d B", maxHeader)
 		}
-		n, err := c.Read(tmp[:min(len(tmp), maxHeader-len(buf)+4)])
-		buf = append(buf, tmp[:n]...)
-		if err != nil {
-			if n > 0 && bytes.Contains(buf, []byte("\r\n\r\n")) {
-				continue
-			}
-			return nil, err
+		if rerr != nil {
+			return nil, rerr
 		}
+		n, err := c.Read(tmp[:])
+		buf, rerr = append(buf, tmp[:n]...), err
 	}
 }
+
+var crlfcrlf = []byte("\r\n\r\n")
 
 // readBody reads and drops n body bytes.
 func (m *ranger) readBody(c net.Conn, n int64) error {
