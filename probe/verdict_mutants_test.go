@@ -164,6 +164,22 @@ func TestVerdictWording(t *testing.T) {
 		{"fails, only an ignored offer", 2048, &probe.Report{Cases: []probe.Connection{
 			offered(v13, rsl, 2048, probe.ResultIgnored, 2064, 16401),
 		}}, probe.Fails, summary, "records of up to 16401 B (TLS 1.3 record_size_limit 2048: a 16401 B record)", ""},
+		// A plaintext record is over the device's limit by its excess
+		// over the limit itself, not over the bound of a protected
+		// record: a 2049 B TLS 1.2 Certificate is further over a
+		// 2048-byte device than a 2065 B TLS 1.3 record, which fits.
+		{"fails, a plaintext record a byte over, a protected one at its bound", 2048, &probe.Report{Versions: []probe.Connection{
+			bare(v13, 2065), splitAt(bare(v12, 0), 1048, 2049),
+		}}, probe.Fails, summary, "fails: TLS 1.2 with nothing offered: a 2049 B plaintext handshake record, above the device's 2048 B", "above the 2065 B bound"},
+		{"fails, a plaintext record and a protected one a byte over", 2048, &probe.Report{Versions: []probe.Connection{
+			bare(v13, 2066), splitAt(bare(v12, 0), 1048, 2049),
+		}}, probe.Fails, summary, "records of up to 2066 B (TLS 1.3 with nothing offered: a 2066 B record), above the 2065 B bound", ""},
+		{"fails, a plaintext record two bytes over, a protected one a byte", 2048, &probe.Report{Versions: []probe.Connection{
+			bare(v13, 2066), splitAt(bare(v12, 0), 1048, 2050),
+		}}, probe.Fails, summary, "fails: TLS 1.2 with nothing offered: a 2050 B plaintext handshake record, above the device's 2048 B", ""},
+		{"fails, a protected record further over than a plaintext one", 2048, &probe.Report{Versions: []probe.Connection{
+			splitAt(bare(v13, 0), 2100, 128), splitAt(bare(v12, 0), 1048, 2060),
+		}}, probe.Fails, summary, "records of up to 2100 B (TLS 1.3 with nothing offered: a 2100 B record), above the 2065 B bound", ""},
 		// A failed connection has no records to judge: it is the reason
 		// nothing succeeded, not the worst record.
 		{"fails, only a failed offer", 2048, &probe.Report{Cases: []probe.Connection{
