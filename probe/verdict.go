@@ -113,6 +113,11 @@ func (w row) plaintextTooBig(L int) bool { return w.c.LargestPlaintext > L }
 
 func (w row) evidence() bool { return w.c.ResponseBytes >= EvidenceBytes }
 
+// over is how far the connection's worst record is above what the device
+// takes: a protected record above bound, a plaintext one above the limit
+// itself. It is positive exactly when the connection does not fit.
+func (w row) over(L int) int { return max(w.protected()-w.bound, w.c.LargestPlaintext-L) }
+
 // kept reports an agreement kept: record_size_limit binds the protected
 // records (RFC 8449), max_fragment_length every record (RFC 6066).
 func (w row) kept() bool {
@@ -361,8 +366,9 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 			v.Kind, w.c.Extension, w.c.Limit, w.c.Version, w.c.LargestPlaintext, L)
 		v.Recommend = "a device that can take the handshake's plaintext records (TLS on the application core) works with it; otherwise take one of the remedies"
 	default:
-		// The worst record over the bound, the connection that offered
-		// nothing first among equals.
+		// The record furthest above what the device takes (a plaintext
+		// one counts from the limit, not the bound), the connection that
+		// offered nothing first among equals.
 		var worst *row
 		all := append(append([]row(nil), plain...), cases...)
 		for i := range all {
@@ -370,7 +376,7 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 			if w.c.Result != ResultOK && w.c.Result != ResultIgnored && w.c.Result != ResultAgreed {
 				continue
 			}
-			if worst == nil || w.c.LargestReceived-w.bound > worst.c.LargestReceived-worst.bound {
+			if worst == nil || w.over(L) > worst.over(L) {
 				worst = w
 			}
 		}
