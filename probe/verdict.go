@@ -235,16 +235,14 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 				w.name(), w.c.LargestPlaintext, L))
 		}
 	}
-	if len(above) > 0 {
-		var s []string
-		for _, w := range above {
-			if w.kept() {
-				s = append(s, fmt.Sprintf("%s %s %d", w.c.Version, w.c.Extension, w.c.Limit))
-			}
+	var kept []string
+	for _, w := range above {
+		if w.kept() {
+			kept = append(kept, fmt.Sprintf("%s %s %d", w.c.Version, w.c.Extension, w.c.Limit))
 		}
-		if len(s) > 0 {
-			v.Details = append(v.Details, "agreed and kept above the device's limit: "+strings.Join(s, ", "))
-		}
+	}
+	if len(kept) > 0 {
+		v.Details = append(v.Details, "agreed and kept above the device's limit: "+strings.Join(kept, ", "))
 	}
 
 	// The offers that work, best first.
@@ -273,7 +271,7 @@ func (r *Report) Verdict(deviceLimit int) Verdict {
 		}
 		return a.w.c.Extension == ExtRecordSizeLimit && b.w.c.Extension != ExtRecordSizeLimit
 	})
-	plainFit, plainEvidence := len(plain) > 0, false
+	plainFit, plainEvidence := true, false // plainFit counts only with evidence, which needs a row
 	var plainWorst row
 	for i, w := range plain {
 		plainFit = plainFit && w.fits(L)
