@@ -361,7 +361,7 @@ func httpsOnly(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "https" {
 		return fmt.Errorf("download: refusing a redirect to %s: only https", req.URL)
 	}
-	if len(via) >= 10 {
+	if len(via) > 10 {
 		return errors.New("download: stopped after 10 redirects")
 	}
 	return nil
