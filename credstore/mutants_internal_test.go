@@ -1,0 +1,184 @@
+package credstore
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNoAnchorErrorEachReason checks what NoAnchorError.Tried says for each
+// anchor: the anchor's own x509 reason when the chain does not verify to it
+// (not a pin mismatch, which it never got to), and ErrPinMismatch when the
+// chain verifies to it but misses the tag's pins.
+func TestNoAnchorErrorEachReason(t *testing.T) {
+	ctx := context.Background()
+	s, roots := fieldStore(t, fieldRoots)
+	digicert := roots["DigiCert Global Root G2"]
+	chain := chainOf(newLeaf(t, newCA(t, "Intermediate", digicert), time.Now().Add(time.Hour)))
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherPin := SPKIHash(&x509.Certificate{RawSubjectPublicKeyInfo: mustPKIX(t, &other.PublicKey)})
+
+	base, err := NewVerifier(ctx, s, 1, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = base.WithPins(3, otherPin).verifyNow("fota.example", chain)
+	var nae *NoAnchorError
+	if !errors.As(err, &nae) || len(nae.Tried) != 3 {
+		t.Fatalf("err = %v, want a NoAnchorError with three anchors tried", err)
+	}
+	for _, tr := range nae.Tried {
+		var ua x509.UnknownAuthorityError
+		switch tr.Anchor.Tag {
+		case 1, 2:
+			if errors.Is(tr.Err, ErrPinMismatch) || !errors.As(tr.Err, &ua) {
+				t.Errorf("tag %d (not the chain's root): %v, want x509.UnknownAuthorityError", tr.Anchor.Tag, tr.Err)
+			}
+		case 3:
+			if !errors.Is(tr.Err, ErrPinMismatch) {
+				t.Errorf("tag 3 (the root, pinned to another key): %v, want ErrPinMismatch", tr.Err)
+			}
+		default:
+			t.Errorf("tried tag %d, not in the verifier", tr.Anchor.Tag)
+		}
+	}
+}
+
+// TestEncryptedShortValues stores values in the bound format cut at every
+// length up to and past the smallest valid one (header, nonce and tag, an
+// empty plaintext): each is refused with ErrDecrypt, none panics, and the
+// smallest valid value opens.
+func TestEncryptedShortValues(t *testing.T) {
+	ctx := context.Background()
+	key := &[32]byte{3}
+	inner := NewMemory()
+	s := Encrypted(inner, key)
+	r := Ref{1, CACert}
+	if err := s.Put(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	box, _ := inner.Get(ctx, r)
+	if len(box) != sealHdrLen+sealNonce+16 {
+		t.Fatalf("sealed empty value is %d bytes, want %d", len(box), sealHdrLen+sealNonce+16)
+	}
+	if got, err := s.Get(ctx, r); err != nil || len(got) != 0 {
+		t.Fatalf("Get of the empty value: %q, %v", got, err)
+	}
+	for n := len(sealMagic); n < len(box); n++ {
+		inner.Put(ctx, r, box[:n])
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Get of a %d-byte value with the magic: panic %v", n, p)
+				}
+			}()
+			if got, err := s.Get(ctx, r); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("Get of a %d-byte value with the magic: %q, %v; want ErrDecrypt", n, got, err)
+			}
+		}()
+	}
+}
+
+// TestEncryptedLegacyShortValues does the same for the old format: the
+// smallest old value (nonce and tag, an empty plaintext) is recognised as
+// ErrLegacyFormat and migrated; every shorter one is ErrDecrypt, no panic.
+func TestEncryptedLegacyShortValues(t *testing.T) {
+	ctx := context.Background()
+	key := &[32]byte{4}
+	inner := NewMemory()
+	s := Encrypted(inner, key)
+	r := Ref{1, SessionState}
+	box := sealLegacy(t, nil, key)
+	if len(box) != 40 {
+		t.Fatalf("old-format empty value is %d bytes, want 40", len(box))
+	}
+	for n := 0; n < len(box); n++ {
+		inner.Put(ctx, r, box[:n])
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Get of a %d-byte value: panic %v", n, p)
+				}
+			}()
+			if got, err := s.Get(ctx, r); !errors.Is(err, ErrDecrypt) {
+				t.Errorf("Get of a %d-byte value: %q, %v; want ErrDecrypt", n, got, err)
+			}
+		}()
+	}
+	inner.Put(ctx, r, box)
+	if _, err := s.Get(ctx, r); !errors.Is(err, ErrLegacyFormat) {
+		t.Errorf("Get of the 40-byte old-format empty value: %v, want ErrLegacyFormat", err)
+	}
+	if n, err := MigrateEncrypted(ctx, inner, key); n != 1 || err != nil {
+		t.Errorf("MigrateEncrypted: %d, %v; want 1, nil", n, err)
+	}
+	if got, err := s.Get(ctx, r); err != nil || len(got) != 0 {
+		t.Errorf("after migration: %q, %v; want the empty value", got, err)
+	}
+}
+
+// TestReadLimitedSize checks readLimited at its limit and one past it: a
+// file longer than the limit is refused from its size, before it is read,
+// with the size in the error; a non-default limit is named in the error.
+func TestReadLimitedSize(t *testing.T) {
+	dir := t.TempDir()
+	for _, limit := range []int64{10, MaxSize} {
+		for _, n := range []int64{limit, limit + 1, 8 << 30} {
+			p := filepath.Join(dir, fmt.Sprintf("f%d-%d", limit, n))
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, n); err != nil {
+				t.Fatal(err)
+			}
+			b, err := readRegular(p, limit)
+			if n <= limit {
+				if err != nil || int64(len(b)) != n {
+					t.Errorf("limit %d, %d bytes: %d bytes read, %v", limit, n, len(b), err)
+				}
+				continue
+			}
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf(": %d bytes", n)) || strings.Contains(err.Error(), "grew") {
+				t.Errorf("limit %d, %d bytes: %v; want ErrTooLarge stating the size", limit, n, err)
+			}
+			named := strings.Contains(err.Error(), fmt.Sprintf("(%d for a stored file)", limit))
+			if named != (limit != MaxSize) {
+				t.Errorf("limit %d: %v; the limit should be named only when it is not MaxSize", limit, err)
+			}
+		}
+	}
+	if err := tooLarge(MaxSize); err != ErrTooLarge {
+		t.Errorf("tooLarge(MaxSize) = %v, want ErrTooLarge itself", err)
+	}
+}
+
+// TestKindValidBounds checks Kind.Valid and String on both sides of the
+// last kind: past it a kind is invalid and named by number, without a panic.
+func TestKindValidBounds(t *testing.T) {
+	last := Kinds()[len(Kinds())-1]
+	for k := Kind(0); k <= last+2; k++ {
+		want := k >= CACert && k <= last
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Kind(%d): panic %v", k, p)
+				}
+			}()
+			if k.Valid() != want {
+				t.Errorf("Kind(%d).Valid() = %v, want %v", k, k.Valid(), want)
+			}
+			if !want && k.String() != fmt.Sprintf("kind(%d)", k) {
+				t.Errorf("Kind(%d).String() = %q", k, k.String())
+			}
+		}()
+	}
+}
