@@ -1,11 +1,13 @@
 package credstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -180,5 +182,58 @@ func TestKindValidBounds(t *testing.T) {
 				t.Errorf("Kind(%d).String() = %q", k, k.String())
 			}
 		}()
+	}
+}
+
+// TestImportAtMaxSize imports a CA certificate and a private key padded with
+// blank lines to exactly MaxSize bytes, which are accepted, and to one byte
+// more, which is refused with ErrTooLarge.
+func TestImportAtMaxSize(t *testing.T) {
+	ctx := context.Background()
+	ca := newCA(t, "Root", nil)
+	der, err := x509.MarshalPKCS8PrivateKey(ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	for _, in := range []struct {
+		kind Kind
+		pem  []byte
+	}{{CACert, ca.pem}, {PrivateKey, keyPEM}} {
+		for _, n := range []int{MaxSize, MaxSize + 1} {
+			data := append(bytes.Clone(in.pem), bytes.Repeat([]byte("\n"), n-len(in.pem))...)
+			err := Import(ctx, NewMemory(), 1, in.kind, "padded.pem", data)
+			if n <= MaxSize && err != nil {
+				t.Errorf("%v of %d bytes: %v", in.kind, n, err)
+			}
+			if n > MaxSize && !errors.Is(err, ErrTooLarge) {
+				t.Errorf("%v of %d bytes: %v, want ErrTooLarge", in.kind, n, err)
+			}
+		}
+	}
+}
+
+// TestImportMalformedBlockNames checks that an error about a PEM block
+// names it as the user counts (the second block is block 2) and quotes its
+// type in full up to 40 characters, cut with "..." past that.
+func TestImportMalformedBlockNames(t *testing.T) {
+	ctx := context.Background()
+	ca := newCA(t, "Root", nil)
+	bad := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")})
+	err := Import(ctx, NewMemory(), 1, CACert, "bundle.pem", append(bytes.Clone(ca.pem), bad...))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "PEM block 2:") {
+		t.Errorf("bundle with a bad second certificate: %v, want ErrMalformed naming PEM block 2", err)
+	}
+	for _, n := range []int{40, 41} {
+		typ := strings.Repeat("X", n)
+		cut := "-----BEGIN " + typ + "-----\nAAAA\n" // no END line
+		err := Import(ctx, NewMemory(), 1, CACert, "cut.pem", []byte(cut))
+		want := fmt.Sprintf("%q", typ)
+		if n > 40 {
+			want = fmt.Sprintf("%q", typ[:40]+"...")
+		}
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), want) {
+			t.Errorf("block of a %d-character type cut short: %v, want the type quoted as %s", n, err, want)
+		}
 	}
 }
