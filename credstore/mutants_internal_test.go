@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlsapp/tlsapp/trust"
 )
 
 // TestNoAnchorErrorEachReason checks what NoAnchorError.Tried says for each
@@ -234,6 +236,92 @@ func TestImportMalformedBlockNames(t *testing.T) {
 		}
 		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), want) {
 			t.Errorf("block of a %d-character type cut short: %v, want the type quoted as %s", n, err, want)
+		}
+	}
+}
+
+// TestSessionCacheKeys drives a SessionCache directly, with a write
+// interval longer than the test: the first ticket is stored at once (a
+// second cache over the store sees it), tickets for several servers within
+// the interval are all kept until Flush, and a forgotten server leaves no
+// entry behind, neither its name in the store nor a slot that would evict
+// another server's session.
+func TestSessionCacheKeys(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{Store: NewMemory()}
+	cache := NewSessionCache(store, 1)
+	cache.interval = time.Hour
+	if err := cache.Flush(ctx); err != nil {
+		t.Fatalf("Flush of a new cache: %v", err)
+	}
+	ticket := func(i int) trust.Session {
+		return trust.Session{Ticket: []byte(fmt.Sprintf("ticket %d", i)), State: []byte("state")}
+	}
+	server := func(i int) string { return fmt.Sprintf("server%02d.example", i) }
+
+	cache.Put(server(0), ticket(0))
+	if puts, _ := store.counts(); puts != 1 {
+		t.Fatalf("first ticket after a quiet interval: %d writes, want 1", puts)
+	}
+	if _, ok := NewSessionCache(store, 1).Get(server(0)); !ok {
+		t.Fatal("the first ticket is not in the store before Flush")
+	}
+	for i := 1; i < maxSessions; i++ {
+		cache.Put(server(i), ticket(i))
+	}
+	if err := cache.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := NewSessionCache(store, 1)
+	for i := range maxSessions {
+		if s, ok := fresh.Get(server(i)); !ok || !bytes.Equal(s.Ticket, ticket(i).Ticket) {
+			t.Errorf("after Flush, %s: %q, %v; want its ticket", server(i), s.Ticket, ok)
+		}
+	}
+
+	// Forget server 0, then a new server: the cache holds maxSessions
+	// again, and none of the others is evicted.
+	cache.Put(server(0), trust.Session{})
+	cache.Put(server(maxSessions), ticket(maxSessions))
+	if err := cache.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh = NewSessionCache(store, 1)
+	if _, ok := fresh.Get(server(0)); ok {
+		t.Errorf("%s was forgotten but resumes", server(0))
+	}
+	for i := 1; i <= maxSessions; i++ {
+		if _, ok := fresh.Get(server(i)); !ok {
+			t.Errorf("%s was evicted (or lost) when %s was forgotten and %s added", server(i), server(0), server(maxSessions))
+		}
+	}
+	b, err := store.Get(ctx, Ref{1, SessionState})
+	if err != nil || bytes.Contains(b, []byte(server(0))) {
+		t.Errorf("the stored sessions still name the forgotten %s (%v)", server(0), err)
+	}
+}
+
+// TestSessionCacheQuietInterval checks the write interval on both sides: a
+// ticket arriving a minute before the interval since the last write ends
+// waits for it, one arriving a minute after it is written at once.
+func TestSessionCacheQuietInterval(t *testing.T) {
+	for _, tt := range []struct {
+		since time.Duration
+		puts  int
+	}{{time.Hour - time.Minute, 0}, {time.Hour + time.Minute, 1}} {
+		store := &countingStore{Store: NewMemory()}
+		cache := NewSessionCache(store, 1)
+		cache.interval = time.Hour
+		cache.lastWrite = time.Now().Add(-tt.since)
+		cache.Put("server.example", trust.Session{Ticket: []byte("ticket")})
+		if puts, _ := store.counts(); puts != tt.puts {
+			t.Errorf("a ticket %v after the last write: %d writes, want %d", tt.since, puts, tt.puts)
+		}
+		if err := cache.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if puts, _ := store.counts(); puts != 1 {
+			t.Errorf("a ticket %v after the last write, after Flush: %d writes, want 1", tt.since, puts)
 		}
 	}
 }
