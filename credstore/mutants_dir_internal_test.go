@@ -177,3 +177,23 @@ func TestDeleteDamagedUndo(t *testing.T) {
 		t.Errorf("key after the refused Delete: %q", k)
 	}
 }
+
+// TestPairUndoFileUnwritable has a folder where a pair write's undo file
+// goes: the undo file cannot be written, so the pair write fails before it
+// changes anything.
+func TestPairUndoFileUnwritable(t *testing.T) {
+	ctx := context.Background()
+	s := openDirStore(t)
+	if err := s.putPair(ctx, 1, []byte("old key"), []byte("old cert")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(s.tagDir(1), undoName), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.putPair(ctx, 1, []byte("new key"), []byte("new cert")); err == nil {
+		t.Error("pair write without an undo file succeeded")
+	}
+	if k, c := getOrAbsent(t, s, Ref{1, PrivateKey}), getOrAbsent(t, s, Ref{1, ClientCert}); string(k) != "old key" || string(c) != "old cert" {
+		t.Errorf("after the refused pair write: key %q, cert %q; want the old pair", k, c)
+	}
+}
