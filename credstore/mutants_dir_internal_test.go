@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func openDirStore(t *testing.T) *dirStore {
@@ -195,5 +196,27 @@ func TestPairUndoFileUnwritable(t *testing.T) {
 	}
 	if k, c := getOrAbsent(t, s, Ref{1, PrivateKey}), getOrAbsent(t, s, Ref{1, ClientCert}); string(k) != "old key" || string(c) != "old cert" {
 		t.Errorf("after the refused pair write: key %q, cert %q; want the old pair", k, c)
+	}
+}
+
+// TestDirPutTagFolderDanglingLink replaces a tag's folder, after the store
+// was opened, with a symbolic link to nothing: the folder cannot be made
+// (the name is taken) and nothing can be created through the link, so Put
+// retries a few times, as for a folder a Delete removed, and then fails
+// instead of retrying for ever.
+func TestDirPutTagFolderDanglingLink(t *testing.T) {
+	s := openDirStore(t)
+	if err := os.Symlink(filepath.Join(t.TempDir(), "nothing"), s.tagDir(1)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Put(context.Background(), Ref{1, CACert}, []byte("root")) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Put through a dangling link: %v, want an error wrapping fs.ErrNotExist", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Put through a dangling link has not returned after 10 s")
 	}
 }
