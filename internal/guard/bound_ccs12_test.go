@@ -1,41 +1,16 @@
 package guard_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/tlsapp/tlsapp/internal/guard"
+	"github.com/tlsapp/tlsapp/internal/testpki"
 	"github.com/tlsapp/tlsapp/recordlimit"
 )
-
-// selfSigned returns a throwaway ECDSA certificate for a crypto/tls server.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "guard test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // TestClientBadFramingAfterCCS12: a record the client guard cannot frame
 // (an unknown content type, a version that is not TLS) that a TLS 1.2
@@ -47,7 +22,7 @@ func selfSigned(t *testing.T) tls.Certificate {
 // client's own) the alert the server receives, which a crypto/tls server
 // decrypts and reports here.
 func TestClientBadFramingAfterCCS12(t *testing.T) {
-	cert := selfSigned(t)
+	cert := testpki.Issue(t, "guard test", false, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil).TLS()
 	for _, tc := range []struct {
 		name string
 		bad  []byte
